@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs every test of libvyre; installs what it needs first.
+#
+#   1. scripts/install-deps.sh --test  (Debian packages, Rust; only if missing)
+#   2. cargo test --all-targets         (Rust unit, integration, doc targets)
+#   3. scripts/gen-header.sh --check    (include/vyre.h matches the sources)
+#   4. cmake configure + build in build/, then ctest --output-on-failure
+#      (C tests plain, under valgrind and ASan/UBSan; header, ABI and
+#      install tests; the example)
+#
+# Environment:
+#   VYRE_CARGO_PROFILE  release (default) or debug: profile of `cargo test`
+#                       and of the CMake build (CMAKE_BUILD_TYPE Release/Debug)
+#   VYRE_CTEST_JOBS     parallel CTest jobs (default 2)
+#   VYRE_BUILD_DIR      CMake build directory (default build)
+# Exits non-zero if any step fails; prints each runner's summary at the end.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+profile="${VYRE_CARGO_PROFILE:-release}"
+jobs="${VYRE_CTEST_JOBS:-2}"
+build_dir="${VYRE_BUILD_DIR:-build}"
+case "$profile" in
+    release) cargo_profile=(--release); build_type=Release ;;
+    debug) cargo_profile=(); build_type=Debug ;;
+    *) echo "test.sh: VYRE_CARGO_PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+
+logs="$(mktemp -d "${TMPDIR:-/tmp}/vyre-test.XXXXXX")"
+trap 'rm -rf "$logs"' EXIT
+start=$SECONDS
+banner() { printf '\n===== %s (%ds)\n' "$*" "$((SECONDS - start))"; }
+
+banner "dependencies"
+bash scripts/install-deps.sh --test
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+status=0
+
+banner "cargo test --all-targets ${cargo_profile[*]}"
+if cargo test --all-targets "${cargo_profile[@]}" 2>&1 | tee "$logs/cargo.log"; then
+    cargo_ok=1
+else
+    cargo_ok=0; status=1
+fi
+
+banner "scripts/gen-header.sh --check"
+if bash scripts/gen-header.sh --check; then header_ok=1; else header_ok=0; status=1; fi
+
+banner "cmake configure + build ($build_type, $build_dir/)"
+ctest_ok=0
+if cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" \
+   && cmake --build "$build_dir" -j 2; then
+    banner "ctest --output-on-failure -j $jobs"
+    if (cd "$build_dir" && ctest --output-on-failure -j "$jobs") 2>&1 | tee "$logs/ctest.log"; then
+        ctest_ok=1
+    else
+        status=1
+    fi
+else
+    echo "test.sh: CMake configure or build failed" >&2
+    status=1
+fi
+
+banner "summary"
+echo "cargo test:"
+grep -E '^test result:' "$logs/cargo.log" | sed 's/^/  /' || echo "  (no test result lines)"
+[ "$cargo_ok" -eq 1 ] || echo "  FAILED"
+echo "header check: $([ "$header_ok" -eq 1 ] && echo ok || echo FAILED)"
+echo "ctest:"
+if [ -f "$logs/ctest.log" ]; then
+    grep -E 'tests passed|tests failed|^The following tests' "$logs/ctest.log" | sed 's/^/  /' || true
+    sed -n '/^The following tests FAILED:/,$p' "$logs/ctest.log" | tail -n +2 | sed 's/^/  /'
+    [ "$ctest_ok" -eq 1 ] || echo "  FAILED"
+else
+    echo "  not run (configure or build failed)"
+fi
+echo "total time: $((SECONDS - start))s"
+if [ "$status" -ne 0 ]; then
+    echo "test.sh: FAILED"
+else
+    echo "test.sh: all passed"
+fi
+exit "$status"

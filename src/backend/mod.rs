@@ -1,0 +1,60 @@
+//! Executors of the megakernel protocol.
+//!
+//! A backend owns the shared buffers (control, ring, debug log) and the
+//! workers that claim and run slots. The host side (`crate::megakernel`)
+//! only ever touches the buffers through the protocol views, so adding a
+//! backend means implementing [`Backend`], nothing else.
+
+pub mod reference;
+
+use crate::error::Result;
+use crate::protocol::control::Layout;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+/// Which backend to run on, as C passes it (`VYRE_BACKEND_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// The best available backend (the reference backend in this build).
+    Auto,
+    /// Host worker threads executing the protocol: the specification.
+    Reference,
+}
+
+/// What a backend needs to start.
+#[derive(Debug, Clone, Copy)]
+pub struct BackendConfig {
+    pub layout: Layout,
+    pub debug_log_capacity: u32,
+    /// Worker threads (reference) or lanes (GPU) asked for; 0 = backend default.
+    pub workers: u32,
+}
+
+/// A running executor over shared protocol buffers.
+pub trait Backend: Send + Sync {
+    /// Which backend this is (never `Auto`).
+    fn kind(&self) -> BackendChoice;
+    /// Workers actually running.
+    fn worker_count(&self) -> u32;
+    fn control(&self) -> &[AtomicU32];
+    fn ring(&self) -> &[AtomicU32];
+    fn debug_log(&self) -> &[AtomicU32];
+    /// Tell idle workers that slots were published. Must be cheap.
+    fn notify(&self);
+    /// `Err` once the executor has failed (device lost, worker crashed).
+    fn health(&self) -> Result<()>;
+    /// Whether every worker has exited, so nothing can touch the ring any more.
+    fn stopped(&self) -> bool;
+    /// Wait up to `timeout` for every worker to exit after the control
+    /// buffer's SHUTDOWN word was set. Returns whether they all exited.
+    fn join(&self, timeout: Duration) -> bool;
+}
+
+/// Start the backend `choice` names.
+pub fn start(choice: BackendChoice, config: &BackendConfig) -> Result<Box<dyn Backend>> {
+    match choice {
+        BackendChoice::Auto | BackendChoice::Reference => {
+            Ok(Box::new(reference::ReferenceBackend::start(config)?))
+        }
+    }
+}

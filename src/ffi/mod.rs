@@ -1,0 +1,130 @@
+//! The C ABI: one file per C object. Every export runs its body through
+//! [`guard`], which catches panics, turns errors into status codes and
+//! records a message for `vyre_last_error_message`. Pointer and size checks
+//! live here once, in [`input`], [`input_slice`] and [`output`].
+
+pub mod megakernel;
+pub mod status;
+pub mod version;
+
+use crate::error::{vyre_status, Error, ErrorKind, Result, VYRE_OK};
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Run an export's body: `Ok` → `VYRE_OK`; `Err` → its code, with the
+/// message recorded under the function's name; a panic → `VYRE_E_PANIC`.
+pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<()>) -> vyre_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => VYRE_OK,
+        Ok(Err(error)) => {
+            status::set_last_error(function, &error);
+            error.kind.code()
+        }
+        Err(payload) => {
+            let error = Error::new(
+                ErrorKind::Panic,
+                format!(
+                    "{} (a bug in libvyre; the call was abandoned, please report it)",
+                    panic_message(payload.as_ref())
+                ),
+            );
+            status::set_last_error(function, &error);
+            error.kind.code()
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic with a non-string payload")
+}
+
+fn null(what: &str) -> Error {
+    Error::new(ErrorKind::NullPointer, format!("`{what}` is NULL; pass a valid pointer"))
+}
+
+/// Borrow a required input.
+///
+/// # Safety
+/// A non-NULL `ptr` must point to a valid, initialised `T` that stays alive
+/// and unmodified for `'a` (the duration of the C call).
+pub(crate) unsafe fn input<'a, T>(ptr: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: the caller guarantees a non-NULL ptr is valid; as_ref maps NULL to None.
+    unsafe { ptr.as_ref() }.ok_or_else(|| null(what))
+}
+
+/// Borrow `len` elements; NULL is accepted only when `len` is 0.
+///
+/// # Safety
+/// A non-NULL `ptr` must point to `len` valid, initialised `T`s that stay
+/// alive and unmodified for `'a`.
+pub(crate) unsafe fn input_slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Error::new(
+            ErrorKind::NullPointer,
+            format!("`{what}` is NULL but its length is {len}; pass an array or a length of 0"),
+        ));
+    }
+    check_len::<T>(len, what)?;
+    // SAFETY: ptr is non-NULL and the caller guarantees len valid elements;
+    // check_len proved the byte size fits isize.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Borrow `len` writable elements; NULL is accepted only when `len` is 0.
+///
+/// # Safety
+/// A non-NULL `ptr` must point to `len` writable `T`s, unaliased for `'a`.
+pub(crate) unsafe fn output_slice<'a, T>(ptr: *mut T, len: usize, what: &str) -> Result<&'a mut [T]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() {
+        return Err(Error::new(
+            ErrorKind::NullPointer,
+            format!("`{what}` is NULL but its length is {len}; pass an array or a length of 0"),
+        ));
+    }
+    check_len::<T>(len, what)?;
+    // SAFETY: as in input_slice, plus the caller guarantees exclusive access.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}
+
+fn check_len<T>(len: usize, what: &str) -> Result<()> {
+    if len.checked_mul(std::mem::size_of::<T>().max(1)).map_or(true, |bytes| bytes > isize::MAX as usize) {
+        return Err(Error::invalid(format!("`{what}` length {len} is impossibly large")));
+    }
+    Ok(())
+}
+
+/// A required output pointer, checked before any work so outputs are
+/// written only on success.
+pub(crate) struct Output<T>(*mut T);
+
+impl<T> Output<T> {
+    /// Write the result.
+    pub(crate) fn write(self, value: T) {
+        // SAFETY: `output` checked the pointer is non-NULL, and the C caller
+        // guarantees it points to writable memory for a T.
+        unsafe { self.0.write(value) }
+    }
+}
+
+/// Check a required output pointer.
+pub(crate) fn output<T>(ptr: *mut T, what: &str) -> Result<Output<T>> {
+    if ptr.is_null() {
+        return Err(null(what));
+    }
+    Ok(Output(ptr))
+}
+
+/// An optional output pointer: NULL means "not wanted".
+pub(crate) fn optional_output<T>(ptr: *mut T) -> Option<Output<T>> {
+    (!ptr.is_null()).then_some(Output(ptr))
+}

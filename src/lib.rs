@@ -1,0 +1,13 @@
+//! libvyre: a resident GPU work engine with a C ABI.
+//!
+//! Layers, bottom up: `protocol` holds the buffer layouts and codecs (the
+//! single source of truth for every word and number), `backend` the
+//! executors that run slots, `megakernel` the host side that publishes and
+//! waits, `ffi` the C ABI declared in `include/vyre.h`. docs/PROTOCOL.md
+//! describes the buffers word by word.
+
+pub mod backend;
+pub mod error;
+pub mod ffi;
+pub mod megakernel;
+pub mod protocol;

@@ -1,0 +1,723 @@
+//! The host side of a megakernel: publishing slots, batches closed by
+//! counting fences, waiting on tickets, reading results, shutting down.
+//!
+//! Host threads share the ring without locks. Each slot has a host word
+//! (`host_slots`) holding its 32-bit generation, a BUSY bit while one host
+//! thread writes it, and the outcome of its previous generation. A
+//! publisher takes a slot by compare-and-swap on that word, so two host
+//! threads never write one slot, and a ticket `(slot, generation)` stays
+//! answerable after the slot is reused once; after two reuses it reports
+//! `TicketExpired` instead of guessing.
+
+use crate::backend::{self, Backend, BackendChoice, BackendConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::abi::*;
+use crate::protocol::control::{opcode_owner, Control, Layout, Window};
+use crate::protocol::debug_log::{self, Contents};
+use crate::protocol::opcode::check_args;
+use crate::protocol::slot::{fault_name, Payload, Ring, Status};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Creation options; zero means "default" for every count.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub backend: BackendChoice,
+    pub slot_count: u32,
+    pub worker_count: u32,
+    pub observable_count: u32,
+    pub tenant_count: u32,
+    pub debug_log_capacity: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            backend: BackendChoice::Auto,
+            slot_count: 0,
+            worker_count: 0,
+            observable_count: 0,
+            tenant_count: 0,
+            debug_log_capacity: 0,
+        }
+    }
+}
+
+fn or_default(value: u32, default: u32) -> u32 {
+    if value == 0 {
+        default
+    } else {
+        value
+    }
+}
+
+/// Names one publication of one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    pub slot: u32,
+    pub generation: u32,
+}
+
+/// One slot of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRequest<'a> {
+    pub opcode: u32,
+    pub tenant: u32,
+    pub args: &'a [u32],
+}
+
+/// Counters of a megakernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub published: u64,
+    pub done: u32,
+    pub faulted: u32,
+    pub cancelled: u64,
+    pub epoch: u32,
+    pub slot_count: u32,
+    pub worker_count: u32,
+    pub observable_count: u32,
+    pub tenant_count: u32,
+}
+
+// Host slot word: generation << 32 | previous outcome << 1 | BUSY.
+const BUSY: u64 = 1;
+const PREV_SHIFT: u32 = 1;
+const PREV_MASK: u64 = 0xFF;
+// Previous outcome byte: 0 = none recorded, 1 = DONE, 2 + reason = FAULT.
+const PREV_DONE: u64 = 1;
+const PREV_FAULT_BASE: u64 = 2;
+
+fn host_generation(word: u64) -> u32 {
+    (word >> 32) as u32
+}
+
+// Fence table entry: FREE, SETTING_UP, or the fence slot's ticket + 1.
+const FENCE_FREE: u64 = 0;
+const FENCE_SETTING_UP: u64 = u64::MAX;
+
+fn pack_ticket(ticket: Ticket) -> u64 {
+    (u64::from(ticket.generation) << 32 | u64::from(ticket.slot)) + 1
+}
+
+fn unpack_ticket(value: u64) -> Ticket {
+    let value = value - 1;
+    Ticket {
+        slot: value as u32,
+        generation: (value >> 32) as u32,
+    }
+}
+
+/// A slot this host thread holds BUSY until it publishes or gives it back.
+struct Reservation {
+    slot: u32,
+    generation: u32,
+    /// The host word before the reservation, restored if it is given back.
+    original: u64,
+}
+
+/// Where a ticket's work stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TicketState {
+    Pending,
+    Done,
+    Fault(u32),
+    Expired,
+}
+
+const RUNNING: u32 = 0;
+const DRAINING: u32 = 1;
+const STOPPED: u32 = 2;
+
+/// A running megakernel: a backend plus the host-side bookkeeping.
+pub struct Megakernel {
+    backend: Box<dyn Backend>,
+    layout: Layout,
+    host_slots: Box<[AtomicU64]>,
+    fences: Box<[AtomicU64]>,
+    cursor: AtomicU32,
+    fence_cursor: AtomicU32,
+    state: AtomicU32,
+    publishing: AtomicU32,
+    published: AtomicU64,
+    cancelled: AtomicU64,
+    registry: Mutex<()>,
+}
+
+impl Megakernel {
+    /// Validate `options`, start the backend and return the running megakernel.
+    pub fn create(options: &Options) -> Result<Megakernel> {
+        let slot_count = or_default(options.slot_count, VYRE_DEFAULT_SLOTS);
+        // A batch takes at least one member and its fence, so more counters
+        // than half the ring could never be in use at once.
+        let fence_count = (slot_count / 2).clamp(1, VYRE_MAX_FENCES);
+        let layout = Layout::new(
+            slot_count,
+            or_default(options.tenant_count, 1),
+            or_default(options.observable_count, VYRE_DEFAULT_OBSERVABLES),
+            fence_count,
+        )?;
+        let debug_log_capacity = or_default(options.debug_log_capacity, VYRE_DEFAULT_DEBUG_RECORDS);
+        debug_log::words_for(debug_log_capacity)?;
+        let config = BackendConfig {
+            layout,
+            debug_log_capacity,
+            workers: options.worker_count,
+        };
+        let backend = backend::start(options.backend, &config)?;
+        Ok(Megakernel {
+            backend,
+            layout,
+            host_slots: (0..slot_count).map(|_| AtomicU64::new(0)).collect(),
+            fences: (0..fence_count).map(|_| AtomicU64::new(FENCE_FREE)).collect(),
+            cursor: AtomicU32::new(0),
+            fence_cursor: AtomicU32::new(0),
+            state: AtomicU32::new(RUNNING),
+            publishing: AtomicU32::new(0),
+            published: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            registry: Mutex::new(()),
+        })
+    }
+
+    fn control(&self) -> Control<'_> {
+        // The backend built the buffer from `self.layout` and `create`
+        // validated it; a failure here is a libvyre bug surfaced as a panic
+        // that the C boundary turns into VYRE_E_PANIC.
+        Control::new(self.backend.control()).expect("control buffer matches its layout")
+    }
+
+    fn ring(&self) -> Ring<'_> {
+        Ring::new(self.backend.ring()).expect("ring matches its layout")
+    }
+
+    /// The backend actually running.
+    pub fn backend(&self) -> BackendChoice {
+        self.backend.kind()
+    }
+
+    /// Check that new work is accepted, and count this thread as publishing
+    /// until the guard drops (shutdown waits for publishers to leave).
+    fn enter_publish(&self) -> Result<PublishGuard<'_>> {
+        self.publishing.fetch_add(1, Ordering::AcqRel);
+        let guard = PublishGuard(self);
+        if self.state.load(Ordering::Acquire) != RUNNING || self.control().shutdown_requested() {
+            return Err(Error::new(
+                ErrorKind::Shutdown,
+                "the megakernel is shut down (by vyre_megakernel_shutdown or a SHUTDOWN slot) \
+                 and accepts no new slots; create a new one",
+            ));
+        }
+        self.backend.health()?;
+        Ok(guard)
+    }
+
+    fn check_request(&self, opcode: u32, tenant: u32, args: &[u32]) -> Result<Payload> {
+        let payload = Payload::new(opcode, tenant, args)?;
+        if tenant >= self.layout.tenant_count {
+            return Err(Error::out_of_range(format!(
+                "tenant {tenant} does not exist; this megakernel has {} tenants (0..{}); \
+                 create it with a larger tenant_count",
+                self.layout.tenant_count, self.layout.tenant_count
+            )));
+        }
+        if let Err((_, message)) = check_args(opcode, &payload.args) {
+            return Err(Error::invalid(message));
+        }
+        if opcode_owner(opcode).is_some() && self.control().tenant_opcode(tenant, opcode).is_none() {
+            return Err(Error::invalid(format!(
+                "opcode {opcode:#x} is not registered for tenant {tenant}; register it with \
+                 vyre_megakernel_register_tenant_opcode first"
+            )));
+        }
+        Ok(payload)
+    }
+
+    /// Reserve a free slot for this thread: bumps its generation and sets
+    /// BUSY.
+    fn reserve_slot(&self, ring: &Ring) -> Option<Reservation> {
+        let slots = self.layout.slot_count;
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed) % slots;
+        (0..slots).find_map(|k| {
+            let slot = (start + k) % slots;
+            let host = &self.host_slots[slot as usize];
+            let word = host.load(Ordering::Acquire);
+            if word & BUSY != 0 {
+                return None;
+            }
+            // Read after the host word: if the CAS below succeeds, no other
+            // host thread published in between, and the device only ever
+            // moves a slot towards DONE/FAULT, so a reusable status stays so.
+            let status = ring.status(slot).ok()?;
+            if !status.is_reusable() {
+                return None;
+            }
+            let previous = match status.state {
+                VYRE_SLOT_DONE => PREV_DONE,
+                VYRE_SLOT_FAULT => PREV_FAULT_BASE + u64::from(status.reason),
+                _ => 0,
+            };
+            let generation = host_generation(word).wrapping_add(1).max(1);
+            let reserved = u64::from(generation) << 32 | previous << PREV_SHIFT | BUSY;
+            host.compare_exchange(word, reserved, Ordering::AcqRel, Ordering::Relaxed)
+                .ok()
+                .map(|original| Reservation { slot, generation, original })
+        })
+    }
+
+    /// Clear BUSY after the slot was published (or give up a reservation).
+    fn release_slot(&self, slot: u32) {
+        self.host_slots[slot as usize].fetch_and(!BUSY, Ordering::AcqRel);
+    }
+
+    fn queue_full(&self, needed: usize) -> Error {
+        Error::new(
+            ErrorKind::QueueFull,
+            format!(
+                "no {needed} free slot(s) among {} right now; wait for earlier slots (or retry), \
+                 or create the megakernel with a larger slot_count",
+                self.layout.slot_count
+            ),
+        )
+    }
+
+    /// Publish one slot. `VYRE_OP_BATCH_FENCE` here must have no members
+    /// (`args[1] == 0`): it then just advances the epoch.
+    pub fn publish(&self, opcode: u32, tenant: u32, args: &[u32]) -> Result<Ticket> {
+        let _guard = self.enter_publish()?;
+        let payload = self.check_request(opcode, tenant, args)?;
+        if opcode == VYRE_OP_BATCH_FENCE && payload.args[1] != 0 {
+            return Err(Error::invalid(
+                "a BATCH_FENCE with members must be published with vyre_megakernel_publish_batch, \
+                 which tags the members; alone, pass a member count (args[1]) of 0",
+            ));
+        }
+        let ring = self.ring();
+        let reservation = self.reserve_slot(&ring).ok_or_else(|| self.queue_full(1))?;
+        let ticket = self.write_slot(&ring, &reservation, &payload);
+        self.backend.notify();
+        Ok(ticket)
+    }
+
+    fn write_slot(&self, ring: &Ring, reservation: &Reservation, payload: &Payload) -> Ticket {
+        // The reservation guarantees the slot is reusable and ours alone.
+        let published = ring.publish(reservation.slot, reservation.generation, payload);
+        debug_assert!(published.is_ok(), "reserved slot was not reusable: {published:?}");
+        self.release_slot(reservation.slot);
+        self.published.fetch_add(1, Ordering::Relaxed);
+        Ticket {
+            slot: reservation.slot,
+            generation: reservation.generation,
+        }
+    }
+
+    /// Publish `requests` followed by a BATCH_FENCE that completes only once
+    /// every one of them has finished, then advances the epoch and writes it
+    /// to the tenant's observable `epoch_observable` (or nowhere, for
+    /// `VYRE_NO_OBSERVABLE`). Everything is validated and every slot
+    /// reserved before anything is written: on error nothing was published.
+    /// Returns the fence's ticket and fills `member_tickets` if given.
+    pub fn publish_batch(
+        &self,
+        requests: &[SlotRequest],
+        epoch_observable: u32,
+        member_tickets: Option<&mut [Ticket]>,
+    ) -> Result<Ticket> {
+        let _guard = self.enter_publish()?;
+        let tenant = requests.first().map_or(0, |r| r.tenant);
+        let mut payloads = Vec::with_capacity(requests.len());
+        for (i, request) in requests.iter().enumerate() {
+            if request.tenant != tenant {
+                return Err(Error::invalid(format!(
+                    "request {i} is for tenant {} but request 0 for tenant {tenant}; a batch and \
+                     its fence belong to one tenant",
+                    request.tenant
+                )));
+            }
+            if matches!(request.opcode, VYRE_OP_BATCH_FENCE | VYRE_OP_SHUTDOWN) {
+                return Err(Error::invalid(format!(
+                    "request {i} is a BATCH_FENCE or SHUTDOWN, which cannot be a batch member; \
+                     the batch's own fence is added for you"
+                )));
+            }
+            let payload = self
+                .check_request(request.opcode, tenant, request.args)
+                .map_err(|e| Error::new(e.kind, format!("request {i}: {}", e.message)))?;
+            payloads.push(payload);
+        }
+        if let Some(tickets) = &member_tickets {
+            if tickets.len() < requests.len() {
+                return Err(Error::invalid(format!(
+                    "member_tickets holds {} tickets but the batch has {} requests",
+                    tickets.len(),
+                    requests.len()
+                )));
+            }
+        }
+        if tenant >= self.layout.tenant_count {
+            return Err(Error::out_of_range(format!("tenant {tenant} does not exist")));
+        }
+        let needed = requests.len() + 1;
+        if needed > self.layout.slot_count as usize {
+            return Err(Error::invalid(format!(
+                "a batch of {} requests needs {needed} slots (members + fence) but the ring has \
+                 only {}; split the batch or create a larger ring",
+                requests.len(),
+                self.layout.slot_count
+            )));
+        }
+        let mut fence_payload = Payload::new(
+            VYRE_OP_BATCH_FENCE,
+            tenant,
+            &[0, requests.len() as u32, epoch_observable],
+        )?;
+        let ring = self.ring();
+        let fence = self.reserve_fence().ok_or_else(|| {
+            Error::new(
+                ErrorKind::QueueFull,
+                format!(
+                    "all {} fence counters are in use by unfinished batches; wait for one",
+                    self.layout.fence_count
+                ),
+            )
+        })?;
+        fence_payload.args[0] = fence;
+        let mut reserved = Vec::with_capacity(needed);
+        while reserved.len() < needed {
+            match self.reserve_slot(&ring) {
+                Some(slot) => reserved.push(slot),
+                None => {
+                    self.unreserve(&reserved);
+                    self.fences[fence as usize].store(FENCE_FREE, Ordering::Release);
+                    return Err(self.queue_full(needed));
+                }
+            }
+        }
+        let control = self.control();
+        if let Some((counter, owner)) = control.fence(fence) {
+            owner.store(tenant, Ordering::Release);
+            counter.store(0, Ordering::Release);
+        }
+        let mut tickets = member_tickets.into_iter().flatten();
+        for (reservation, mut payload) in reserved.iter().zip(payloads) {
+            payload.batch = fence + 1;
+            let ticket = self.write_slot(&ring, reservation, &payload);
+            if let Some(out) = tickets.next() {
+                *out = ticket;
+            }
+        }
+        // The fence goes last so no worker can see it before its members.
+        let fence_ticket = self.write_slot(&ring, &reserved[requests.len()], &fence_payload);
+        self.fences[fence as usize].store(pack_ticket(fence_ticket), Ordering::Release);
+        self.backend.notify();
+        Ok(fence_ticket)
+    }
+
+    /// Give back reserved slots untouched, exactly as they were.
+    fn unreserve(&self, reserved: &[Reservation]) {
+        for reservation in reserved {
+            self.host_slots[reservation.slot as usize].store(reservation.original, Ordering::Release);
+        }
+    }
+
+    /// Take a fence counter whose previous batch is finished.
+    fn reserve_fence(&self) -> Option<u32> {
+        let count = self.layout.fence_count;
+        let start = self.fence_cursor.fetch_add(1, Ordering::Relaxed) % count;
+        (0..count).find_map(|k| {
+            let fence = (start + k) % count;
+            let entry = &self.fences[fence as usize];
+            let value = entry.load(Ordering::Acquire);
+            let free = value == FENCE_FREE
+                || (value != FENCE_SETTING_UP
+                    && !matches!(self.ticket_state(unpack_ticket(value)), Ok(TicketState::Pending)));
+            (free && entry.compare_exchange(value, FENCE_SETTING_UP, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+                .then_some(fence)
+        })
+    }
+
+    fn ticket_state(&self, ticket: Ticket) -> Result<TicketState> {
+        let host = self.host_slots.get(ticket.slot as usize).ok_or_else(|| {
+            Error::out_of_range(format!(
+                "ticket names slot {} but the ring has {} slots; pass a ticket this megakernel issued",
+                ticket.slot, self.layout.slot_count
+            ))
+        })?;
+        let word = host.load(Ordering::Acquire);
+        let current = host_generation(word);
+        let behind = current.wrapping_sub(ticket.generation);
+        if ticket.generation == 0 || behind > u32::MAX / 2 {
+            return Err(Error::invalid(format!(
+                "ticket (slot {}, generation {}) was never issued: the slot is at generation {current}",
+                ticket.slot, ticket.generation
+            )));
+        }
+        match behind {
+            0 if word & BUSY != 0 => Ok(TicketState::Pending),
+            0 => {
+                let status = self.ring().status(ticket.slot)?;
+                if status.generation != ticket.generation & VYRE_STATUS_GENERATION_MASK {
+                    return Err(Error::new(
+                        ErrorKind::Internal,
+                        format!(
+                            "slot {} holds generation {} on the device but {} on the host",
+                            ticket.slot, status.generation, ticket.generation
+                        ),
+                    ));
+                }
+                Ok(match status.state {
+                    VYRE_SLOT_DONE => TicketState::Done,
+                    VYRE_SLOT_FAULT => TicketState::Fault(status.reason),
+                    _ => TicketState::Pending,
+                })
+            }
+            1 => Ok(match (word >> PREV_SHIFT) & PREV_MASK {
+                PREV_DONE => TicketState::Done,
+                previous if previous >= PREV_FAULT_BASE => TicketState::Fault((previous - PREV_FAULT_BASE) as u32),
+                _ => TicketState::Expired,
+            }),
+            _ => Ok(TicketState::Expired),
+        }
+    }
+
+    /// Once every worker has exited, nothing will run what is still in the
+    /// ring: fault it CANCELLED (or DEVICE_LOST after a failure) so waiters
+    /// get an answer instead of a timeout.
+    fn sweep_if_stopped(&self) {
+        if !self.backend.stopped() {
+            return;
+        }
+        let reason = if self.backend.health().is_err() {
+            VYRE_FAULT_DEVICE_LOST
+        } else {
+            VYRE_FAULT_CANCELLED
+        };
+        let ring = self.ring();
+        let swept = (0..self.layout.slot_count).filter(|&slot| ring.abandon(slot, reason)).count();
+        self.cancelled.fetch_add(swept as u64, Ordering::Relaxed);
+    }
+
+    /// Wait until the ticket's slot finished, `timeout` passed, or the
+    /// megakernel stopped. DONE is `Ok`; a fault, cancellation or device
+    /// loss is the matching error.
+    pub fn wait(&self, ticket: Ticket, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut backoff = Backoff::default();
+        loop {
+            match self.ticket_state(ticket)? {
+                TicketState::Done => return Ok(()),
+                TicketState::Fault(reason) => return Err(fault_error(ticket.slot, reason)),
+                TicketState::Expired => {
+                    return Err(Error::new(
+                        ErrorKind::TicketExpired,
+                        format!(
+                            "slot {} was reused at least twice since this ticket; its outcome is \
+                             no longer recorded. Wait on tickets before the ring wraps twice, or \
+                             use a larger slot_count",
+                            ticket.slot
+                        ),
+                    ))
+                }
+                TicketState::Pending => {}
+            }
+            self.sweep_if_stopped();
+            if let Err(e) = self.backend.health() {
+                if !self.backend.stopped() {
+                    return Err(e);
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "slot {} did not finish within {} ms; it is still in flight, wait again",
+                        ticket.slot,
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            backoff.pause();
+        }
+    }
+
+    /// Whether every slot is finished and no publisher is mid-publish.
+    fn idle(&self) -> bool {
+        let ring = self.ring();
+        self.publishing.load(Ordering::Acquire) == 0
+            && (0..self.layout.slot_count).all(|slot| ring.status(slot).is_ok_and(|s| !matches!(s.state, VYRE_SLOT_PUBLISHED | VYRE_SLOT_CLAIMED)))
+    }
+
+    /// Wait until every published slot has finished.
+    pub fn wait_idle(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut backoff = Backoff::default();
+        while !self.idle() {
+            self.sweep_if_stopped();
+            self.backend.health()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("slots are still in flight after {} ms; wait again", timeout.as_millis()),
+                ));
+            }
+            backoff.pause();
+        }
+        Ok(())
+    }
+
+    /// Stop accepting work, let published slots finish for up to
+    /// `drain_timeout`, stop the workers and cancel whatever did not run.
+    /// `Ok` if everything drained; `Cancelled` if some slots were cancelled
+    /// (the megakernel is stopped either way); `Shutdown` if it was already.
+    pub fn shutdown(&self, drain_timeout: Duration) -> Result<()> {
+        if self
+            .state
+            .compare_exchange(RUNNING, DRAINING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(Error::new(
+                ErrorKind::Shutdown,
+                "the megakernel is already shut down; destroy it (shutting down twice does nothing)",
+            ));
+        }
+        let before = self.cancelled.load(Ordering::Relaxed);
+        // A drain timeout or a failed backend is reported through the
+        // cancellation count below, not as an error of its own.
+        let _ = self.wait_idle(drain_timeout);
+        self.stop_workers();
+        let cancelled = self.cancelled.load(Ordering::Relaxed) - before;
+        if cancelled > 0 {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                format!(
+                    "the megakernel stopped, but {cancelled} slot(s) had not finished within the \
+                     drain timeout and were cancelled; pass a longer timeout to let them finish"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn stop_workers(&self) {
+        self.control().request_shutdown();
+        // Workers leave within one slot's work; an hour is a hang detector,
+        // not a budget.
+        self.backend.join(Duration::from_secs(3600));
+        // Publishers that passed the state check before DRAINING finish
+        // their writes before the final sweep.
+        while self.publishing.load(Ordering::Acquire) != 0 {
+            std::thread::yield_now();
+        }
+        self.sweep_if_stopped();
+        self.state.store(STOPPED, Ordering::Release);
+    }
+
+    pub fn epoch(&self) -> u32 {
+        self.control().epoch()
+    }
+
+    /// Copy observables `[first, first + out.len())` (absolute indices).
+    pub fn read_observables(&self, first: u32, out: &mut [u32]) -> Result<()> {
+        let control = self.control();
+        let count = self.layout.observable_count;
+        let in_range = u32::try_from(out.len())
+            .ok()
+            .and_then(|len| first.checked_add(len))
+            .is_some_and(|end| end <= count);
+        if !in_range {
+            return Err(Error::out_of_range(format!(
+                "observables [{first}, {first}+{}) run past the {count} observables",
+                out.len()
+            )));
+        }
+        for (i, value) in out.iter_mut().enumerate() {
+            *value = control.observable(first + i as u32).map_or(0, |w| w.load(Ordering::Acquire));
+        }
+        Ok(())
+    }
+
+    /// Every metric bucket, indexed by `VYRE_METRIC_*`.
+    pub fn metrics(&self) -> [u32; VYRE_METRIC_COUNT as usize] {
+        let control = self.control();
+        std::array::from_fn(|i| control.metric(i as u32).unwrap_or(0))
+    }
+
+    /// Debug-log records from index `first` on, with the dropped count.
+    pub fn debug_log(&self, first: u32) -> Result<Contents> {
+        debug_log::read(self.backend.debug_log(), first)
+    }
+
+    pub fn set_tenant_window(&self, tenant: u32, base: u32, len: u32) -> Result<()> {
+        let _registry = self.registry.lock();
+        self.control().set_tenant_window(tenant, Window { base, len })
+    }
+
+    pub fn register_tenant_opcode(&self, tenant: u32, opcode: u32, builtin: u32) -> Result<()> {
+        let _registry = self.registry.lock();
+        self.control().register_tenant_opcode(tenant, opcode, builtin)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let control = self.control();
+        Stats {
+            published: self.published.load(Ordering::Relaxed),
+            done: control.done_count(),
+            faulted: control.fault_count(),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
+            epoch: control.epoch(),
+            slot_count: self.layout.slot_count,
+            worker_count: self.backend.worker_count(),
+            observable_count: self.layout.observable_count,
+            tenant_count: self.layout.tenant_count,
+        }
+    }
+
+    /// The status word of a slot, for diagnostics and tests.
+    pub fn slot_status(&self, slot: u32) -> Result<Status> {
+        self.ring().status(slot)
+    }
+}
+
+impl Drop for Megakernel {
+    fn drop(&mut self) {
+        if self.state.swap(STOPPED, Ordering::AcqRel) != STOPPED {
+            self.stop_workers();
+        }
+    }
+}
+
+struct PublishGuard<'a>(&'a Megakernel);
+
+impl Drop for PublishGuard<'_> {
+    fn drop(&mut self) {
+        self.0.publishing.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn fault_error(slot: u32, reason: u32) -> Error {
+    let kind = match reason {
+        VYRE_FAULT_CANCELLED => ErrorKind::Cancelled,
+        VYRE_FAULT_DEVICE_LOST => ErrorKind::DeviceLost,
+        _ => ErrorKind::SlotFault,
+    };
+    Error::new(kind, format!("slot {slot} faulted: {} (reason {reason})", fault_name(reason)))
+}
+
+/// Spin briefly, then yield, then sleep in growing steps up to 100 µs:
+/// prompt for short waits, cheap for long ones.
+#[derive(Default)]
+struct Backoff {
+    round: u32,
+}
+
+impl Backoff {
+    fn pause(&mut self) {
+        self.round = self.round.saturating_add(1);
+        match self.round {
+            0..=64 => std::hint::spin_loop(),
+            65..=128 => std::thread::yield_now(),
+            n => std::thread::sleep(Duration::from_micros(u64::from((n - 128).min(100)))),
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The IO queue: a device asks the host to read a file range.
+//!
+//! One state machine, one meaning per state (upstream overloaded PUBLISHED
+//! three ways and a failed request hung its lane):
+//!
+//! ```text
+//! EMPTY --device: request--> REQUESTED --host: claim--> CLAIMED
+//! CLAIMED --host: complete--> OK (BYTE_COUNT = bytes moved)
+//!                         \-> ERROR (BYTE_COUNT = errno)
+//! OK / ERROR --requester: take result--> EMPTY
+//! ```
+//!
+//! Only the requester recycles a slot, after it has read the result, so an
+//! error always reaches the lane that asked.
+
+use super::abi::*;
+use super::at;
+use crate::error::{Error, ErrorKind, Result};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A request as the device wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    pub slot: u32,
+    pub op: u32,
+    pub src: u32,
+    pub dst: u32,
+    pub offset: u64,
+    pub byte_count: u32,
+    pub tag: u32,
+}
+
+/// How the host finished a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// Bytes moved.
+    Ok(u32),
+    /// Positive errno.
+    Error(u32),
+}
+
+/// Words of an IO queue of `slots` slots, at most `VYRE_IO_SLOT_COUNT`.
+pub fn words_for(slots: u32) -> Result<usize> {
+    if slots == 0 || slots > VYRE_IO_SLOT_COUNT {
+        return Err(Error::new(
+            ErrorKind::QueueFull,
+            format!(
+                "an IO queue has 1..={VYRE_IO_SLOT_COUNT} slots (one GPU poll window), \
+                 {slots} asked; split the requests over several queues"
+            ),
+        ));
+    }
+    Ok(at(slots) * at(VYRE_IO_SLOT_WORDS))
+}
+
+/// A live IO queue.
+#[derive(Debug, Clone, Copy)]
+pub struct IoQueue<'a> {
+    words: &'a [AtomicU32],
+    slots: u32,
+}
+
+impl<'a> IoQueue<'a> {
+    /// View `words` as a queue: whole slots, at most 64 of them.
+    pub fn new(words: &'a [AtomicU32]) -> Result<IoQueue<'a>> {
+        let slot_words = at(VYRE_IO_SLOT_WORDS);
+        if words.len() % slot_words != 0 {
+            return Err(Error::protocol(format!(
+                "an IO queue of {} words is not a whole number of {slot_words}-word slots",
+                words.len()
+            )));
+        }
+        let slots = u32::try_from(words.len() / slot_words).unwrap_or(u32::MAX);
+        words_for(slots)?;
+        Ok(IoQueue { words, slots })
+    }
+
+    pub fn slot_count(&self) -> u32 {
+        self.slots
+    }
+
+    fn word(&self, slot: u32, word: u32) -> &AtomicU32 {
+        // Callers check `slot < self.slots`; `new` proved the length.
+        &self.words[at(slot) * at(VYRE_IO_SLOT_WORDS) + at(word)]
+    }
+
+    fn check(&self, slot: u32) -> Result<()> {
+        if slot >= self.slots {
+            return Err(Error::out_of_range(format!(
+                "IO slot {slot} does not exist; the queue has {} slots",
+                self.slots
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn state(&self, slot: u32) -> Result<u32> {
+        self.check(slot)?;
+        Ok(self.word(slot, VYRE_IO_WORD_STATUS).load(Ordering::Acquire))
+    }
+
+    /// Device side: ask for `request` in its slot, which must be EMPTY.
+    pub fn request(&self, request: &Request) -> Result<()> {
+        let state = self.state(request.slot)?;
+        if state != VYRE_IO_EMPTY {
+            return Err(Error::new(
+                ErrorKind::QueueFull,
+                format!(
+                    "IO slot {} is busy (state {state:#x}); take its result before reusing it",
+                    request.slot
+                ),
+            ));
+        }
+        let fields = [
+            (VYRE_IO_WORD_OP, request.op),
+            (VYRE_IO_WORD_SRC, request.src),
+            (VYRE_IO_WORD_DST, request.dst),
+            (VYRE_IO_WORD_OFFSET_LO, request.offset as u32),
+            (VYRE_IO_WORD_OFFSET_HI, (request.offset >> 32) as u32),
+            (VYRE_IO_WORD_BYTE_COUNT, request.byte_count),
+            (VYRE_IO_WORD_TAG, request.tag),
+        ];
+        for (word, value) in fields {
+            self.word(request.slot, word).store(value, Ordering::Relaxed);
+        }
+        self.word(request.slot, VYRE_IO_WORD_STATUS).store(VYRE_IO_REQUESTED, Ordering::Release);
+        Ok(())
+    }
+
+    fn decode(&self, slot: u32) -> Request {
+        let word = |w: u32| self.word(slot, w).load(Ordering::Relaxed);
+        Request {
+            slot,
+            op: word(VYRE_IO_WORD_OP),
+            src: word(VYRE_IO_WORD_SRC),
+            dst: word(VYRE_IO_WORD_DST),
+            offset: u64::from(word(VYRE_IO_WORD_OFFSET_LO)) | (u64::from(word(VYRE_IO_WORD_OFFSET_HI)) << 32),
+            byte_count: word(VYRE_IO_WORD_BYTE_COUNT),
+            tag: word(VYRE_IO_WORD_TAG),
+        }
+    }
+
+    /// Host side: take every REQUESTED slot (REQUESTED → CLAIMED), appending
+    /// them to `out` (cleared first). A slot is handed out exactly once.
+    pub fn claim_requests(&self, out: &mut Vec<Request>) {
+        out.clear();
+        for slot in 0..self.slots {
+            let status = self.word(slot, VYRE_IO_WORD_STATUS);
+            if status
+                .compare_exchange(VYRE_IO_REQUESTED, VYRE_IO_CLAIMED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                out.push(self.decode(slot));
+            }
+        }
+    }
+
+    fn check_claimed(&self, slot: u32) -> Result<()> {
+        let state = self.state(slot)?;
+        if state != VYRE_IO_CLAIMED {
+            return Err(Error::invalid(format!(
+                "IO slot {slot} is in state {state:#x}, not CLAIMED; only a CLAIMED request \
+                 can be completed (claim it first, and complete it once)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn write_completion(&self, slot: u32, completion: Completion) {
+        let (state, value) = match completion {
+            Completion::Ok(bytes) => (VYRE_IO_OK, bytes),
+            Completion::Error(errno) => (VYRE_IO_ERROR, errno),
+        };
+        self.word(slot, VYRE_IO_WORD_BYTE_COUNT).store(value, Ordering::Relaxed);
+        self.word(slot, VYRE_IO_WORD_STATUS).store(state, Ordering::Release);
+    }
+
+    /// Host side: finish one CLAIMED request.
+    pub fn complete(&self, slot: u32, completion: Completion) -> Result<()> {
+        self.check_claimed(slot)?;
+        self.write_completion(slot, completion);
+        Ok(())
+    }
+
+    /// Host side: finish several requests; every slot is validated (CLAIMED,
+    /// listed once) before any is written, so a bad batch changes nothing.
+    pub fn complete_batch(&self, completions: &[(u32, Completion)]) -> Result<()> {
+        for (i, &(slot, _)) in completions.iter().enumerate() {
+            self.check_claimed(slot)?;
+            if completions[..i].iter().any(|&(earlier, _)| earlier == slot) {
+                return Err(Error::invalid(format!(
+                    "IO slot {slot} appears twice in one completion batch; complete it once"
+                )));
+            }
+        }
+        for &(slot, completion) in completions {
+            self.write_completion(slot, completion);
+        }
+        Ok(())
+    }
+
+    /// Requester side: the result of a finished request, recycling the slot
+    /// to EMPTY; `None` while the host has not finished it.
+    pub fn take_result(&self, slot: u32) -> Result<Option<(Request, Completion)>> {
+        let state = self.state(slot)?;
+        let completion = match state {
+            VYRE_IO_OK => Completion::Ok(self.word(slot, VYRE_IO_WORD_BYTE_COUNT).load(Ordering::Relaxed)),
+            VYRE_IO_ERROR => Completion::Error(self.word(slot, VYRE_IO_WORD_BYTE_COUNT).load(Ordering::Relaxed)),
+            _ => return Ok(None),
+        };
+        let request = self.decode(slot);
+        self.word(slot, VYRE_IO_WORD_STATUS).store(VYRE_IO_EMPTY, Ordering::Release);
+        Ok(Some((request, completion)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{snapshot, zeroed_words};
+
+    fn queue(slots: u32) -> Vec<AtomicU32> {
+        zeroed_words(words_for(slots).unwrap())
+    }
+
+    fn read_request(slot: u32, tag: u32) -> Request {
+        Request {
+            slot,
+            op: VYRE_IO_OP_READ,
+            src: 5,
+            dst: 6,
+            offset: 0x1_0000_1000,
+            byte_count: 4096,
+            tag,
+        }
+    }
+
+    #[test]
+    fn a_request_travels_the_whole_state_machine() {
+        let words = queue(4);
+        let q = IoQueue::new(&words).unwrap();
+        q.request(&read_request(1, 42)).unwrap();
+        let mut claimed = Vec::new();
+        q.claim_requests(&mut claimed);
+        assert_eq!(claimed, vec![read_request(1, 42)]);
+        q.claim_requests(&mut claimed);
+        assert!(claimed.is_empty(), "a claimed request is handed out once");
+        assert_eq!(q.take_result(1).unwrap(), None);
+        q.complete(1, Completion::Ok(4000)).unwrap();
+        let (request, completion) = q.take_result(1).unwrap().unwrap();
+        assert_eq!((request.tag, completion), (42, Completion::Ok(4000)));
+        assert_eq!(q.state(1).unwrap(), VYRE_IO_EMPTY);
+        q.request(&read_request(1, 43)).unwrap();
+    }
+
+    #[test]
+    fn errors_reach_the_requester_with_their_errno() {
+        let words = queue(1);
+        let q = IoQueue::new(&words).unwrap();
+        q.request(&read_request(0, 1)).unwrap();
+        q.claim_requests(&mut Vec::new());
+        q.complete(0, Completion::Error(5)).unwrap();
+        assert_eq!(q.take_result(0).unwrap().unwrap().1, Completion::Error(5));
+    }
+
+    #[test]
+    fn completion_of_an_unclaimed_slot_is_rejected() {
+        let words = queue(2);
+        let q = IoQueue::new(&words).unwrap();
+        let err = q.complete(0, Completion::Ok(1)).unwrap_err();
+        assert!(err.message.contains("only a CLAIMED request"));
+        q.request(&read_request(0, 1)).unwrap();
+        assert!(q.complete(0, Completion::Ok(1)).is_err(), "REQUESTED is not CLAIMED");
+    }
+
+    #[test]
+    fn batch_completion_is_validated_before_anything_is_written() {
+        let words = queue(3);
+        let q = IoQueue::new(&words).unwrap();
+        q.request(&read_request(0, 1)).unwrap();
+        q.request(&read_request(1, 2)).unwrap();
+        q.claim_requests(&mut Vec::new());
+        let before = snapshot(&words);
+        assert!(q.complete_batch(&[(0, Completion::Ok(1)), (2, Completion::Ok(1))]).is_err());
+        assert!(q.complete_batch(&[(0, Completion::Ok(1)), (0, Completion::Ok(1))]).is_err());
+        assert_eq!(snapshot(&words), before);
+        q.complete_batch(&[(0, Completion::Ok(9)), (1, Completion::Error(2))]).unwrap();
+        assert_eq!(q.state(0).unwrap(), VYRE_IO_OK);
+        assert_eq!(q.state(1).unwrap(), VYRE_IO_ERROR);
+    }
+
+    #[test]
+    fn the_sixty_fifth_slot_is_rejected() {
+        assert!(words_for(VYRE_IO_SLOT_COUNT).is_ok());
+        assert_eq!(words_for(VYRE_IO_SLOT_COUNT + 1).unwrap_err().kind, ErrorKind::QueueFull);
+        assert!(IoQueue::new(&zeroed_words(at(VYRE_IO_SLOT_WORDS) * 65)).is_err());
+        let words = queue(VYRE_IO_SLOT_COUNT);
+        let q = IoQueue::new(&words).unwrap();
+        assert_eq!(q.request(&read_request(64, 0)).unwrap_err().kind, ErrorKind::OutOfRange);
+        assert!(IoQueue::new(&zeroed_words(9)).is_err());
+    }
+
+    #[test]
+    fn a_busy_slot_cannot_be_requested_again() {
+        let words = queue(1);
+        let q = IoQueue::new(&words).unwrap();
+        q.request(&read_request(0, 1)).unwrap();
+        assert_eq!(q.request(&read_request(0, 2)).unwrap_err().kind, ErrorKind::QueueFull);
+    }
+}
