@@ -973,6 +973,9 @@ extern "C" {
 
 /**
  * Fill `opts` with the defaults (and `struct_size`).
+ *
+ * # Safety
+ * `opts` must be NULL (an error) or point to a writable options struct.
  */
 vyre_status vyre_megakernel_options_init(struct vyre_megakernel_options *opts);
 
@@ -1174,6 +1177,10 @@ const char *vyre_status_str(vyre_status code);
  *   is at least 1), `VYRE_E_NULL_POINTER` for a NULL `buf` with `len > 0`.
  *
  * This function never changes the last error message itself.
+ *
+ * # Safety
+ * `buf` must be NULL or point to `len` writable bytes; `needed` must be
+ * NULL or point to a writable `size_t`.
  */
 vyre_status vyre_last_error_message(char *buf, size_t len, size_t *needed);
 

@@ -121,6 +121,30 @@ const MAX_STRUCT_SIZE: u32 = 4096;
 static_assertions::const_assert_eq!(VYRE_SLOT_MAX_ARGS, 12);
 static_assertions::const_assert_eq!(VYRE_PRINTF_MAX_VALUES, 8);
 
+// The C layout of every public struct, mirrored by _Static_assert in
+// c_tests/test_layout.c: a field moved on either side breaks a build.
+mod layout {
+    use super::*;
+    use static_assertions::const_assert_eq;
+    use std::mem::{align_of, offset_of, size_of};
+
+    const_assert_eq!(size_of::<vyre_megakernel_options>(), 32);
+    const_assert_eq!(offset_of!(vyre_megakernel_options, backend), 4);
+    const_assert_eq!(offset_of!(vyre_megakernel_options, debug_log_capacity), 24);
+    const_assert_eq!(offset_of!(vyre_megakernel_options, flags), 28);
+    const_assert_eq!(size_of::<vyre_ticket>(), 8);
+    const_assert_eq!(offset_of!(vyre_ticket, generation), 4);
+    const_assert_eq!(size_of::<vyre_slot_request>(), 60);
+    const_assert_eq!(offset_of!(vyre_slot_request, args), 12);
+    const_assert_eq!(size_of::<vyre_debug_record>(), 44);
+    const_assert_eq!(offset_of!(vyre_debug_record, values), 12);
+    const_assert_eq!(size_of::<vyre_megakernel_stats>(), 56);
+    const_assert_eq!(align_of::<vyre_megakernel_stats>(), 8);
+    const_assert_eq!(offset_of!(vyre_megakernel_stats, fault_count), 32);
+    const_assert_eq!(offset_of!(vyre_megakernel_stats, published_count), 40);
+    const_assert_eq!(offset_of!(vyre_megakernel_stats, cancelled_count), 48);
+}
+
 /// Read a versioned options struct: `struct_size` must cover this version's
 /// struct, and any larger tail (fields of a newer header) must be zero.
 ///
@@ -210,8 +234,11 @@ fn ticket_to_c(ticket: Ticket) -> vyre_ticket {
 }
 
 /// Fill `opts` with the defaults (and `struct_size`).
+///
+/// # Safety
+/// `opts` must be NULL (an error) or point to a writable options struct.
 #[no_mangle]
-pub extern "C" fn vyre_megakernel_options_init(opts: *mut vyre_megakernel_options) -> vyre_status {
+pub unsafe extern "C" fn vyre_megakernel_options_init(opts: *mut vyre_megakernel_options) -> vyre_status {
     guard("vyre_megakernel_options_init", || {
         output(opts, "opts")?.write(vyre_megakernel_options {
             struct_size: std::mem::size_of::<vyre_megakernel_options>() as u32,

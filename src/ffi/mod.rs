@@ -128,3 +128,40 @@ pub(crate) fn output<T>(ptr: *mut T, what: &str) -> Result<Output<T>> {
 pub(crate) fn optional_output<T>(ptr: *mut T) -> Option<Output<T>> {
     (!ptr.is_null()).then_some(Output(ptr))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{VYRE_E_INVALID_ARGUMENT, VYRE_E_PANIC};
+
+    fn last_error() -> String {
+        let mut buf = vec![0 as std::ffi::c_char; 512];
+        // SAFETY: buf holds buf.len() writable bytes; `needed` is not wanted.
+        unsafe { status::vyre_last_error_message(buf.as_mut_ptr(), buf.len(), std::ptr::null_mut()) };
+        // SAFETY: vyre_last_error_message NUL-terminated buf.
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn guard_maps_errors_and_panics_to_codes_and_messages() {
+        assert_eq!(guard("vyre_ok", || Ok(())), VYRE_OK);
+        assert_eq!(guard("vyre_bad", || Err(Error::invalid("fix it"))), VYRE_E_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "vyre_bad: fix it");
+        assert_eq!(guard("vyre_boom", || panic!("kaboom")), VYRE_E_PANIC);
+        assert!(last_error().starts_with("vyre_boom: kaboom"), "{}", last_error());
+    }
+
+    #[test]
+    fn slices_accept_null_only_when_empty() {
+        // SAFETY: NULL with length 0 is the documented empty case.
+        assert!(unsafe { input_slice::<u32>(std::ptr::null(), 0, "a") }.unwrap().is_empty());
+        // SAFETY: NULL is rejected before any access.
+        let err = unsafe { input_slice::<u32>(std::ptr::null(), 3, "a") }.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NullPointer);
+        let data = [1u32];
+        // SAFETY: the length is rejected before any access.
+        let err = unsafe { input_slice(data.as_ptr(), usize::MAX, "a") }.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert!(output::<u32>(std::ptr::null_mut(), "o").is_err());
+    }
+}

@@ -46,8 +46,12 @@ pub extern "C" fn vyre_status_str(code: vyre_status) -> *const c_char {
 ///   is at least 1), `VYRE_E_NULL_POINTER` for a NULL `buf` with `len > 0`.
 ///
 /// This function never changes the last error message itself.
+///
+/// # Safety
+/// `buf` must be NULL or point to `len` writable bytes; `needed` must be
+/// NULL or point to a writable `size_t`.
 #[no_mangle]
-pub extern "C" fn vyre_last_error_message(buf: *mut c_char, len: usize, needed: *mut usize) -> vyre_status {
+pub unsafe extern "C" fn vyre_last_error_message(buf: *mut c_char, len: usize, needed: *mut usize) -> vyre_status {
     let copied = std::panic::catch_unwind(|| {
         LAST_ERROR.with(|last| {
             let last = last.borrow();
@@ -100,21 +104,27 @@ mod tests {
         assert_eq!(text(i32::MIN), "unknown status code");
     }
 
+    fn copy_message(buf: *mut c_char, len: usize, needed: *mut usize) -> vyre_status {
+        // SAFETY: every caller passes a buffer of `len` bytes or NULL, and a
+        // valid or NULL `needed`.
+        unsafe { vyre_last_error_message(buf, len, needed) }
+    }
+
     #[test]
     fn last_error_is_copied_truncated_and_sized() {
         set_last_error("vyre_test", &Error::invalid("bad\0thing"));
         let mut needed = 0usize;
-        assert_eq!(vyre_last_error_message(std::ptr::null_mut(), 0, &mut needed), ErrorKind::BufferTooSmall.code());
+        assert_eq!(copy_message(std::ptr::null_mut(), 0, &mut needed), ErrorKind::BufferTooSmall.code());
         let expected = "vyre_test: bad thing";
         assert_eq!(needed, expected.len() + 1);
         let mut buf = vec![0 as c_char; needed];
-        assert_eq!(vyre_last_error_message(buf.as_mut_ptr(), buf.len(), std::ptr::null_mut()), VYRE_OK);
+        assert_eq!(copy_message(buf.as_mut_ptr(), buf.len(), std::ptr::null_mut()), VYRE_OK);
         // SAFETY: the function NUL-terminated buf.
         assert_eq!(unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(), expected);
         let mut small = [0 as c_char; 5];
-        assert_eq!(vyre_last_error_message(small.as_mut_ptr(), 5, std::ptr::null_mut()), ErrorKind::BufferTooSmall.code());
+        assert_eq!(copy_message(small.as_mut_ptr(), 5, std::ptr::null_mut()), ErrorKind::BufferTooSmall.code());
         // SAFETY: as above.
         assert_eq!(unsafe { CStr::from_ptr(small.as_ptr()) }.to_str().unwrap(), "vyre");
-        assert_eq!(vyre_last_error_message(std::ptr::null_mut(), 3, std::ptr::null_mut()), ErrorKind::NullPointer.code());
+        assert_eq!(copy_message(std::ptr::null_mut(), 3, std::ptr::null_mut()), ErrorKind::NullPointer.code());
     }
 }
