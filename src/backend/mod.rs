@@ -6,6 +6,7 @@
 //! backend means implementing [`Backend`], nothing else.
 
 pub mod reference;
+pub mod vulkan;
 
 use crate::error::Result;
 use crate::protocol::control::Layout;
@@ -19,6 +20,8 @@ pub enum BackendChoice {
     Auto,
     /// Host worker threads executing the protocol: the specification.
     Reference,
+    /// The resident Vulkan megakernel (a GPU, or lavapipe without one).
+    Vulkan,
 }
 
 /// What a backend needs to start.
@@ -26,8 +29,10 @@ pub enum BackendChoice {
 pub struct BackendConfig {
     pub layout: Layout,
     pub debug_log_capacity: u32,
-    /// Worker threads (reference) or lanes (GPU) asked for; 0 = backend default.
+    /// Worker threads (reference) or workgroups (Vulkan); 0 = backend default.
     pub workers: u32,
+    /// Vulkan device index; `None` = the default choice (see `vulkan::device::choose`).
+    pub device: Option<u32>,
 }
 
 /// A running executor over shared protocol buffers.
@@ -56,5 +61,6 @@ pub fn start(choice: BackendChoice, config: &BackendConfig) -> Result<Box<dyn Ba
         BackendChoice::Auto | BackendChoice::Reference => {
             Ok(Box::new(reference::ReferenceBackend::start(config)?))
         }
+        BackendChoice::Vulkan => Ok(Box::new(vulkan::VulkanBackend::start(config, config.device)?)),
     }
 }

@@ -22,6 +22,8 @@ pub struct vyre_megakernel {
 pub const VYRE_BACKEND_AUTO: u32 = 0;
 /// The CPU reference backend: host worker threads, the specification.
 pub const VYRE_BACKEND_REFERENCE: u32 = 1;
+/// The resident Vulkan megakernel: the first GPU, else lavapipe.
+pub const VYRE_BACKEND_VULKAN: u32 = 2;
 /// `timeout_ms` value that waits without limit.
 pub const VYRE_WAIT_FOREVER: u32 = 0xFFFF_FFFF;
 
@@ -185,6 +187,7 @@ fn backend_to_c(choice: BackendChoice) -> u32 {
     match choice {
         BackendChoice::Auto => VYRE_BACKEND_AUTO,
         BackendChoice::Reference => VYRE_BACKEND_REFERENCE,
+        BackendChoice::Vulkan => VYRE_BACKEND_VULKAN,
     }
 }
 
@@ -192,10 +195,11 @@ fn options_from_c(c: &vyre_megakernel_options) -> Result<Options> {
     let backend = match c.backend {
         VYRE_BACKEND_AUTO => BackendChoice::Auto,
         VYRE_BACKEND_REFERENCE => BackendChoice::Reference,
+        VYRE_BACKEND_VULKAN => BackendChoice::Vulkan,
         other => {
             return Err(Error::invalid(format!(
                 "backend {other} is not a VYRE_BACKEND_* value this build supports \
-                 (VYRE_BACKEND_AUTO, VYRE_BACKEND_REFERENCE)"
+                 (VYRE_BACKEND_AUTO, VYRE_BACKEND_REFERENCE, VYRE_BACKEND_VULKAN)"
             )))
         }
     };
@@ -209,6 +213,7 @@ fn options_from_c(c: &vyre_megakernel_options) -> Result<Options> {
         observable_count: c.observable_count,
         tenant_count: c.tenant_count,
         debug_log_capacity: c.debug_log_capacity,
+        device: None,
     })
 }
 

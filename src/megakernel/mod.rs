@@ -29,6 +29,8 @@ pub struct Options {
     pub observable_count: u32,
     pub tenant_count: u32,
     pub debug_log_capacity: u32,
+    /// Vulkan device index; `None` = default choice.
+    pub device: Option<u32>,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             observable_count: 0,
             tenant_count: 0,
             debug_log_capacity: 0,
+            device: None,
         }
     }
 }
@@ -136,6 +139,8 @@ pub struct Megakernel {
     layout: Layout,
     host_slots: Box<[AtomicU64]>,
     fences: Box<[AtomicU64]>,
+    /// Members of the batch each fence counter serves.
+    fence_members: Box<[AtomicU32]>,
     cursor: AtomicU32,
     fence_cursor: AtomicU32,
     state: AtomicU32,
@@ -164,6 +169,7 @@ impl Megakernel {
             layout,
             debug_log_capacity,
             workers: options.worker_count,
+            device: options.device,
         };
         let backend = backend::start(options.backend, &config)?;
         Ok(Megakernel {
@@ -171,6 +177,7 @@ impl Megakernel {
             layout,
             host_slots: (0..slot_count).map(|_| AtomicU64::new(0)).collect(),
             fences: (0..fence_count).map(|_| AtomicU64::new(FENCE_FREE)).collect(),
+            fence_members: (0..fence_count).map(|_| AtomicU32::new(0)).collect(),
             cursor: AtomicU32::new(0),
             fence_cursor: AtomicU32::new(0),
             state: AtomicU32::new(RUNNING),
@@ -287,10 +294,11 @@ impl Megakernel {
     pub fn publish(&self, opcode: u32, tenant: u32, args: &[u32]) -> Result<Ticket> {
         let _guard = self.enter_publish()?;
         let payload = self.check_request(opcode, tenant, args)?;
-        if opcode == VYRE_OP_BATCH_FENCE && payload.args[1] != 0 {
+        if opcode == VYRE_OP_BATCH_FENCE && (args.len() != 3 || payload.args[1] != 0) {
             return Err(Error::invalid(
-                "a BATCH_FENCE with members must be published with vyre_megakernel_publish_batch, \
-                 which tags the members; alone, pass a member count (args[1]) of 0",
+                "a lone BATCH_FENCE takes exactly 3 arguments [0, 0, epoch_observable or \
+                 VYRE_NO_OBSERVABLE]; a fence with members is published by \
+                 vyre_megakernel_publish_batch, which tags the members",
             ));
         }
         let ring = self.ring();
@@ -358,6 +366,14 @@ impl Megakernel {
         if tenant >= self.layout.tenant_count {
             return Err(Error::out_of_range(format!("tenant {tenant} does not exist")));
         }
+        let window = self.control().tenant_window(tenant);
+        if epoch_observable != VYRE_NO_OBSERVABLE && window.and_then(|w| w.resolve(epoch_observable)).is_none() {
+            return Err(Error::out_of_range(format!(
+                "epoch_observable {epoch_observable} is outside tenant {tenant}'s window of {} \
+                 observables; pass a window index or VYRE_NO_OBSERVABLE",
+                window.map_or(0, |w| w.len)
+            )));
+        }
         let needed = requests.len() + 1;
         if needed > self.layout.slot_count as usize {
             return Err(Error::invalid(format!(
@@ -399,6 +415,7 @@ impl Megakernel {
             owner.store(tenant, Ordering::Release);
             counter.store(0, Ordering::Release);
         }
+        self.fence_members[fence as usize].store(requests.len() as u32, Ordering::Release);
         let mut tickets = member_tickets.into_iter().flatten();
         for (reservation, mut payload) in reserved.iter().zip(payloads) {
             payload.batch = fence + 1;
@@ -421,9 +438,13 @@ impl Megakernel {
         }
     }
 
-    /// Take a fence counter whose previous batch is finished.
+    /// Take a fence counter whose previous batch is finished: its fence
+    /// slot is final *and* every member has reported (a fence that faulted
+    /// early must not hand its counter to a new batch while old members
+    /// still run).
     fn reserve_fence(&self) -> Option<u32> {
         let count = self.layout.fence_count;
+        let control = self.control();
         let start = self.fence_cursor.fetch_add(1, Ordering::Relaxed) % count;
         (0..count).find_map(|k| {
             let fence = (start + k) % count;
@@ -431,7 +452,10 @@ impl Megakernel {
             let value = entry.load(Ordering::Acquire);
             let free = value == FENCE_FREE
                 || (value != FENCE_SETTING_UP
-                    && !matches!(self.ticket_state(unpack_ticket(value)), Ok(TicketState::Pending)));
+                    && !matches!(self.ticket_state(unpack_ticket(value)), Ok(TicketState::Pending))
+                    && control.fence(fence).is_some_and(|(counter, _)| {
+                        counter.load(Ordering::Acquire) >= self.fence_members[fence as usize].load(Ordering::Acquire)
+                    }));
             (free && entry.compare_exchange(value, FENCE_SETTING_UP, Ordering::AcqRel, Ordering::Relaxed).is_ok())
                 .then_some(fence)
         })

@@ -154,8 +154,25 @@ pub const VYRE_CTRL_OFF_FENCES: u32 = 13;
 pub const VYRE_CTRL_OFF_OBSERVABLES: u32 = 14;
 /// Control word: ring slot count.
 pub const VYRE_CTRL_SLOT_COUNT: u32 = 15;
-/// Header words; 16..32 are reserved for backends (zero on the reference).
+/// Control word (GPU backends): slices completed; the host bumps it when a
+/// slice's dispatch ends.
+pub const VYRE_CTRL_SLICE_COUNT: u32 = 16;
+/// Control word (GPU backends): why the last lane left its slice
+/// (`VYRE_STOP_*`).
+pub const VYRE_CTRL_STOP_REASON: u32 = 17;
+/// Control word (GPU backends): polling passes made by lane 0, a heartbeat
+/// the host watchdog reads.
+pub const VYRE_CTRL_HEARTBEAT: u32 = 18;
+/// Header words; 19..32 are reserved (zero).
 pub const VYRE_CTRL_HEADER_WORDS: u32 = 32;
+
+/// Stop reason: the slice's iteration budget ran out (the next slice is
+/// already queued).
+pub const VYRE_STOP_BUDGET: u32 = 1;
+/// Stop reason: the SHUTDOWN word was set.
+pub const VYRE_STOP_SHUTDOWN: u32 = 2;
+/// Stop reason: a single-pass dispatch finished its pass.
+pub const VYRE_STOP_PASS: u32 = 3;
 /// "VYR1": control layout version 1.
 pub const VYRE_CONTROL_MAGIC: u32 = 0x3152_5956;
 
@@ -188,12 +205,18 @@ pub const VYRE_METRIC_TENANT: u32 = 11;
 /// Metric bucket of faulted slots, whatever their opcode.
 pub const VYRE_METRIC_FAULT: u32 = 12;
 
-/// Tenant table entry words: observable window base, window length.
-pub const VYRE_TENANT_ENTRY_WORDS: u32 = 2;
+/// Tenant table entry words: window base, window length, sequence.
+pub const VYRE_TENANT_ENTRY_WORDS: u32 = 3;
 /// Tenant table entry word: first observable of the window.
 pub const VYRE_TENANT_WINDOW_BASE: u32 = 0;
 /// Tenant table entry word: observables in the window.
 pub const VYRE_TENANT_WINDOW_LEN: u32 = 1;
+/// Tenant table entry word: odd while the host rewrites the window; a
+/// reader that sees it odd, or changed across its read, reads again.
+pub const VYRE_TENANT_WINDOW_SEQ: u32 = 2;
+/// Times an executor re-reads a window that is being rewritten before it
+/// faults the slot OUT_OF_WINDOW.
+pub const VYRE_TENANT_WINDOW_RETRIES: u32 = 64;
 
 /// Tenant opcode table entries.
 pub const VYRE_TENANT_OPCODE_CAPACITY: u32 = 64;

@@ -194,6 +194,11 @@ impl<'a> Control<'a> {
         &self.words[at(index)]
     }
 
+    /// Header word `index` (`VYRE_CTRL_*`), for backend-specific words.
+    pub fn header_word(&self, index: u32) -> Option<&'a AtomicU32> {
+        (index < VYRE_CTRL_HEADER_WORDS).then(|| &self.words[at(index)])
+    }
+
     pub fn shutdown_requested(&self) -> bool {
         self.word(VYRE_CTRL_SHUTDOWN).load(Ordering::Acquire) != 0
     }
@@ -251,19 +256,31 @@ impl<'a> Control<'a> {
 
     /// Tenant `tenant`'s window, validated against the observable count (a
     /// corrupt table entry yields `None`, never an out-of-bounds access).
+    /// Reads base and length under the entry's sequence word, so a window
+    /// being rewritten is never seen half old, half new; after
+    /// `VYRE_TENANT_WINDOW_RETRIES` unstable reads it gives up (`None`).
     pub fn tenant_window(&self, tenant: u32) -> Option<Window> {
         if tenant >= self.layout.tenant_count {
             return None;
         }
         let entry = self.layout.tenants + tenant * VYRE_TENANT_ENTRY_WORDS;
-        let base = self.word(entry + VYRE_TENANT_WINDOW_BASE).load(Ordering::Acquire);
-        let len = self.word(entry + VYRE_TENANT_WINDOW_LEN).load(Ordering::Acquire);
-        let end = base.checked_add(len)?;
-        (end <= self.layout.observable_count).then_some(Window { base, len })
+        let seq = self.word(entry + VYRE_TENANT_WINDOW_SEQ);
+        for _ in 0..VYRE_TENANT_WINDOW_RETRIES {
+            let before = seq.load(Ordering::Acquire);
+            let base = self.word(entry + VYRE_TENANT_WINDOW_BASE).load(Ordering::Acquire);
+            let len = self.word(entry + VYRE_TENANT_WINDOW_LEN).load(Ordering::Acquire);
+            if before % 2 == 0 && seq.load(Ordering::Acquire) == before {
+                let end = base.checked_add(len)?;
+                return (end <= self.layout.observable_count).then_some(Window { base, len });
+            }
+            std::hint::spin_loop();
+        }
+        None
     }
 
     /// Give `tenant` the observables `[base, base + len)`. Windows may
-    /// overlap only if the host wants tenants to share words.
+    /// overlap only if the host wants tenants to share words. The caller
+    /// serialises writers (the megakernel holds a lock).
     pub fn set_tenant_window(&self, tenant: u32, window: Window) -> Result<()> {
         if tenant >= self.layout.tenant_count {
             return Err(Error::out_of_range(format!(
@@ -279,10 +296,12 @@ impl<'a> Control<'a> {
             )));
         }
         let entry = self.layout.tenants + tenant * VYRE_TENANT_ENTRY_WORDS;
-        // Shrink to empty first so no worker ever sees the new base with the old length.
-        self.word(entry + VYRE_TENANT_WINDOW_LEN).store(0, Ordering::Release);
+        let seq = self.word(entry + VYRE_TENANT_WINDOW_SEQ);
+        // Odd while writing: readers retry instead of pairing old and new words.
+        seq.fetch_add(1, Ordering::AcqRel);
         self.word(entry + VYRE_TENANT_WINDOW_BASE).store(window.base, Ordering::Release);
         self.word(entry + VYRE_TENANT_WINDOW_LEN).store(window.len, Ordering::Release);
+        seq.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -464,7 +483,13 @@ mod tests {
         assert_eq!(c.set_tenant_window(1, Window { base: u32::MAX, len: 2 }).unwrap_err().kind, ErrorKind::OutOfRange);
         assert_eq!(c.set_tenant_window(2, Window { base: 0, len: 1 }).unwrap_err().kind, ErrorKind::OutOfRange);
         // A corrupted entry is refused at use, not trusted.
-        live[at(layout.tenants + VYRE_TENANT_ENTRY_WORDS + VYRE_TENANT_WINDOW_LEN)].store(u32::MAX, Ordering::Relaxed);
+        let entry = at(layout.tenants + VYRE_TENANT_ENTRY_WORDS);
+        live[entry + at(VYRE_TENANT_WINDOW_LEN)].store(u32::MAX, Ordering::Relaxed);
+        assert_eq!(c.tenant_window(1), None);
+        // A window being rewritten (odd sequence) is not read half-done.
+        live[entry + at(VYRE_TENANT_WINDOW_LEN)].store(8, Ordering::Relaxed);
+        assert_eq!(c.tenant_window(1), Some(Window { base: 8, len: 8 }));
+        live[entry + at(VYRE_TENANT_WINDOW_SEQ)].fetch_add(1, Ordering::Relaxed);
         assert_eq!(c.tenant_window(1), None);
     }
 

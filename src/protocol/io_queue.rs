@@ -218,6 +218,7 @@ impl<'a> IoQueue<'a> {
 mod tests {
     use super::*;
     use crate::protocol::{snapshot, zeroed_words};
+    use proptest::prelude::*;
 
     fn queue(slots: u32) -> Vec<AtomicU32> {
         zeroed_words(words_for(slots).unwrap())
@@ -306,5 +307,28 @@ mod tests {
         let q = IoQueue::new(&words).unwrap();
         q.request(&read_request(0, 1)).unwrap();
         assert_eq!(q.request(&read_request(0, 2)).unwrap_err().kind, ErrorKind::QueueFull);
+    }
+
+    proptest! {
+        #[test]
+        fn any_request_round_trips_and_any_completion_reaches_the_requester(
+            slot in 0u32..VYRE_IO_SLOT_COUNT, src in any::<u32>(), dst in any::<u32>(),
+            offset in any::<u64>(), byte_count in any::<u32>(), tag in any::<u32>(),
+            ok in any::<bool>(), value in any::<u32>(),
+        ) {
+            let words = queue(VYRE_IO_SLOT_COUNT);
+            let q = IoQueue::new(&words).unwrap();
+            let request = Request { slot, op: VYRE_IO_OP_READ, src, dst, offset, byte_count, tag };
+            q.request(&request).unwrap();
+            let mut claimed = Vec::new();
+            q.claim_requests(&mut claimed);
+            prop_assert_eq!(&claimed, &vec![request]);
+            let completion = if ok { Completion::Ok(value) } else { Completion::Error(value) };
+            q.complete(slot, completion).unwrap();
+            let (seen, got) = q.take_result(slot).unwrap().unwrap();
+            prop_assert_eq!(got, completion);
+            prop_assert_eq!(seen.tag, tag);
+            prop_assert_eq!(q.state(slot).unwrap(), VYRE_IO_EMPTY);
+        }
     }
 }

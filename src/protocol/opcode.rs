@@ -119,7 +119,8 @@ pub fn check_args(opcode: u32, args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Res
             VYRE_FAULT_UNKNOWN_OPCODE,
             format!(
                 "opcode {opcode:#x} is neither a built-in nor in the tenant opcode space \
-                 [{VYRE_TENANT_OPCODE_BASE:#x}, 0x80000000); {}",
+                 [{VYRE_TENANT_OPCODE_BASE:#x}, {:#x}); {}",
+                VYRE_TENANT_OPCODE_BASE + VYRE_MAX_TENANTS * VYRE_TENANT_OPCODE_WINDOW,
                 fault_name(VYRE_FAULT_UNKNOWN_OPCODE)
             ),
         )),

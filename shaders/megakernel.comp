@@ -1,0 +1,371 @@
+// The resident megakernel: every lane polls the ring, claims any published
+// slot by compare-and-swap and executes it, exactly as the reference
+// executor (src/backend/reference/exec.rs) does; docs/PROTOCOL.md is the
+// specification. All numbers come from vyre_abi.glsl, generated at build
+// time from src/protocol/abi.rs.
+//
+// A dispatch is one slice: each lane stops after `budget` loop iterations
+// (lavapipe silently ends a shader's loops after 65 535 iterations in total,
+// and GPU drivers may have watchdogs), always between two slots, and the
+// host keeps the next slice queued behind this one.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "vyre_abi.glsl"
+
+layout(local_size_x_id = 0) in;
+
+layout(set = 0, binding = 0) coherent volatile buffer Control { uint ctrl[]; };
+layout(set = 0, binding = 1) coherent volatile buffer Ring { uint ring[]; };
+layout(set = 0, binding = 2) coherent volatile buffer DebugLog { uint dlog[]; };
+
+layout(push_constant) uniform Slice {
+    uint budget;      // loop iterations a lane may spend in this slice
+    uint max_passes;  // 1 for a single-pass dispatch, 0xFFFFFFFF when resident
+    uint lane_count;  // lanes in the whole grid
+} pc;
+
+const uint RETRY = 0xFFFFFFFFu;
+const uint FAULTED = 0x80000000u;
+
+// Layout, read once from the validated control header.
+uint slot_count, tenant_count, observable_count, fence_count;
+uint off_metrics, off_tenants, off_tenant_opcodes, off_fences, off_observables;
+// Iterations spent, shared by every loop of this invocation.
+uint iters = 0u;
+
+uint slot_word(uint slot, uint word) { return slot * VYRE_SLOT_WORDS + word; }
+uint arg(uint slot, uint i) { return ring[slot_word(slot, VYRE_SLOT_WORD_ARG0 + i)]; }
+uint obs(uint index) { return off_observables + index; }
+uint fault(uint reason) { return FAULTED | reason; }
+
+// Window of `tenant`, read under its sequence word (see
+// Control::tenant_window): false for an unknown tenant, a corrupt entry, or
+// one that stayed mid-rewrite for VYRE_TENANT_WINDOW_RETRIES reads.
+bool tenant_window(uint tenant, out uint base, out uint len) {
+    base = 0u;
+    len = 0u;
+    if (tenant >= tenant_count) return false;
+    uint entry = off_tenants + tenant * VYRE_TENANT_ENTRY_WORDS;
+    for (uint attempt = 0u; attempt < VYRE_TENANT_WINDOW_RETRIES; attempt++) {
+        iters++;
+        uint before = ctrl[entry + VYRE_TENANT_WINDOW_SEQ];
+        memoryBarrierBuffer();
+        base = ctrl[entry + VYRE_TENANT_WINDOW_BASE];
+        len = ctrl[entry + VYRE_TENANT_WINDOW_LEN];
+        memoryBarrierBuffer();
+        if ((before & 1u) == 0u && ctrl[entry + VYRE_TENANT_WINDOW_SEQ] == before) {
+            uint end = base + len;
+            return end >= base && end <= observable_count;
+        }
+    }
+    return false;
+}
+
+bool inside(uint index, uint len) { return index < len; }
+bool span_inside(uint first, uint count, uint len) {
+    uint end = first + count;
+    return end >= first && end <= len;
+}
+
+uint opcode_owner(uint opcode) {  // tenant, or 0xFFFFFFFF outside the tenant space
+    if (opcode < VYRE_TENANT_OPCODE_BASE) return 0xFFFFFFFFu;
+    uint tenant = (opcode - VYRE_TENANT_OPCODE_BASE) / VYRE_TENANT_OPCODE_WINDOW;
+    return tenant < VYRE_MAX_TENANTS ? tenant : 0xFFFFFFFFu;
+}
+
+bool is_known(uint opcode) {
+    return opcode <= VYRE_OP_BATCH_FENCE || opcode == VYRE_OP_PRINTF || opcode == VYRE_OP_PACKED_SLOT
+        || opcode == VYRE_OP_SHUTDOWN || opcode_owner(opcode) != 0xFFFFFFFFu;
+}
+
+bool may_alias(uint builtin) {
+    return builtin <= VYRE_OP_MEMCPY || builtin == VYRE_OP_PRINTF;
+}
+
+uint metric_of(uint opcode) {  // 0xFFFFFFFF: no bucket
+    if (opcode <= VYRE_OP_BATCH_FENCE) return opcode;
+    if (opcode == VYRE_OP_PRINTF) return VYRE_METRIC_PRINTF;
+    if (opcode == VYRE_OP_PACKED_SLOT) return VYRE_METRIC_PACKED_SLOT;
+    if (opcode == VYRE_OP_SHUTDOWN) return VYRE_METRIC_SHUTDOWN;
+    if (opcode_owner(opcode) != 0xFFFFFFFFu) return VYRE_METRIC_TENANT;
+    return 0xFFFFFFFFu;
+}
+
+void bump_metric(uint metric) {
+    if (metric < VYRE_METRIC_COUNT) atomicAdd(ctrl[off_metrics + metric], 1u);
+}
+
+// Packed-slot shape: 0 if well formed, else the fault reason.
+uint check_packed(uint slot) {
+    uint header = arg(slot, 0u);
+    uint count = header & VYRE_PACKED_COUNT_MASK;
+    if (count == 0u || count > VYRE_PACKED_MAX_OPS) return VYRE_FAULT_BAD_ARGS;
+    uint used = VYRE_PACKED_OPCODE_SHIFT + VYRE_PACKED_OPCODE_BITS * count;
+    if (used < 32u && (header >> used) != 0u) return VYRE_FAULT_BAD_ARGS;
+    for (uint i = 1u + 2u * count; i < VYRE_SLOT_MAX_ARGS; i++) {
+        iters++;
+        if (arg(slot, i) != 0u) return VYRE_FAULT_BAD_ARGS;
+    }
+    for (uint i = 0u; i < count; i++) {
+        uint op = (header >> (VYRE_PACKED_OPCODE_SHIFT + VYRE_PACKED_OPCODE_BITS * i)) & ((1u << VYRE_PACKED_OPCODE_BITS) - 1u);
+        if (op > VYRE_OP_LOAD_U32) return VYRE_FAULT_BAD_ARGS;
+    }
+    return 0u;
+}
+
+// Static argument checks (protocol::opcode::check_args): 0 or a fault reason.
+uint check_args(uint opcode, uint slot) {
+    if (opcode == VYRE_OP_MEMCPY && arg(slot, 2u) > VYRE_MEMCPY_MAX_WORDS) return VYRE_FAULT_BAD_ARGS;
+    if (opcode == VYRE_OP_PRINTF && arg(slot, 1u) > VYRE_PRINTF_MAX_VALUES) return VYRE_FAULT_BAD_ARGS;
+    if (opcode == VYRE_OP_PACKED_SLOT) return check_packed(slot);
+    if (opcode == VYRE_OP_DFA_SCAN) return VYRE_FAULT_UNKNOWN_OPCODE;
+    if (!is_known(opcode)) return VYRE_FAULT_UNKNOWN_OPCODE;
+    return 0u;
+}
+
+void log_append(uint tenant, uint slot) {
+    uint capacity = dlog[VYRE_DEBUG_CAPACITY];
+    uint index = dlog[VYRE_DEBUG_CURSOR];
+    for (;;) {
+        iters++;
+        if (index >= capacity) {
+            atomicAdd(dlog[VYRE_DEBUG_DROPPED], 1u);
+            return;
+        }
+        uint seen = atomicCompSwap(dlog[VYRE_DEBUG_CURSOR], index, index + 1u);
+        if (seen == index) break;
+        index = seen;
+    }
+    uint base = VYRE_DEBUG_HEADER_WORDS + index * VYRE_DEBUG_RECORD_WORDS;
+    uint count = arg(slot, 1u);
+    dlog[base + VYRE_DEBUG_REC_TENANT] = tenant;
+    dlog[base + VYRE_DEBUG_REC_FORMAT] = arg(slot, 0u);
+    dlog[base + VYRE_DEBUG_REC_VALUE_COUNT] = count;
+    for (uint i = 0u; i < VYRE_PRINTF_MAX_VALUES; i++) {
+        iters++;
+        dlog[base + VYRE_DEBUG_REC_VALUE0 + i] = i < count ? arg(slot, 2u + i) : 0u;
+    }
+    memoryBarrierBuffer();
+    atomicExchange(dlog[base + VYRE_DEBUG_REC_COMMIT], index + 1u);
+}
+
+// One data operation with arguments x0..x3 (PRINTF reads its values from
+// the slot). Every index is checked before anything is written. Returns 0
+// or a fault reason; `apply` false only checks.
+uint data_op(uint opcode, uint tenant, uint base, uint len, uint x0, uint x1, uint x2, uint x3, uint slot, bool apply) {
+    if (opcode == VYRE_OP_NOP) return 0u;
+    if (opcode == VYRE_OP_STORE_U32) {
+        if (!inside(x0, len)) return VYRE_FAULT_OUT_OF_WINDOW;
+        if (apply) atomicExchange(ctrl[obs(base + x0)], x1);
+        return 0u;
+    }
+    if (opcode == VYRE_OP_ATOMIC_ADD) {
+        if (!inside(x0, len)) return VYRE_FAULT_OUT_OF_WINDOW;
+        if (apply) atomicAdd(ctrl[obs(base + x0)], x1);
+        return 0u;
+    }
+    if (opcode == VYRE_OP_LOAD_U32) {
+        if (!inside(x0, len) || !inside(x1, len)) return VYRE_FAULT_OUT_OF_WINDOW;
+        if (apply) atomicExchange(ctrl[obs(base + x1)], ctrl[obs(base + x0)]);
+        return 0u;
+    }
+    if (opcode == VYRE_OP_COMPARE_SWAP) {
+        if (!inside(x0, len)) return VYRE_FAULT_OUT_OF_WINDOW;
+        bool has_result = x3 != VYRE_NO_OBSERVABLE;
+        if (has_result && !inside(x3, len)) return VYRE_FAULT_OUT_OF_WINDOW;
+        if (apply) {
+            uint old = atomicCompSwap(ctrl[obs(base + x0)], x1, x2);
+            if (has_result) atomicExchange(ctrl[obs(base + x3)], old);
+        }
+        return 0u;
+    }
+    if (opcode == VYRE_OP_MEMCPY) {
+        if (!span_inside(x0, x2, len) || !span_inside(x1, x2, len)) return VYRE_FAULT_OUT_OF_WINDOW;
+        if (x2 > 0u && x0 < x1 + x2 && x1 < x0 + x2) return VYRE_FAULT_BAD_ARGS;
+        if (apply) {
+            for (uint i = 0u; i < x2; i++) {
+                iters++;
+                atomicExchange(ctrl[obs(base + x1 + i)], ctrl[obs(base + x0 + i)]);
+            }
+        }
+        return 0u;
+    }
+    if (opcode == VYRE_OP_PRINTF) {
+        if (apply) log_append(tenant, slot);
+        return 0u;
+    }
+    return VYRE_FAULT_UNKNOWN_OPCODE;
+}
+
+uint run_data_op(uint opcode, uint tenant, uint base, uint len, uint slot) {
+    uint x0 = arg(slot, 0u), x1 = arg(slot, 1u), x2 = arg(slot, 2u), x3 = arg(slot, 3u);
+    uint reason = data_op(opcode, tenant, base, len, x0, x1, x2, x3, slot, false);
+    if (reason != 0u) return reason;
+    return data_op(opcode, tenant, base, len, x0, x1, x2, x3, slot, true);
+}
+
+uint packed(uint tenant, uint base, uint len, uint slot) {
+    uint header = arg(slot, 0u);
+    uint count = header & VYRE_PACKED_COUNT_MASK;
+    for (int pass = 0; pass < 2; pass++) {  // check all, then apply all
+        for (uint i = 0u; i < count; i++) {
+            iters++;
+            uint op = (header >> (VYRE_PACKED_OPCODE_SHIFT + VYRE_PACKED_OPCODE_BITS * i)) & ((1u << VYRE_PACKED_OPCODE_BITS) - 1u);
+            uint a = arg(slot, 1u + 2u * i), b = arg(slot, 2u + 2u * i);
+            uint reason = data_op(op, tenant, base, len, a, b, 0u, 0u, slot, pass == 1);
+            if (reason != 0u) return fault(reason);
+            if (pass == 1) bump_metric(metric_of(op));
+        }
+    }
+    return VYRE_METRIC_PACKED_SLOT;
+}
+
+uint fence(uint tenant, uint base, uint len, uint slot) {
+    uint index = arg(slot, 0u), members = arg(slot, 1u), result = arg(slot, 2u);
+    bool has_result = result != VYRE_NO_OBSERVABLE;
+    if (has_result && !inside(result, len)) return fault(VYRE_FAULT_OUT_OF_WINDOW);
+    if (members > 0u) {
+        if (index >= fence_count) return fault(VYRE_FAULT_BAD_ARGS);
+        uint entry = off_fences + index * VYRE_FENCE_ENTRY_WORDS;
+        if (ctrl[entry + VYRE_FENCE_WORD_OWNER] != tenant) return fault(VYRE_FAULT_BAD_BATCH);
+        if (atomicAdd(ctrl[entry + VYRE_FENCE_WORD_COUNT], 0u) < members) return RETRY;
+    }
+    uint epoch = atomicAdd(ctrl[VYRE_CTRL_EPOCH], 1u) + 1u;
+    if (has_result) atomicExchange(ctrl[obs(base + result)], epoch);
+    return VYRE_METRIC_BATCH_FENCE;
+}
+
+uint tenant_opcode(uint opcode, uint tenant, uint base, uint len, uint slot) {
+    if (opcode_owner(opcode) != tenant) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
+    uint builtin = 0xFFFFFFFFu;
+    for (uint e = 0u; e < VYRE_TENANT_OPCODE_CAPACITY; e++) {
+        iters++;
+        uint entry = off_tenant_opcodes + e * VYRE_TENANT_OPCODE_ENTRY_WORDS;
+        if (ctrl[entry + VYRE_TENANT_OPCODE_WORD_OPCODE] == opcode && ctrl[entry + VYRE_TENANT_OPCODE_WORD_TENANT] == tenant) {
+            builtin = ctrl[entry + VYRE_TENANT_OPCODE_WORD_BUILTIN];
+            break;
+        }
+    }
+    if (builtin == 0xFFFFFFFFu || !may_alias(builtin)) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
+    uint reason = check_args(builtin, slot);
+    if (reason == 0u) reason = run_data_op(builtin, tenant, base, len, slot);
+    return reason != 0u ? fault(reason) : VYRE_METRIC_TENANT;
+}
+
+// Run a claimed slot's opcode: a metric bucket (done), FAULTED | reason, or RETRY.
+uint execute(uint slot, uint opcode, uint tenant) {
+    uint base, len;
+    if (!tenant_window(tenant, base, len)) {
+        return fault(tenant >= tenant_count ? VYRE_FAULT_BAD_TENANT : VYRE_FAULT_OUT_OF_WINDOW);
+    }
+    uint reason = check_args(opcode, slot);
+    if (reason != 0u) return fault(reason);
+    if (opcode == VYRE_OP_BATCH_FENCE) return fence(tenant, base, len, slot);
+    if (opcode == VYRE_OP_PACKED_SLOT) return packed(tenant, base, len, slot);
+    if (opcode == VYRE_OP_SHUTDOWN) {
+        if (tenant != 0u) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
+        atomicExchange(ctrl[VYRE_CTRL_SHUTDOWN], 1u);
+        return VYRE_METRIC_SHUTDOWN;
+    }
+    if (opcode_owner(opcode) != 0xFFFFFFFFu) return tenant_opcode(opcode, tenant, base, len, slot);
+    reason = run_data_op(opcode, tenant, base, len, slot);
+    if (reason != 0u) return fault(reason);
+    uint metric = metric_of(opcode);
+    return metric == 0xFFFFFFFFu ? fault(VYRE_FAULT_UNKNOWN_OPCODE) : metric;
+}
+
+uint status_word(uint state, uint reason, uint generation) {
+    return (state & VYRE_STATUS_STATE_MASK)
+        | ((reason & VYRE_STATUS_REASON_MASK) << VYRE_STATUS_REASON_SHIFT)
+        | ((generation & VYRE_STATUS_GENERATION_MASK) << VYRE_STATUS_GENERATION_SHIFT);
+}
+
+// Claim and run `slot` if it is published. Returns true if it completed.
+bool serve(uint slot) {
+    uint seen = ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)];
+    if ((seen & VYRE_STATUS_STATE_MASK) != VYRE_SLOT_PUBLISHED) return false;
+    uint generation = (seen >> VYRE_STATUS_GENERATION_SHIFT) & VYRE_STATUS_GENERATION_MASK;
+    uint status = slot_word(slot, VYRE_SLOT_WORD_STATUS);
+    if (atomicCompSwap(ring[status], seen, status_word(VYRE_SLOT_CLAIMED, 0u, generation)) != seen) return false;
+    memoryBarrierBuffer();
+
+    uint opcode = ring[slot_word(slot, VYRE_SLOT_WORD_OPCODE)];
+    uint tenant = ring[slot_word(slot, VYRE_SLOT_WORD_TENANT)];
+    uint batch = ring[slot_word(slot, VYRE_SLOT_WORD_BATCH)];
+
+    // A batch member must name a fence counter of its own tenant.
+    uint counter = 0xFFFFFFFFu;
+    uint result;
+    if (batch != 0u) {
+        uint entry = off_fences + (batch - 1u) * VYRE_FENCE_ENTRY_WORDS;
+        if (batch - 1u < fence_count && ctrl[entry + VYRE_FENCE_WORD_OWNER] == tenant) {
+            counter = entry + VYRE_FENCE_WORD_COUNT;
+            result = execute(slot, opcode, tenant);
+        } else {
+            result = fault(VYRE_FAULT_BAD_BATCH);
+        }
+    } else {
+        result = execute(slot, opcode, tenant);
+    }
+
+    if (result == RETRY) {
+        atomicExchange(ring[status], status_word(VYRE_SLOT_PUBLISHED, 0u, generation));
+        return false;
+    }
+    // Counters before the status word: whoever sees the slot finished also
+    // sees it counted.
+    bool faulted = (result & FAULTED) != 0u;
+    if (faulted) {
+        bump_metric(VYRE_METRIC_FAULT);
+        atomicAdd(ctrl[VYRE_CTRL_FAULT_COUNT], 1u);
+    } else {
+        bump_metric(result);
+        atomicAdd(ctrl[VYRE_CTRL_DONE_COUNT], 1u);
+    }
+    memoryBarrierBuffer();
+    uint final_state = faulted ? status_word(VYRE_SLOT_FAULT, result & ~FAULTED, generation)
+                               : status_word(VYRE_SLOT_DONE, 0u, generation);
+    atomicExchange(ring[status], final_state);
+    // Members count only once their own status is final.
+    if (counter != 0xFFFFFFFFu) {
+        memoryBarrierBuffer();
+        atomicAdd(ctrl[counter], 1u);
+    }
+    return true;
+}
+
+void main() {
+    slot_count = ctrl[VYRE_CTRL_SLOT_COUNT];
+    tenant_count = ctrl[VYRE_CTRL_TENANT_COUNT];
+    observable_count = ctrl[VYRE_CTRL_OBSERVABLE_COUNT];
+    fence_count = ctrl[VYRE_CTRL_FENCE_COUNT];
+    off_metrics = ctrl[VYRE_CTRL_OFF_METRICS];
+    off_tenants = ctrl[VYRE_CTRL_OFF_TENANTS];
+    off_tenant_opcodes = ctrl[VYRE_CTRL_OFF_TENANT_OPCODES];
+    off_fences = ctrl[VYRE_CTRL_OFF_FENCES];
+    off_observables = ctrl[VYRE_CTRL_OFF_OBSERVABLES];
+    if (ctrl[VYRE_CTRL_MAGIC] != VYRE_CONTROL_MAGIC || slot_count == 0u) return;
+
+    uint lane = gl_GlobalInvocationID.x;
+    uint lanes = max(pc.lane_count, 1u);
+    // The most one slot can cost in iterations (a MEMCPY plus the table
+    // scan); a lane never starts a slot it might not finish in budget.
+    uint reserve = VYRE_MEMCPY_MAX_WORDS + VYRE_TENANT_OPCODE_CAPACITY + VYRE_TENANT_WINDOW_RETRIES
+        + 2u * VYRE_SLOT_MAX_ARGS + VYRE_PRINTF_MAX_VALUES;
+    uint stop = VYRE_STOP_BUDGET;
+    for (uint pass = 0u; pass < pc.max_passes; pass++) {
+        iters++;
+        if (iters + reserve >= pc.budget) break;
+        if (ctrl[VYRE_CTRL_SHUTDOWN] != 0u) { stop = VYRE_STOP_SHUTDOWN; break; }
+        if (lane == 0u) atomicAdd(ctrl[VYRE_CTRL_HEARTBEAT], 1u);
+        // Any lane may claim any slot: the lane → slot mapping rotates by
+        // pass, so no slot waits on one particular lane.
+        for (uint s = lane % slot_count; s < slot_count; s += lanes) {
+            iters++;
+            serve((s + pass) % slot_count);
+            if (iters + reserve >= pc.budget) break;
+        }
+        if (pass + 1u == pc.max_passes) stop = VYRE_STOP_PASS;
+    }
+    atomicExchange(ctrl[VYRE_CTRL_STOP_REASON], stop);
+}

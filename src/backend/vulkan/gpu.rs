@@ -1,0 +1,409 @@
+//! The Vulkan objects of one megakernel: device, queue, the three shared
+//! buffers (mapped for the host's whole lifetime), the compute pipeline and
+//! the command buffers that each run one slice.
+
+use super::device::{DeviceInfo, Instance};
+use crate::error::{Error, ErrorKind, Result};
+use ash::vk;
+use std::sync::atomic::AtomicU32;
+
+/// The SPIR-V of shaders/megakernel.comp, compiled and validated by build.rs.
+static MEGAKERNEL_SPIRV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/megakernel.spv"));
+
+/// Where a buffer's memory lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT: the BAR on a discrete GPU.
+    Bar,
+    /// HOST_VISIBLE | HOST_COHERENT system memory: the fallback where no BAR
+    /// type exists (and what every type is on lavapipe).
+    HostCoherent,
+}
+
+/// One storage buffer, mapped persistently.
+pub struct Buffer {
+    pub buffer: vk::Buffer,
+    memory: vk::DeviceMemory,
+    mapped: *mut AtomicU32,
+    words: usize,
+    pub placement: Placement,
+}
+
+impl Buffer {
+    pub fn words(&self) -> &[AtomicU32] {
+        // SAFETY: `mapped` points to a live HOST_COHERENT mapping of at least
+        // `words` u32s (allocated and mapped in `Gpu::buffer`, unmapped only
+        // in `Gpu::drop`, which outlives every borrow of `self`). The memory
+        // is 4-byte aligned (mappings are aligned to minMemoryMapAlignment),
+        // AtomicU32 has u32's layout, and host-coherent memory shared with the
+        // device is only ever accessed through atomics on the host.
+        unsafe { std::slice::from_raw_parts(self.mapped, self.words) }
+    }
+}
+
+/// Push constants of one slice (the shader's `Slice` block).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SliceParams {
+    pub budget: u32,
+    pub max_passes: u32,
+    pub lane_count: u32,
+}
+
+pub struct Gpu {
+    pub instance: Instance,
+    pub info: DeviceInfo,
+    pub device: ash::Device,
+    pub queue: vk::Queue,
+    pub control: Buffer,
+    pub ring: Buffer,
+    pub log: Buffer,
+    descriptor_pool: vk::DescriptorPool,
+    set_layout: vk::DescriptorSetLayout,
+    layout: vk::PipelineLayout,
+    pipeline: vk::Pipeline,
+    descriptor_set: vk::DescriptorSet,
+    command_pool: vk::CommandPool,
+    pub workgroups: u32,
+    pub workgroup_size: u32,
+    /// Set when the device may still be executing (hung or lost): destroying
+    /// objects in use is undefined, so Drop leaks them instead.
+    pub abandoned: bool,
+}
+
+// SAFETY: Vulkan handles may be used from any thread as long as access to
+// the queue and command pool is externally synchronised; the backend's
+// driver thread is the only user of both, and the mapped pointers are only
+// read through `AtomicU32`.
+unsafe impl Send for Gpu {}
+// SAFETY: see Send; shared access goes through atomics or immutable handles.
+unsafe impl Sync for Gpu {}
+
+fn vk_error(what: &str) -> impl Fn(vk::Result) -> Error + '_ {
+    move |e| {
+        let kind = match e {
+            vk::Result::ERROR_OUT_OF_HOST_MEMORY | vk::Result::ERROR_OUT_OF_DEVICE_MEMORY => ErrorKind::OutOfMemory,
+            vk::Result::ERROR_DEVICE_LOST => ErrorKind::DeviceLost,
+            _ => ErrorKind::Internal,
+        };
+        Error::new(kind, format!("{what} failed: {e}"))
+    }
+}
+
+impl Gpu {
+    /// Create the device and every object on `physical`, with buffers sized
+    /// for `words` = (control, ring, log), initialised from `initial`.
+    pub fn new(
+        instance: Instance,
+        physical: vk::PhysicalDevice,
+        info: DeviceInfo,
+        initial: [&[u32]; 3],
+        workgroups: u32,
+    ) -> Result<Gpu> {
+        let family = info.queue_family.ok_or_else(|| Error::new(ErrorKind::Unsupported, "device has no compute queue"))?;
+        let priorities = [1.0f32];
+        let queue_info = vk::DeviceQueueCreateInfo::default().queue_family_index(family).queue_priorities(&priorities);
+        let device_info = vk::DeviceCreateInfo::default().queue_create_infos(std::slice::from_ref(&queue_info));
+        // SAFETY: physical belongs to instance; the create infos outlive the call.
+        let device = unsafe { instance.instance.create_device(physical, &device_info, None) }
+            .map_err(vk_error("vkCreateDevice"))?;
+        // SAFETY: family/0 was requested in device_info.
+        let queue = unsafe { device.get_device_queue(family, 0) };
+        // SAFETY: as above.
+        let memory = unsafe { instance.instance.get_physical_device_memory_properties(physical) };
+        let workgroup_size = info.workgroup_size();
+        let mut gpu = Gpu {
+            instance,
+            info,
+            device,
+            queue,
+            control: Buffer::null(),
+            ring: Buffer::null(),
+            log: Buffer::null(),
+            descriptor_pool: vk::DescriptorPool::null(),
+            set_layout: vk::DescriptorSetLayout::null(),
+            layout: vk::PipelineLayout::null(),
+            pipeline: vk::Pipeline::null(),
+            descriptor_set: vk::DescriptorSet::null(),
+            command_pool: vk::CommandPool::null(),
+            workgroups,
+            workgroup_size,
+            abandoned: false,
+        };
+        // From here on, Drop releases whatever was created.
+        gpu.control = gpu.buffer(&memory, initial[0])?;
+        gpu.ring = gpu.buffer(&memory, initial[1])?;
+        gpu.log = gpu.buffer(&memory, initial[2])?;
+        gpu.pipeline_objects()?;
+        Ok(gpu)
+    }
+
+    fn buffer(&self, memory: &vk::PhysicalDeviceMemoryProperties, initial: &[u32]) -> Result<Buffer> {
+        let bytes = (initial.len().max(1) * 4) as u64;
+        let create = vk::BufferCreateInfo::default()
+            .size(bytes)
+            .usage(vk::BufferUsageFlags::STORAGE_BUFFER)
+            .sharing_mode(vk::SharingMode::EXCLUSIVE);
+        // SAFETY: the device is alive; the create info outlives the call.
+        let buffer = unsafe { self.device.create_buffer(&create, None) }.map_err(vk_error("vkCreateBuffer"))?;
+        let mut out = Buffer { buffer, ..Buffer::null() };
+        // SAFETY: buffer was just created on this device.
+        let needs = unsafe { self.device.get_buffer_memory_requirements(buffer) };
+        let choose = |wanted: vk::MemoryPropertyFlags| {
+            memory.memory_types_as_slice().iter().enumerate().position(|(i, t)| {
+                needs.memory_type_bits & (1 << i) != 0 && t.property_flags.contains(wanted)
+            })
+        };
+        let host = vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
+        let (type_index, placement) = match choose(host | vk::MemoryPropertyFlags::DEVICE_LOCAL) {
+            Some(i) => (i, Placement::Bar),
+            None => (
+                choose(host).ok_or_else(|| {
+                    Error::new(ErrorKind::Unsupported, "the device has no host-visible coherent memory type")
+                })?,
+                Placement::HostCoherent,
+            ),
+        };
+        let allocate = vk::MemoryAllocateInfo::default().allocation_size(needs.size).memory_type_index(type_index as u32);
+        let destroy_buffer = |e| {
+            // SAFETY: buffer is unused and owned here.
+            unsafe { self.device.destroy_buffer(buffer, None) };
+            e
+        };
+        // SAFETY: the allocate info names a memory type of this device.
+        let memory = unsafe { self.device.allocate_memory(&allocate, None) }
+            .map_err(vk_error("vkAllocateMemory (shared buffers)"))
+            .map_err(destroy_buffer)?;
+        out.memory = memory;
+        // SAFETY: memory was allocated for this buffer's requirements; both are unbound and ours.
+        let mapped = unsafe {
+            self.device
+                .bind_buffer_memory(buffer, memory, 0)
+                .and_then(|()| self.device.map_memory(memory, 0, vk::WHOLE_SIZE, vk::MemoryMapFlags::empty()))
+        };
+        let mapped = match mapped {
+            Ok(p) => p.cast::<AtomicU32>(),
+            Err(e) => {
+                // SAFETY: neither object is in use.
+                unsafe {
+                    self.device.free_memory(memory, None);
+                    self.device.destroy_buffer(buffer, None);
+                }
+                return Err(vk_error("vkMapMemory")(e));
+            }
+        };
+        out.mapped = mapped;
+        out.words = initial.len();
+        out.placement = placement;
+        for (word, &value) in out.words().iter().zip(initial) {
+            word.store(value, std::sync::atomic::Ordering::Relaxed);
+        }
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        Ok(out)
+    }
+
+    fn pipeline_objects(&mut self) -> Result<()> {
+        let d = &self.device;
+        let bindings: Vec<_> = (0..3)
+            .map(|b| {
+                vk::DescriptorSetLayoutBinding::default()
+                    .binding(b)
+                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .descriptor_count(1)
+                    .stage_flags(vk::ShaderStageFlags::COMPUTE)
+            })
+            .collect();
+        // SAFETY (all calls below): the device is alive and every create info
+        // outlives its call; created objects are stored in self for Drop.
+        self.set_layout = unsafe {
+            d.create_descriptor_set_layout(&vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings), None)
+        }
+        .map_err(vk_error("vkCreateDescriptorSetLayout"))?;
+        let push = vk::PushConstantRange::default()
+            .stage_flags(vk::ShaderStageFlags::COMPUTE)
+            .size(std::mem::size_of::<SliceParams>() as u32);
+        let layouts = [self.set_layout];
+        self.layout = unsafe {
+            d.create_pipeline_layout(
+                &vk::PipelineLayoutCreateInfo::default().set_layouts(&layouts).push_constant_ranges(std::slice::from_ref(&push)),
+                None,
+            )
+        }
+        .map_err(vk_error("vkCreatePipelineLayout"))?;
+        let code = ash::util::read_spv(&mut std::io::Cursor::new(MEGAKERNEL_SPIRV))
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("embedded SPIR-V is malformed: {e}")))?;
+        let module = unsafe { d.create_shader_module(&vk::ShaderModuleCreateInfo::default().code(&code), None) }
+            .map_err(vk_error("vkCreateShaderModule"))?;
+        let local_size = self.workgroup_size.to_ne_bytes();
+        let entries = [vk::SpecializationMapEntry::default().constant_id(0).offset(0).size(4)];
+        let specialization = vk::SpecializationInfo::default().map_entries(&entries).data(&local_size);
+        let stage = vk::PipelineShaderStageCreateInfo::default()
+            .stage(vk::ShaderStageFlags::COMPUTE)
+            .module(module)
+            .name(c"main")
+            .specialization_info(&specialization);
+        let create = vk::ComputePipelineCreateInfo::default().stage(stage).layout(self.layout);
+        let pipelines = unsafe { d.create_compute_pipelines(vk::PipelineCache::null(), &[create], None) };
+        unsafe { d.destroy_shader_module(module, None) };
+        self.pipeline = pipelines.map_err(|(_, e)| vk_error("vkCreateComputePipelines")(e))?[0];
+
+        let pool_size = vk::DescriptorPoolSize::default().ty(vk::DescriptorType::STORAGE_BUFFER).descriptor_count(3);
+        self.descriptor_pool = unsafe {
+            d.create_descriptor_pool(
+                &vk::DescriptorPoolCreateInfo::default().max_sets(1).pool_sizes(std::slice::from_ref(&pool_size)),
+                None,
+            )
+        }
+        .map_err(vk_error("vkCreateDescriptorPool"))?;
+        self.descriptor_set = unsafe {
+            d.allocate_descriptor_sets(
+                &vk::DescriptorSetAllocateInfo::default().descriptor_pool(self.descriptor_pool).set_layouts(&layouts),
+            )
+        }
+        .map_err(vk_error("vkAllocateDescriptorSets"))?[0];
+        let infos: Vec<_> = [self.control.buffer, self.ring.buffer, self.log.buffer]
+            .iter()
+            .map(|&b| vk::DescriptorBufferInfo::default().buffer(b).offset(0).range(vk::WHOLE_SIZE))
+            .collect();
+        let writes: Vec<_> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                vk::WriteDescriptorSet::default()
+                    .dst_set(self.descriptor_set)
+                    .dst_binding(i as u32)
+                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .buffer_info(std::slice::from_ref(info))
+            })
+            .collect();
+        unsafe { d.update_descriptor_sets(&writes, &[]) };
+        let family = self.info.queue_family.unwrap_or(0);
+        self.command_pool = unsafe {
+            d.create_command_pool(&vk::CommandPoolCreateInfo::default().queue_family_index(family), None)
+        }
+        .map_err(vk_error("vkCreateCommandPool"))?;
+        Ok(())
+    }
+
+    pub fn lane_count(&self) -> u32 {
+        self.workgroups * self.workgroup_size
+    }
+
+    /// A command buffer that runs one slice with `params`.
+    pub fn record_slice(&self, params: SliceParams) -> Result<vk::CommandBuffer> {
+        let d = &self.device;
+        let allocate = vk::CommandBufferAllocateInfo::default()
+            .command_pool(self.command_pool)
+            .level(vk::CommandBufferLevel::PRIMARY)
+            .command_buffer_count(1);
+        // SAFETY: the pool belongs to this device and only the creating
+        // thread records into it (recording happens before the driver starts).
+        let cb = unsafe { d.allocate_command_buffers(&allocate) }.map_err(vk_error("vkAllocateCommandBuffers"))?[0];
+        // SAFETY: cb is new; every bound object outlives it (destroyed in Drop).
+        unsafe {
+            d.begin_command_buffer(cb, &vk::CommandBufferBeginInfo::default()).map_err(vk_error("vkBeginCommandBuffer"))?;
+            d.cmd_bind_pipeline(cb, vk::PipelineBindPoint::COMPUTE, self.pipeline);
+            d.cmd_bind_descriptor_sets(cb, vk::PipelineBindPoint::COMPUTE, self.layout, 0, &[self.descriptor_set], &[]);
+            let bytes = [params.budget, params.max_passes, params.lane_count];
+            let bytes: Vec<u8> = bytes.iter().flat_map(|w| w.to_ne_bytes()).collect();
+            d.cmd_push_constants(cb, self.layout, vk::ShaderStageFlags::COMPUTE, 0, &bytes);
+            d.cmd_dispatch(cb, self.workgroups, 1, 1);
+            d.end_command_buffer(cb).map_err(vk_error("vkEndCommandBuffer"))?;
+        }
+        Ok(cb)
+    }
+
+    pub fn fence(&self) -> Result<vk::Fence> {
+        // SAFETY: the device is alive.
+        unsafe { self.device.create_fence(&vk::FenceCreateInfo::default(), None) }.map_err(vk_error("vkCreateFence"))
+    }
+
+    /// Submit `cb`, signalling `fence`. Only the driver thread calls this.
+    pub fn submit(&self, cb: vk::CommandBuffer, fence: vk::Fence) -> Result<()> {
+        let cbs = [cb];
+        let submit = vk::SubmitInfo::default().command_buffers(&cbs);
+        // SAFETY: the queue is used by one thread only; cb is recorded and not pending.
+        unsafe { self.device.queue_submit(self.queue, &[submit], fence) }.map_err(vk_error("vkQueueSubmit"))
+    }
+
+    /// Wait for `fence`: Ok(true) signalled, Ok(false) timed out.
+    pub fn wait(&self, fence: vk::Fence, timeout_ns: u64) -> Result<bool> {
+        // SAFETY: the fence belongs to this device.
+        match unsafe { self.device.wait_for_fences(&[fence], true, timeout_ns) } {
+            Ok(()) => Ok(true),
+            Err(vk::Result::TIMEOUT) => Ok(false),
+            Err(e) => Err(vk_error("vkWaitForFences")(e)),
+        }
+    }
+
+    pub fn reset(&self, fence: vk::Fence) -> Result<()> {
+        // SAFETY: the fence is not pending (it signalled).
+        unsafe { self.device.reset_fences(&[fence]) }.map_err(vk_error("vkResetFences"))
+    }
+
+    pub fn destroy_fence(&self, fence: vk::Fence) {
+        // SAFETY: the fence is not pending (its work finished or the device is idle).
+        unsafe { self.device.destroy_fence(fence, None) };
+    }
+}
+
+impl Buffer {
+    fn null() -> Buffer {
+        Buffer {
+            buffer: vk::Buffer::null(),
+            memory: vk::DeviceMemory::null(),
+            mapped: std::ptr::null_mut(),
+            words: 0,
+            placement: Placement::HostCoherent,
+        }
+    }
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        if self.abandoned {
+            // A hung or lost device may still run our kernel; freeing what it
+            // uses would be undefined behaviour, so its objects are leaked.
+            return;
+        }
+        let d = &self.device;
+        // SAFETY: no work is pending (the backend waited for its fences or
+        // the device is idle), so every object can be destroyed; null handles
+        // are ignored by Vulkan.
+        unsafe {
+            let _ = d.device_wait_idle();
+            d.destroy_command_pool(self.command_pool, None);
+            d.destroy_descriptor_pool(self.descriptor_pool, None);
+            d.destroy_pipeline(self.pipeline, None);
+            d.destroy_pipeline_layout(self.layout, None);
+            d.destroy_descriptor_set_layout(self.set_layout, None);
+            for buffer in [&self.control, &self.ring, &self.log] {
+                if !buffer.mapped.is_null() {
+                    d.unmap_memory(buffer.memory);
+                }
+                d.destroy_buffer(buffer.buffer, None);
+                d.free_memory(buffer.memory, None);
+            }
+            d.destroy_device(None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every constant the shader sees (vyre_abi.glsl, generated by build.rs)
+    /// has the value Rust uses: build.rs writes each parsed literal next to
+    /// the Rust constant of the same name, resolved by the compiler.
+    #[test]
+    fn shader_constants_agree_with_the_protocol() {
+        let table: &[(&str, u64, u64)] = include!(concat!(env!("OUT_DIR"), "/abi_table.rs"));
+        assert!(table.len() > 100, "the table covers abi.rs ({} entries)", table.len());
+        for &(name, parsed, rust) in table {
+            assert_eq!(parsed, rust, "{name}: shader sees {parsed:#x}, Rust uses {rust:#x}");
+        }
+        let glsl = include_str!(concat!(env!("OUT_DIR"), "/vyre_abi.glsl"));
+        for &(name, value, _) in table {
+            assert!(glsl.contains(&format!("#define {name} {value:#x}u\n")), "{name} missing from vyre_abi.glsl");
+        }
+    }
+}

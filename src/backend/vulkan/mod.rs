@@ -1,0 +1,255 @@
+//! The Vulkan backend: one compute dispatch that stays resident and serves
+//! the slots the host publishes while it runs.
+//!
+//! The kernel runs in slices (docs/VULKAN.md): each dispatch serves slots
+//! for a bounded number of loop iterations, stops between two slots and
+//! records why. A driver thread keeps two slices submitted at all times, so
+//! when one ends the next is already on the queue and no published slot
+//! waits for a host round trip. The driver thread also watches the kernel:
+//! a lost device or a kernel that stops making progress fails the backend,
+//! and the host then completes every slot in flight with an error.
+
+pub mod device;
+pub mod gpu;
+
+use super::{Backend, BackendChoice, BackendConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::abi::*;
+use crate::protocol::control::Control;
+use crate::protocol::{at, debug_log};
+use ash::vk;
+use gpu::{Gpu, Placement, SliceParams};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Loop iterations per lane per slice on a CPU device: well under
+/// lavapipe's 65 535-iteration cap on all the loops of one invocation.
+const CPU_SLICE_BUDGET: u32 = 24_000;
+/// Loop iterations per lane per slice on a GPU (about a second of polling
+/// on an H100; GPU drivers have no loop cap, but slices keep the kernel
+/// clear of watchdogs and let the host notice a hang).
+const GPU_SLICE_BUDGET: u32 = 4_000_000;
+/// Slices kept submitted: the running one and the next.
+const SLICES_IN_FLIGHT: usize = 2;
+/// How often the driver thread wakes to check on the kernel.
+const DRIVER_POLL: Duration = Duration::from_millis(50);
+/// A slice that shows no heartbeat for this long is hung (override with
+/// `VYRE_WATCHDOG_MS`).
+const DEFAULT_WATCHDOG: Duration = Duration::from_secs(10);
+
+struct Shared {
+    gpu: Gpu,
+    stop: AtomicBool,
+    failed: Mutex<Option<Error>>,
+    driver_done: AtomicBool,
+}
+
+pub struct VulkanBackend {
+    shared: Arc<Shared>,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl VulkanBackend {
+    pub fn start(config: &BackendConfig, device_index: Option<u32>) -> Result<VulkanBackend> {
+        let instance = device::Instance::new()?;
+        let devices = instance.devices()?;
+        let env = std::env::var("VYRE_DEVICE").ok();
+        let chosen = device::choose(&devices, device_index, env.as_deref())?;
+        let (physical, info) = devices[chosen].clone();
+        let workgroups = match config.workers {
+            0 => info.default_workgroups(),
+            n if n > 4096 => {
+                return Err(Error::invalid(format!(
+                    "worker_count {n} workgroups is more than 4096; pass 0 for a grid that is co-resident"
+                )))
+            }
+            n => n,
+        };
+        let control = config.layout.initial_words();
+        let ring = vec![0u32; at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)];
+        let log = debug_log::initial_words(config.debug_log_capacity)?;
+        let gpu = Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)?;
+        let budget = if gpu.info.is_cpu() { CPU_SLICE_BUDGET } else { GPU_SLICE_BUDGET };
+        let params = SliceParams { budget, max_passes: u32::MAX, lane_count: gpu.lane_count() };
+        let slices = (0..SLICES_IN_FLIGHT)
+            .map(|_| Ok((gpu.record_slice(params)?, gpu.fence()?)))
+            .collect::<Result<Vec<_>>>()?;
+        let shared = Arc::new(Shared {
+            gpu,
+            stop: AtomicBool::new(false),
+            failed: Mutex::new(None),
+            driver_done: AtomicBool::new(false),
+        });
+        for &(cb, fence) in &slices {
+            shared.gpu.submit(cb, fence)?;
+        }
+        let driver_shared = Arc::clone(&shared);
+        let driver = std::thread::Builder::new()
+            .name("vyre-vk-driver".into())
+            .spawn(move || drive(&driver_shared, slices))
+            .map_err(|e| Error::new(ErrorKind::OutOfMemory, format!("could not start the driver thread: {e}")))?;
+        Ok(VulkanBackend { shared, driver: Mutex::new(Some(driver)) })
+    }
+
+    pub fn info(&self) -> &device::DeviceInfo {
+        &self.shared.gpu.info
+    }
+
+    /// Where the polled buffers live (BAR on a discrete GPU).
+    pub fn placement(&self) -> Placement {
+        self.shared.gpu.ring.placement
+    }
+
+    pub fn lane_count(&self) -> u32 {
+        self.shared.gpu.lane_count()
+    }
+}
+
+fn watchdog_limit() -> Duration {
+    std::env::var("VYRE_WATCHDOG_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(DEFAULT_WATCHDOG, Duration::from_millis)
+}
+
+/// Keep `slices` cycling through the queue until asked to stop, the kernel
+/// stops by itself (SHUTDOWN), or it fails.
+fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
+    let gpu = &shared.gpu;
+    let control = Control::new(gpu.control.words()).expect("control buffer built from its layout");
+    let watchdog = watchdog_limit();
+    let mut pending = std::collections::VecDeque::from(slices.clone());
+    let mut heartbeat = control_word(&control, VYRE_CTRL_HEARTBEAT);
+    let mut progress_at = Instant::now();
+    let fail = |error: Error| {
+        *shared.failed.lock() = Some(error);
+    };
+    while let Some(&(cb, fence)) = pending.front() {
+        match gpu.wait(fence, DRIVER_POLL.as_nanos() as u64) {
+            Ok(true) => {
+                pending.pop_front();
+                control_add(&control, VYRE_CTRL_SLICE_COUNT);
+                progress_at = Instant::now();
+                let stopping = shared.stop.load(Ordering::Acquire) || control.shutdown_requested();
+                if !stopping {
+                    let resubmitted = gpu.reset(fence).and_then(|()| gpu.submit(cb, fence));
+                    match resubmitted {
+                        Ok(()) => pending.push_back((cb, fence)),
+                        Err(e) => {
+                            fail(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(false) => {
+                let beat = control_word(&control, VYRE_CTRL_HEARTBEAT);
+                if beat != heartbeat {
+                    heartbeat = beat;
+                    progress_at = Instant::now();
+                } else if progress_at.elapsed() > watchdog {
+                    fail(Error::new(
+                        ErrorKind::DeviceLost,
+                        format!(
+                            "the megakernel made no progress for {} ms (no heartbeat, no slice ended); \
+                             it is treated as hung. Destroy this megakernel and create a new one; \
+                             VYRE_WATCHDOG_MS sets the limit",
+                            watchdog.as_millis()
+                        ),
+                    ));
+                    break;
+                }
+            }
+            Err(e) => {
+                fail(e);
+                break;
+            }
+        }
+    }
+    if shared.failed.lock().is_none() {
+        for &(_, fence) in &slices {
+            gpu.destroy_fence(fence);
+        }
+    }
+    shared.driver_done.store(true, Ordering::Release);
+}
+
+fn control_word(control: &Control, index: u32) -> u32 {
+    control.header_word(index).map_or(0, |w| w.load(Ordering::Acquire))
+}
+
+fn control_add(control: &Control, index: u32) {
+    if let Some(word) = control.header_word(index) {
+        word.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl Backend for VulkanBackend {
+    fn kind(&self) -> BackendChoice {
+        BackendChoice::Vulkan
+    }
+
+    fn worker_count(&self) -> u32 {
+        self.shared.gpu.lane_count()
+    }
+
+    fn control(&self) -> &[AtomicU32] {
+        self.shared.gpu.control.words()
+    }
+
+    fn ring(&self) -> &[AtomicU32] {
+        self.shared.gpu.ring.words()
+    }
+
+    fn debug_log(&self) -> &[AtomicU32] {
+        self.shared.gpu.log.words()
+    }
+
+    fn notify(&self) {
+        // The resident kernel polls the ring: publishing is the notification.
+    }
+
+    fn health(&self) -> Result<()> {
+        match &*self.shared.failed.lock() {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.shared.driver_done.load(Ordering::Acquire)
+    }
+
+    fn join(&self, timeout: Duration) -> bool {
+        self.shared.stop.store(true, Ordering::Release);
+        let deadline = Instant::now() + timeout;
+        while !self.stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if !self.stopped() {
+            return false;
+        }
+        if let Some(handle) = self.driver.lock().take() {
+            drop(handle.join());
+        }
+        true
+    }
+}
+
+impl Drop for VulkanBackend {
+    fn drop(&mut self) {
+        if let Ok(control) = Control::new(self.shared.gpu.control.words()) {
+            control.request_shutdown();
+        }
+        // The kernel leaves within one slice; the watchdog bounds a hang.
+        self.join(Duration::from_secs(3600));
+        if self.health().is_err() {
+            if let Some(shared) = Arc::get_mut(&mut self.shared) {
+                shared.gpu.abandoned = true;
+            }
+        }
+    }
+}
