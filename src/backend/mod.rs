@@ -33,6 +33,8 @@ pub struct BackendConfig {
     pub workers: u32,
     /// Vulkan device index; `None` = the default choice (see `vulkan::device::choose`).
     pub device: Option<u32>,
+    /// Loop iterations per lane per slice (Vulkan); `None` = the device default.
+    pub slice_budget: Option<u32>,
 }
 
 /// A running executor over shared protocol buffers.

@@ -214,6 +214,7 @@ fn options_from_c(c: &vyre_megakernel_options) -> Result<Options> {
         tenant_count: c.tenant_count,
         debug_log_capacity: c.debug_log_capacity,
         device: None,
+        slice_budget: None,
     })
 }
 

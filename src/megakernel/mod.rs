@@ -31,6 +31,8 @@ pub struct Options {
     pub debug_log_capacity: u32,
     /// Vulkan device index; `None` = default choice.
     pub device: Option<u32>,
+    /// Vulkan slice length in loop iterations per lane; `None` = default.
+    pub slice_budget: Option<u32>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             tenant_count: 0,
             debug_log_capacity: 0,
             device: None,
+            slice_budget: None,
         }
     }
 }
@@ -170,6 +173,7 @@ impl Megakernel {
             debug_log_capacity,
             workers: options.worker_count,
             device: options.device,
+            slice_budget: options.slice_budget,
         };
         let backend = backend::start(options.backend, &config)?;
         Ok(Megakernel {
@@ -695,6 +699,12 @@ impl Megakernel {
             observable_count: self.layout.observable_count,
             tenant_count: self.layout.tenant_count,
         }
+    }
+
+    /// Control header word `index` (`VYRE_CTRL_*`), for diagnostics: slice
+    /// count, stop reason, heartbeat.
+    pub fn control_header(&self, index: u32) -> Option<u32> {
+        self.control().header_word(index).map(|w| w.load(Ordering::Acquire))
     }
 
     /// The status word of a slot, for diagnostics and tests.

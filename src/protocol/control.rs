@@ -299,8 +299,10 @@ impl<'a> Control<'a> {
         let seq = self.word(entry + VYRE_TENANT_WINDOW_SEQ);
         // Odd while writing: readers retry instead of pairing old and new words.
         seq.fetch_add(1, Ordering::AcqRel);
+        super::publish_barrier();
         self.word(entry + VYRE_TENANT_WINDOW_BASE).store(window.base, Ordering::Release);
         self.word(entry + VYRE_TENANT_WINDOW_LEN).store(window.len, Ordering::Release);
+        super::publish_barrier();
         seq.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
@@ -361,6 +363,7 @@ impl<'a> Control<'a> {
         self.tenant_opcode_entry(entry, VYRE_TENANT_OPCODE_WORD_TENANT).store(tenant, Ordering::Relaxed);
         self.tenant_opcode_entry(entry, VYRE_TENANT_OPCODE_WORD_BUILTIN).store(builtin, Ordering::Relaxed);
         // The opcode word publishes the entry.
+        super::publish_barrier();
         self.tenant_opcode_entry(entry, VYRE_TENANT_OPCODE_WORD_OPCODE).store(opcode, Ordering::Release);
         Ok(())
     }

@@ -123,6 +123,7 @@ impl<'a> IoQueue<'a> {
         for (word, value) in fields {
             self.word(request.slot, word).store(value, Ordering::Relaxed);
         }
+        super::publish_barrier();
         self.word(request.slot, VYRE_IO_WORD_STATUS).store(VYRE_IO_REQUESTED, Ordering::Release);
         Ok(())
     }
@@ -172,6 +173,7 @@ impl<'a> IoQueue<'a> {
             Completion::Error(errno) => (VYRE_IO_ERROR, errno),
         };
         self.word(slot, VYRE_IO_WORD_BYTE_COUNT).store(value, Ordering::Relaxed);
+        super::publish_barrier();
         self.word(slot, VYRE_IO_WORD_STATUS).store(state, Ordering::Release);
     }
 

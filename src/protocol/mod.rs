@@ -56,6 +56,15 @@ impl Words for [AtomicU32] {
     }
 }
 
+/// Order every store before this point ahead of every store after it, as
+/// seen by a device. Release ordering alone is not enough: a GPU's shared
+/// buffers are often mapped write-combining (the BAR), where x86 may let
+/// plain stores overtake each other; a full fence (`mfence`) drains them. Call
+/// it between writing a payload and the word that publishes it.
+pub fn publish_barrier() {
+    std::sync::atomic::fence(Ordering::SeqCst);
+}
+
 /// A zeroed live word buffer.
 pub fn zeroed_words(count: usize) -> Vec<AtomicU32> {
     (0..count).map(|_| AtomicU32::new(0)).collect()

@@ -241,6 +241,7 @@ impl<'a> Ring<'a> {
         self.word(slot, VYRE_SLOT_WORD_OPCODE).store(payload.opcode, Ordering::Relaxed);
         self.word(slot, VYRE_SLOT_WORD_TENANT).store(payload.tenant, Ordering::Relaxed);
         self.word(slot, VYRE_SLOT_WORD_BATCH).store(payload.batch, Ordering::Relaxed);
+        super::publish_barrier();
         let status = Status::new(VYRE_SLOT_PUBLISHED, VYRE_FAULT_NONE, generation);
         self.word(slot, VYRE_SLOT_WORD_STATUS).store(status.encode(), Ordering::Release);
         Ok(())

@@ -31,8 +31,16 @@ impl DeviceInfo {
         self.device_type == vk::PhysicalDeviceType::CPU
     }
 
-    /// Lanes per workgroup the megakernel uses: one subgroup, at least 32.
+    /// Lanes per workgroup the megakernel uses. On a CPU device exactly one
+    /// subgroup (lavapipe's SIMD width): lavapipe runs the SIMD chunks of a
+    /// larger workgroup one after another as coroutines under one shared
+    /// loop limiter, and was measured to cut chunks off mid-slot once their
+    /// loops together passed 65 535 iterations (slots stayed CLAIMED
+    /// forever). On a GPU one subgroup, at least 32 lanes.
     pub fn workgroup_size(&self) -> u32 {
+        if self.is_cpu() {
+            return self.subgroup_size.max(1);
+        }
         self.subgroup_size.clamp(32, 64)
     }
 
@@ -42,6 +50,8 @@ impl DeviceInfo {
     pub fn default_workgroups(&self) -> u32 {
         match self.sm_count {
             Some(sms) if sms > 0 => sms,
+            // Lavapipe runs one workgroup per core at a time: more would wait
+            // for a core instead of polling.
             _ if self.is_cpu() => std::thread::available_parallelism().map_or(2, |n| n.get() as u32).clamp(1, 4),
             _ => 16,
         }

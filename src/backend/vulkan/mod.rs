@@ -72,7 +72,14 @@ impl VulkanBackend {
         let ring = vec![0u32; at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)];
         let log = debug_log::initial_words(config.debug_log_capacity)?;
         let gpu = Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)?;
-        let budget = if gpu.info.is_cpu() { CPU_SLICE_BUDGET } else { GPU_SLICE_BUDGET };
+        let default_budget = if gpu.info.is_cpu() { CPU_SLICE_BUDGET } else { GPU_SLICE_BUDGET };
+        let budget = config.slice_budget.unwrap_or(default_budget);
+        if gpu.info.is_cpu() && budget > CPU_SLICE_BUDGET {
+            return Err(Error::invalid(format!(
+                "slice budget {budget} exceeds {CPU_SLICE_BUDGET} on a CPU device: lavapipe ends \
+                 every loop of an invocation after 65 535 iterations in total"
+            )));
+        }
         let params = SliceParams { budget, max_passes: u32::MAX, lane_count: gpu.lane_count() };
         let slices = (0..SLICES_IN_FLIGHT)
             .map(|_| Ok((gpu.record_slice(params)?, gpu.fence()?)))
