@@ -3,23 +3,25 @@
 #include <vyre.h>
 
 /* Uses a type of each kind the header declares: opaque handle, option
- * struct, fixed-size work item, status code, constants. */
+ * struct, fixed-size request and record structs, ticket, status code,
+ * constants. */
 static int uses_types(vyre_megakernel *mk, const vyre_megakernel_options *opts)
 {
     vyre_slot_request request = {0};
-    vyre_opcode_metric metric = {0};
     vyre_debug_record record = {0};
-    vyre_ticket ticket;
+    vyre_megakernel_stats stats = {0};
+    vyre_ticket ticket = {0};
     vyre_status status = VYRE_OK;
+    uint32_t metrics[VYRE_METRIC_COUNT] = {0};
+    size_t n = sizeof request.args / sizeof request.args[0];
 
     request.opcode = VYRE_OP_STORE_U32;
     request.arg_count = 2;
-    metric.opcode = VYRE_OP_NOP;
-    record.value_count = 0;
-    (void)ticket;
+    stats.struct_size = (uint32_t)sizeof stats;
     (void)mk;
     (void)opts;
-    return (int)status + (int)request.args[0] + (int)metric.count + (int)record.values[0];
+    return (int)status + (int)request.args[0] + (int)record.values[0] + (int)ticket.slot +
+           (int)metrics[VYRE_METRIC_NOP] + (int)(n != VYRE_SLOT_MAX_ARGS) + (int)stats.epoch;
 }
 
 int main(void)

@@ -8,6 +8,9 @@
 static_assert(std::is_same<vyre_status, int32_t>::value, "vyre_status is int32_t");
 static_assert(std::is_standard_layout<vyre_slot_request>::value, "C layout");
 static_assert(std::is_standard_layout<vyre_megakernel_options>::value, "C layout");
+static_assert(std::is_trivially_copyable<vyre_ticket>::value, "tickets are plain values");
+static_assert(sizeof(vyre_slot_request{}.args) / sizeof(uint32_t) == VYRE_SLOT_MAX_ARGS,
+              "args holds VYRE_SLOT_MAX_ARGS words");
 
 int main()
 {

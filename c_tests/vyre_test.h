@@ -25,4 +25,70 @@ static inline unsigned vyre_test_scaled(unsigned full, unsigned small)
     return vyre_test_small() ? small : full;
 }
 
+/* Non-zero when the test runs under `tool`: "valgrind" for the *_valgrind
+ * variant, "asan" for the *_asan one (CTest sets VYRE_TEST_TOOL). */
+static inline int vyre_test_under(const char *tool)
+{
+    const char *running = getenv("VYRE_TEST_TOOL");
+    return running != NULL && strcmp(running, tool) == 0;
+}
+
+/* ------------------------------------------------------------ checks
+ * VYRE_CHECK(cond) and VYRE_CHECK_STATUS(call, expected) stay on in Release
+ * builds (they do not use assert). On failure they print the file, line,
+ * the expression, the status (name and number) and this thread's
+ * vyre_last_error_message, then abort(). */
+#include <vyre.h>
+
+static inline void vyre_test_fail(const char *file, int line, const char *expr,
+                                  const char *detail)
+{
+    char message[1024];
+    message[0] = '\0';
+    (void)vyre_last_error_message(message, sizeof message, NULL);
+    fflush(stdout); /* progress lines first: abort() would drop them */
+    fprintf(stderr, "%s:%d: check failed: %s%s%s\n  last error message: \"%s\"\n", file, line,
+            expr, detail[0] != '\0' ? ": " : "", detail, message);
+    fflush(stderr);
+    abort();
+}
+
+static inline void vyre_test_fail_status(const char *file, int line, const char *expr,
+                                         vyre_status got, vyre_status expected)
+{
+    char detail[256];
+    snprintf(detail, sizeof detail, "returned %d (%s), expected %d (%s)", (int)got,
+             vyre_status_str(got), (int)expected, vyre_status_str(expected));
+    vyre_test_fail(file, line, expr, detail);
+}
+
+#define VYRE_CHECK(cond)                                                        \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            vyre_test_fail(__FILE__, __LINE__, #cond, "");                      \
+        }                                                                       \
+    } while (0)
+
+#define VYRE_CHECK_STATUS(call, expected)                                       \
+    do {                                                                        \
+        vyre_status vyre_test_got_ = (call);                                    \
+        vyre_status vyre_test_want_ = (expected);                               \
+        if (vyre_test_got_ != vyre_test_want_) {                                \
+            vyre_test_fail_status(__FILE__, __LINE__, #call, vyre_test_got_,    \
+                                  vyre_test_want_);                             \
+        }                                                                       \
+    } while (0)
+
+#define VYRE_CHECK_OK(call) VYRE_CHECK_STATUS(call, VYRE_OK)
+
+/* The status is `a` or `b` (either is right). */
+#define VYRE_CHECK_STATUS_EITHER(call, a, b)                                    \
+    do {                                                                        \
+        vyre_status vyre_test_got_ = (call);                                    \
+        if (vyre_test_got_ != (a) && vyre_test_got_ != (b)) {                   \
+            vyre_test_fail_status(__FILE__, __LINE__, #call " (or " #b ")",     \
+                                  vyre_test_got_, (a));                         \
+        }                                                                       \
+    } while (0)
+
 #endif /* VYRE_TEST_H */

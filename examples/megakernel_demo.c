@@ -75,6 +75,22 @@ static vyre_ticket publish(vyre_megakernel *mk, uint32_t opcode, const uint32_t 
     }
 }
 
+/* Waits for one ticket. A ticket whose slot was reused twice meanwhile (the
+ * ring wrapped while this thread was not running) has no recorded outcome:
+ * that is not an error here, because the demo checks every slot's effect and
+ * the fault count at the end. */
+static void wait_ticket(vyre_megakernel *mk, vyre_ticket ticket, const char *what)
+{
+    vyre_status st = vyre_megakernel_wait(mk, ticket, WAIT_MS);
+    if (st == VYRE_E_TICKET_EXPIRED) {
+        printf("(%s: ticket expired, the ring wrapped twice meanwhile)\n", what);
+        return;
+    }
+    if (st != VYRE_OK) {
+        die(what, st);
+    }
+}
+
 struct publisher {
     vyre_megakernel *mk;
     uint32_t id;
@@ -84,7 +100,6 @@ static void *publisher_main(void *arg)
 {
     const struct publisher *p = arg;
     vyre_ticket last;
-    vyre_status st;
     unsigned i;
 
     uint32_t store[2] = {OBS_THREAD_BASE + p->id, 1000u + p->id};
@@ -98,41 +113,41 @@ static void *publisher_main(void *arg)
     /* PRINTF: format id, value count, values. */
     uint32_t print[4] = {FORMAT_HELLO, 2u, p->id, adds_per_thread};
     last = publish(p->mk, VYRE_OP_PRINTF, print, 4);
-
-    st = vyre_megakernel_wait(p->mk, last, WAIT_MS);
-    if (st != VYRE_OK) {
-        die("vyre_megakernel_wait", st);
-    }
+    wait_ticket(p->mk, last, "vyre_megakernel_wait (PRINTF)");
     return NULL;
 }
 
-static uint32_t metric_count(const vyre_opcode_metric *metrics, size_t n, uint32_t opcode)
+struct metric_name {
+    uint32_t bucket;
+    const char *name;
+};
+
+/* Metric buckets (VYRE_METRIC_*) and the names printed for them. */
+static const struct metric_name metric_names[] = {
+    {VYRE_METRIC_NOP, "NOP"},
+    {VYRE_METRIC_STORE_U32, "STORE_U32"},
+    {VYRE_METRIC_ATOMIC_ADD, "ATOMIC_ADD"},
+    {VYRE_METRIC_LOAD_U32, "LOAD_U32"},
+    {VYRE_METRIC_COMPARE_SWAP, "COMPARE_SWAP"},
+    {VYRE_METRIC_MEMCPY, "MEMCPY"},
+    {VYRE_METRIC_DFA_SCAN, "DFA_SCAN"},
+    {VYRE_METRIC_BATCH_FENCE, "BATCH_FENCE"},
+    {VYRE_METRIC_PRINTF, "PRINTF"},
+    {VYRE_METRIC_PACKED_SLOT, "PACKED_SLOT"},
+    {VYRE_METRIC_SHUTDOWN, "SHUTDOWN"},
+    {VYRE_METRIC_TENANT, "tenant opcodes"},
+    {VYRE_METRIC_FAULT, "faulted slots"},
+};
+
+static const char *metric_name(uint32_t bucket)
 {
     size_t i;
-    for (i = 0; i < n; i++) {
-        if (metrics[i].opcode == opcode) {
-            return metrics[i].count;
+    for (i = 0; i < sizeof metric_names / sizeof metric_names[0]; i++) {
+        if (metric_names[i].bucket == bucket) {
+            return metric_names[i].name;
         }
     }
-    return 0;
-}
-
-static const char *opcode_name(uint32_t opcode)
-{
-    switch (opcode) {
-    case VYRE_OP_NOP: return "NOP";
-    case VYRE_OP_STORE_U32: return "STORE_U32";
-    case VYRE_OP_ATOMIC_ADD: return "ATOMIC_ADD";
-    case VYRE_OP_LOAD_U32: return "LOAD_U32";
-    case VYRE_OP_COMPARE_SWAP: return "COMPARE_SWAP";
-    case VYRE_OP_MEMCPY: return "MEMCPY";
-    case VYRE_OP_DFA_SCAN: return "DFA_SCAN";
-    case VYRE_OP_BATCH_FENCE: return "BATCH_FENCE";
-    case VYRE_OP_PRINTF: return "PRINTF";
-    case VYRE_OP_PACKED_SLOT: return "PACKED_SLOT";
-    case VYRE_OP_SHUTDOWN: return "SHUTDOWN";
-    default: return "?";
-    }
+    return "(reserved)";
 }
 
 int main(void)
@@ -143,10 +158,11 @@ int main(void)
     pthread_t threads[PUBLISHERS];
     struct publisher pubs[PUBLISHERS];
     uint32_t observables[OBS_SHOWN];
-    vyre_opcode_metric metrics[64];
+    uint32_t metrics[VYRE_METRIC_COUNT];
     vyre_debug_record records[64];
-    size_t metric_n = 0, record_n = 0;
+    size_t record_n = 0;
     uint32_t dropped = 0, epoch = 0;
+    vyre_megakernel_stats stats;
     uint32_t expected_counter = 0, expected_batch_sum = 0;
     uint32_t seen_threads = 0;
     vyre_status st;
@@ -161,13 +177,20 @@ int main(void)
     st = vyre_megakernel_options_init(&opts);
     if (st != VYRE_OK) die("vyre_megakernel_options_init", st);
     opts.backend = VYRE_BACKEND_REFERENCE;
+    opts.slot_count = 1024;
     opts.observable_count = 64;
     opts.worker_count = 2;
     st = vyre_megakernel_create(&opts, &mk);
     if (st != VYRE_OK) die("vyre_megakernel_create", st);
-    printf("megakernel: reference backend, %" PRIu32 " slots, %" PRIu32 " workers, %" PRIu32
-           " observables\n",
-           opts.slot_count, opts.worker_count, opts.observable_count);
+    memset(&stats, 0, sizeof stats);
+    stats.struct_size = (uint32_t)sizeof stats;
+    st = vyre_megakernel_read_stats(mk, &stats);
+    if (st != VYRE_OK) die("vyre_megakernel_read_stats", st);
+    printf("megakernel: %s backend, %" PRIu32 " slots, %" PRIu32 " workers, %" PRIu32
+           " observables, %" PRIu32 " tenant(s)\n",
+           stats.backend == VYRE_BACKEND_REFERENCE ? "reference" : "other", stats.slot_count,
+           stats.worker_count, stats.observable_count, stats.tenant_count);
+    CHECK(stats.backend == VYRE_BACKEND_REFERENCE, "backend %" PRIu32, stats.backend);
 
     /* Publisher threads. */
     for (t = 0; t < PUBLISHERS; t++) {
@@ -197,13 +220,17 @@ int main(void)
             expected_batch_sum += b * 100u + i;
         }
         for (;;) {
-            st = vyre_megakernel_publish_batch(mk, batch, BATCH_MEMBERS, OBS_EPOCH, &fence);
+            st = vyre_megakernel_publish_batch(mk, batch, BATCH_MEMBERS, OBS_EPOCH, NULL,
+                                               &fence);
             if (st != VYRE_E_QUEUE_FULL) break;
             sched_yield();
         }
         if (st != VYRE_OK) die("vyre_megakernel_publish_batch", st);
-        st = vyre_megakernel_wait(mk, fence, WAIT_MS);
-        if (st != VYRE_OK) die("vyre_megakernel_wait (fence)", st);
+        wait_ticket(mk, fence, "vyre_megakernel_wait (fence)");
+        /* Only this thread publishes fences: the epoch says ours is done. */
+        st = vyre_megakernel_epoch(mk, &now);
+        if (st != VYRE_OK) die("vyre_megakernel_epoch", st);
+        CHECK(now == b + 1u, "epoch %" PRIu32 " after fence %u", now, b + 1u);
 
         st = vyre_megakernel_read_observables(mk, OBS_BATCH_SUM, &now, 1);
         if (st != VYRE_OK) die("vyre_megakernel_read_observables", st);
@@ -244,28 +271,26 @@ int main(void)
     CHECK(observables[OBS_EPOCH] == BATCHES, "fence-written epoch %" PRIu32 ", expected %u",
           observables[OBS_EPOCH], BATCHES);
 
-    /* Per-opcode metrics. */
-    st = vyre_megakernel_read_metrics(mk, metrics, sizeof metrics / sizeof metrics[0], &metric_n);
+    /* Per-opcode metrics: one count per VYRE_METRIC_* bucket. */
+    st = vyre_megakernel_read_metrics(mk, metrics, VYRE_METRIC_COUNT);
     if (st != VYRE_OK) die("vyre_megakernel_read_metrics", st);
-    printf("metrics:\n");
-    for (i = 0; i < metric_n; i++) {
-        if (metrics[i].count != 0) {
-            printf("  %-12s (0x%08" PRIx32 "): %" PRIu32 "\n", opcode_name(metrics[i].opcode),
-                   metrics[i].opcode, metrics[i].count);
+    printf("metrics (slots executed per opcode):\n");
+    for (i = 0; i < VYRE_METRIC_COUNT; i++) {
+        if (metrics[i] != 0) {
+            printf("  %-15s %" PRIu32 "\n", metric_name(i), metrics[i]);
         }
     }
-    {
-        uint32_t stores = metric_count(metrics, metric_n, VYRE_OP_STORE_U32);
-        uint32_t adds = metric_count(metrics, metric_n, VYRE_OP_ATOMIC_ADD);
-        uint32_t prints = metric_count(metrics, metric_n, VYRE_OP_PRINTF);
-        uint32_t fences = metric_count(metrics, metric_n, VYRE_OP_BATCH_FENCE);
-        CHECK(stores == PUBLISHERS, "STORE_U32 count %" PRIu32 ", expected %u", stores, PUBLISHERS);
-        CHECK(adds == PUBLISHERS * adds_per_thread + BATCHES * BATCH_MEMBERS,
-              "ATOMIC_ADD count %" PRIu32 ", expected %u", adds,
-              PUBLISHERS * adds_per_thread + BATCHES * BATCH_MEMBERS);
-        CHECK(prints == PUBLISHERS, "PRINTF count %" PRIu32 ", expected %u", prints, PUBLISHERS);
-        CHECK(fences == BATCHES, "BATCH_FENCE count %" PRIu32 ", expected %u", fences, BATCHES);
-    }
+    CHECK(metrics[VYRE_METRIC_STORE_U32] == PUBLISHERS, "STORE_U32 count %" PRIu32
+          ", expected %u", metrics[VYRE_METRIC_STORE_U32], PUBLISHERS);
+    CHECK(metrics[VYRE_METRIC_ATOMIC_ADD] == PUBLISHERS * adds_per_thread + BATCHES * BATCH_MEMBERS,
+          "ATOMIC_ADD count %" PRIu32 ", expected %u", metrics[VYRE_METRIC_ATOMIC_ADD],
+          PUBLISHERS * adds_per_thread + BATCHES * BATCH_MEMBERS);
+    CHECK(metrics[VYRE_METRIC_PRINTF] == PUBLISHERS, "PRINTF count %" PRIu32 ", expected %u",
+          metrics[VYRE_METRIC_PRINTF], PUBLISHERS);
+    CHECK(metrics[VYRE_METRIC_BATCH_FENCE] == BATCHES, "BATCH_FENCE count %" PRIu32
+          ", expected %u", metrics[VYRE_METRIC_BATCH_FENCE], BATCHES);
+    CHECK(metrics[VYRE_METRIC_FAULT] == 0, "%" PRIu32 " slots faulted",
+          metrics[VYRE_METRIC_FAULT]);
 
     /* Debug log: one record per publisher, in any order. */
     st = vyre_megakernel_read_debug_log(mk, 0, records, sizeof records / sizeof records[0],
@@ -293,6 +318,26 @@ int main(void)
     CHECK(dropped == 0, "%" PRIu32 " debug records dropped", dropped);
     CHECK(seen_threads == (1u << PUBLISHERS) - 1u, "records seen from threads mask 0x%" PRIx32,
           seen_threads);
+
+    /* Totals: every published slot (batch fences included) completed DONE. */
+    st = vyre_megakernel_read_stats(mk, &stats);
+    if (st != VYRE_OK) die("vyre_megakernel_read_stats", st);
+    {
+        uint64_t expected_slots = (uint64_t)PUBLISHERS * (adds_per_thread + 2u) +
+                                  (uint64_t)BATCHES * (BATCH_MEMBERS + 1u);
+        printf("stats: %" PRIu64 " published, %" PRIu32 " done, %" PRIu32 " faulted, %" PRIu64
+               " cancelled\n",
+               stats.published_count, stats.done_count, stats.fault_count,
+               stats.cancelled_count);
+        CHECK(stats.published_count == expected_slots,
+              "%" PRIu64 " slots published, expected %" PRIu64, stats.published_count,
+              expected_slots);
+        CHECK(stats.done_count == expected_slots, "%" PRIu32 " slots done, expected %" PRIu64,
+              stats.done_count, expected_slots);
+        CHECK(stats.fault_count == 0 && stats.cancelled_count == 0,
+              "%" PRIu32 " faulted, %" PRIu64 " cancelled", stats.fault_count,
+              stats.cancelled_count);
+    }
 
     st = vyre_megakernel_shutdown(mk, WAIT_MS);
     if (st != VYRE_OK) die("vyre_megakernel_shutdown", st);

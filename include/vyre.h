@@ -29,6 +29,11 @@
 #define VYRE_BACKEND_REFERENCE 1
 
 /**
+ * The resident Vulkan megakernel: the first GPU, else lavapipe.
+ */
+#define VYRE_BACKEND_VULKAN 2
+
+/**
  * `timeout_ms` value that waits without limit.
  */
 #define VYRE_WAIT_FOREVER 4294967295
@@ -194,6 +199,12 @@
  * Fault reason: the batch tag names no fence counter.
  */
 #define VYRE_FAULT_BAD_BATCH 8
+
+/**
+ * Generations of one slot whose outcome the host remembers: a ticket
+ * stays answerable until its slot has been reused this many times.
+ */
+#define VYRE_TICKET_HISTORY 8
 
 /**
  * No operation.
@@ -375,9 +386,43 @@
 #define VYRE_CTRL_SLOT_COUNT 15
 
 /**
- * Header words; 16..32 are reserved for backends (zero on the reference).
+ * Control word (GPU backends): slices completed; the host bumps it when a
+ * slice's dispatch ends.
+ */
+#define VYRE_CTRL_SLICE_COUNT 16
+
+/**
+ * Control word (GPU backends): why the last lane left its slice
+ * (`VYRE_STOP_*`).
+ */
+#define VYRE_CTRL_STOP_REASON 17
+
+/**
+ * Control word (GPU backends): polling passes made by lane 0, a heartbeat
+ * the host watchdog reads.
+ */
+#define VYRE_CTRL_HEARTBEAT 18
+
+/**
+ * Header words; 19..32 are reserved (zero).
  */
 #define VYRE_CTRL_HEADER_WORDS 32
+
+/**
+ * Stop reason: the slice's iteration budget ran out (the next slice is
+ * already queued).
+ */
+#define VYRE_STOP_BUDGET 1
+
+/**
+ * Stop reason: the SHUTDOWN word was set.
+ */
+#define VYRE_STOP_SHUTDOWN 2
+
+/**
+ * Stop reason: a single-pass dispatch finished its pass.
+ */
+#define VYRE_STOP_PASS 3
 
 /**
  * "VYR1": control layout version 1.
@@ -455,9 +500,9 @@
 #define VYRE_METRIC_FAULT 12
 
 /**
- * Tenant table entry words: observable window base, window length.
+ * Tenant table entry words: window base, window length, sequence.
  */
-#define VYRE_TENANT_ENTRY_WORDS 2
+#define VYRE_TENANT_ENTRY_WORDS 3
 
 /**
  * Tenant table entry word: first observable of the window.
@@ -468,6 +513,18 @@
  * Tenant table entry word: observables in the window.
  */
 #define VYRE_TENANT_WINDOW_LEN 1
+
+/**
+ * Tenant table entry word: odd while the host rewrites the window; a
+ * reader that sees it odd, or changed across its read, reads again.
+ */
+#define VYRE_TENANT_WINDOW_SEQ 2
+
+/**
+ * Times an executor re-reads a window that is being rewritten before it
+ * faults the slot OUT_OF_WINDOW.
+ */
+#define VYRE_TENANT_WINDOW_RETRIES 64
 
 /**
  * Tenant opcode table entries.
@@ -841,7 +898,7 @@ typedef struct vyre_debug_record {
 } vyre_debug_record;
 
 /**
- * Counters of a megakernel (`vyre_megakernel_stats`).
+ * Counters of a megakernel (`vyre_megakernel_read_stats`).
  */
 typedef struct vyre_megakernel_stats {
     /**
@@ -1064,7 +1121,9 @@ vyre_status vyre_megakernel_wait_idle(struct vyre_megakernel *mk, uint32_t timeo
  * `drain_timeout_ms`, then stop the workers and cancel what did not run.
  * Returns `VYRE_OK` if everything finished, `VYRE_E_CANCELLED` if some
  * slots were cancelled (the megakernel is stopped in both cases), and
- * `VYRE_E_SHUTDOWN` if it was already shut down. Reads stay valid after
+ * `VYRE_E_SHUTDOWN` if this function already ran on it. After a SHUTDOWN
+ * slot stopped the workers it still returns `VYRE_OK` or
+ * `VYRE_E_CANCELLED`, cancelling what did not run. Reads stay valid after
  * shutdown; publishes fail with `VYRE_E_SHUTDOWN`.
  *
  * # Safety
@@ -1153,7 +1212,8 @@ vyre_status vyre_megakernel_register_tenant_opcode(struct vyre_megakernel *mk,
  * # Safety
  * `mk` must be a live handle; `out` must point to `out->struct_size` writable bytes.
  */
-vyre_status vyre_megakernel_stats(struct vyre_megakernel *mk, struct vyre_megakernel_stats *out);
+vyre_status vyre_megakernel_read_stats(struct vyre_megakernel *mk,
+                                       struct vyre_megakernel_stats *out);
 
 /**
  * A static, NUL-terminated description of a status code. Never NULL,

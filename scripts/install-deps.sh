@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing libvyre needs, and only what is missing:
-#   Debian packages: build-essential cmake pkg-config (+ valgrind with --test)
+#   Debian packages: build-essential cmake pkg-config binutils, ca-certificates
+#     (cargo fetches crates over https), glslc and spirv-tools (build.rs
+#     compiles and validates the shaders); with --test also valgrind and the
+#     Vulkan loader with Mesa's lavapipe CPU driver (libvulkan1
+#     mesa-vulkan-drivers), so Vulkan tests have a device;
 #   Rust: cargo/rustc through rustup, only when cargo is not found.
-# Sourced or run by scripts/test.sh and scripts/demo.sh. Needs root (or sudo)
-# only when something must be installed.
+# apt-get update runs only when a package is missing. Run by scripts/test.sh
+# and scripts/demo.sh; needs root (or sudo) only when something is missing.
 #
 #   scripts/install-deps.sh [--test]
 set -euo pipefail
@@ -21,8 +25,8 @@ as_root() {
 }
 
 # ---------------------------------------------------------- Debian packages
-packages=(build-essential cmake pkg-config binutils)
-[ "$want_test" -eq 1 ] && packages+=(valgrind)
+packages=(build-essential cmake pkg-config binutils ca-certificates glslc spirv-tools)
+[ "$want_test" -eq 1 ] && packages+=(valgrind libvulkan1 mesa-vulkan-drivers)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,7 +2,8 @@
 # Runs every test of libvyre; installs what it needs first.
 #
 #   1. scripts/install-deps.sh --test  (Debian packages, Rust; only if missing)
-#   2. cargo test --all-targets         (Rust unit, integration, doc targets)
+#   2. cargo test --all-targets --no-fail-fast  (unit and integration tests,
+#      examples and benches built and run as tests; not doctests)
 #   3. scripts/gen-header.sh --check    (include/vyre.h matches the sources)
 #   4. cmake configure + build in build/, then ctest --output-on-failure
 #      (C tests plain, under valgrind and ASan/UBSan; header, ABI and
@@ -39,8 +40,8 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 status=0
 
-banner "cargo test --all-targets ${cargo_profile[*]}"
-if cargo test --all-targets "${cargo_profile[@]}" 2>&1 | tee "$logs/cargo.log"; then
+banner "cargo test --all-targets --no-fail-fast ${cargo_profile[*]}"
+if cargo test --all-targets --no-fail-fast "${cargo_profile[@]}" 2>&1 | tee "$logs/cargo.log"; then
     cargo_ok=1
 else
     cargo_ok=0; status=1
@@ -77,10 +78,33 @@ if [ -f "$logs/ctest.log" ]; then
 else
     echo "  not run (configure or build failed)"
 fi
+# One closing line with the counts of both runners.
+cargo_pass=0 cargo_fail=0 cargo_ignored=0
+while read -r p f i; do
+    cargo_pass=$((cargo_pass + p)); cargo_fail=$((cargo_fail + f)); cargo_ignored=$((cargo_ignored + i))
+done < <(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored.*/\1 \2 \3/p' "$logs/cargo.log")
+ctest_total=0 ctest_fail=0 ctest_skip=0
+if [ -f "$logs/ctest.log" ]; then
+    line="$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$logs/ctest.log" | tail -n1 || true)"
+    if [ -n "$line" ]; then
+        ctest_fail="$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")"
+        ctest_total="$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")"
+    fi
+    ctest_skip="$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped' "$logs/ctest.log" || true)"
+fi
+# A step that failed without counting (build error, header diff) counts as one failure.
+extra_fail=0
+[ "$header_ok" -eq 1 ] || extra_fail=$((extra_fail + 1))
+[ "$cargo_ok" -eq 1 ] || [ "$cargo_fail" -gt 0 ] || extra_fail=$((extra_fail + 1))
+[ "$ctest_ok" -eq 1 ] || [ "$ctest_fail" -gt 0 ] || extra_fail=$((extra_fail + 1))
+passed=$((cargo_pass + ctest_total - ctest_fail - ctest_skip))
+failed=$((cargo_fail + ctest_fail + extra_fail))
+skipped=$((cargo_ignored + ctest_skip))
 echo "total time: $((SECONDS - start))s"
 if [ "$status" -ne 0 ]; then
     echo "test.sh: FAILED"
 else
     echo "test.sh: all passed"
 fi
+echo "total: $passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -280,15 +280,22 @@ uint status_word(uint state, uint reason, uint generation) {
         | ((generation & VYRE_STATUS_GENERATION_MASK) << VYRE_STATUS_GENERATION_SHIFT);
 }
 
-// Claim and run `slot` if it is published. Returns true if it completed.
-bool serve(uint slot) {
-    uint seen = ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)];
-    if ((seen & VYRE_STATUS_STATE_MASK) != VYRE_SLOT_PUBLISHED) return false;
-    uint generation = (seen >> VYRE_STATUS_GENERATION_SHIFT) & VYRE_STATUS_GENERATION_MASK;
+// Claim `slot` if it is published: any lane may claim any slot, and the
+// compare-and-swap makes exactly one of them win. Returns the generation
+// claimed, or 0xFFFFFFFF.
+uint try_claim(uint slot) {
     uint status = slot_word(slot, VYRE_SLOT_WORD_STATUS);
-    if (atomicCompSwap(ring[status], seen, status_word(VYRE_SLOT_CLAIMED, 0u, generation)) != seen) return false;
+    uint seen = ring[status];
+    if ((seen & VYRE_STATUS_STATE_MASK) != VYRE_SLOT_PUBLISHED) return 0xFFFFFFFFu;
+    uint generation = (seen >> VYRE_STATUS_GENERATION_SHIFT) & VYRE_STATUS_GENERATION_MASK;
+    if (atomicCompSwap(ring[status], seen, status_word(VYRE_SLOT_CLAIMED, 0u, generation)) != seen) return 0xFFFFFFFFu;
     memoryBarrierBuffer();
+    return generation;
+}
 
+// Run a claimed slot to its final status, or hand it back (RETRY).
+void serve(uint slot, uint generation) {
+    uint status = slot_word(slot, VYRE_SLOT_WORD_STATUS);
     uint opcode = ring[slot_word(slot, VYRE_SLOT_WORD_OPCODE)];
     uint tenant = ring[slot_word(slot, VYRE_SLOT_WORD_TENANT)];
     uint batch = ring[slot_word(slot, VYRE_SLOT_WORD_BATCH)];
@@ -310,7 +317,7 @@ bool serve(uint slot) {
 
     if (result == RETRY) {
         atomicExchange(ring[status], status_word(VYRE_SLOT_PUBLISHED, 0u, generation));
-        return false;
+        return;
     }
     // Counters before the status word: whoever sees the slot finished also
     // sees it counted.
@@ -331,7 +338,6 @@ bool serve(uint slot) {
         memoryBarrierBuffer();
         atomicAdd(ctrl[counter], 1u);
     }
-    return true;
 }
 
 void main() {
@@ -358,12 +364,23 @@ void main() {
         if (iters + reserve >= pc.budget) break;
         if (ctrl[VYRE_CTRL_SHUTDOWN] != 0u) { stop = VYRE_STOP_SHUTDOWN; break; }
         if (lane == 0u) atomicAdd(ctrl[VYRE_CTRL_HEARTBEAT], 1u);
-        // Any lane may claim any slot: the lane → slot mapping rotates by
-        // pass, so no slot waits on one particular lane.
+        // Scan this lane's share of the ring for a published slot (the
+        // lane → slot mapping rotates by pass, so no slot waits on one
+        // particular lane), then claim and run it: one slot per lane per
+        // pass. The scan only reads status words, which keeps it cheap on
+        // SIMD devices (lavapipe) that would otherwise run the whole slot
+        // body, masked, at every slot checked. (Claiming inside the scan
+        // loop and breaking out of it executed some slots twice on lavapipe.)
+        uint candidate = 0xFFFFFFFFu;
         for (uint s = lane % slot_count; s < slot_count; s += lanes) {
             iters++;
-            serve((s + pass) % slot_count);
-            if (iters + reserve >= pc.budget) break;
+            uint slot = (s + pass) % slot_count;
+            bool published = (ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)] & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED;
+            if (candidate == 0xFFFFFFFFu && published) candidate = slot;
+        }
+        if (candidate != 0xFFFFFFFFu) {
+            uint generation = try_claim(candidate);
+            if (generation != 0xFFFFFFFFu) serve(candidate, generation);
         }
         if (pass + 1u == pc.max_passes) stop = VYRE_STOP_PASS;
     }

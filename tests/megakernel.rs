@@ -112,18 +112,25 @@ fn a_refused_batch_publishes_nothing() {
 }
 
 #[test]
-fn tickets_answer_one_reuse_later_and_expire_after_two() {
+fn tickets_stay_answerable_through_seven_reuses_then_expire() {
     let mk = megakernel(1, 1);
     let a = publish_retrying(&mk, VYRE_OP_STORE_U32, &[0, 1]);
     mk.wait(a, LONG).unwrap();
     let b = publish_retrying(&mk, VYRE_OP_STORE_U32, &[99, 1]); // faults: outside the window
     assert_eq!(mk.wait(b, LONG).unwrap_err().kind, ErrorKind::SlotFault);
     mk.wait(a, LONG).unwrap();
-    let c = publish_retrying(&mk, VYRE_OP_NOP, &[]);
-    mk.wait(c, LONG).unwrap();
-    assert_eq!(mk.wait(b, LONG).unwrap_err().kind, ErrorKind::SlotFault, "fault remembered one reuse later");
-    assert_eq!(mk.wait(a, LONG).unwrap_err().kind, ErrorKind::TicketExpired, "no stale answer after two reuses");
-    let never = Ticket { slot: 0, generation: c.generation + 1 };
+    // b's slot (the only one) is reused 7 times: b's fault is still known,
+    // a (8 generations back) is not.
+    for _ in 0..6 {
+        let nop = publish_retrying(&mk, VYRE_OP_NOP, &[]);
+        mk.wait(nop, LONG).unwrap();
+    }
+    assert_eq!(mk.wait(b, LONG).unwrap_err().kind, ErrorKind::SlotFault, "fault remembered six reuses later");
+    let last = publish_retrying(&mk, VYRE_OP_NOP, &[]);
+    mk.wait(last, LONG).unwrap();
+    assert_eq!(mk.wait(b, LONG).unwrap_err().kind, ErrorKind::SlotFault, "and seven");
+    assert_eq!(mk.wait(a, LONG).unwrap_err().kind, ErrorKind::TicketExpired, "no stale answer after eight");
+    let never = Ticket { slot: 0, generation: last.generation + 1 };
     assert_eq!(mk.wait(never, LONG).unwrap_err().kind, ErrorKind::InvalidArgument);
     assert_eq!(mk.wait(Ticket { slot: 1, generation: 1 }, LONG).unwrap_err().kind, ErrorKind::OutOfRange);
 }

@@ -90,7 +90,7 @@ pub struct vyre_debug_record {
     pub values: [u32; 8],
 }
 
-/// Counters of a megakernel (`vyre_megakernel_stats`).
+/// Counters of a megakernel (`vyre_megakernel_read_stats`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct vyre_megakernel_stats {
@@ -414,7 +414,9 @@ pub unsafe extern "C" fn vyre_megakernel_wait_idle(mk: *mut vyre_megakernel, tim
 /// `drain_timeout_ms`, then stop the workers and cancel what did not run.
 /// Returns `VYRE_OK` if everything finished, `VYRE_E_CANCELLED` if some
 /// slots were cancelled (the megakernel is stopped in both cases), and
-/// `VYRE_E_SHUTDOWN` if it was already shut down. Reads stay valid after
+/// `VYRE_E_SHUTDOWN` if this function already ran on it. After a SHUTDOWN
+/// slot stopped the workers it still returns `VYRE_OK` or
+/// `VYRE_E_CANCELLED`, cancelling what did not run. Reads stay valid after
 /// shutdown; publishes fail with `VYRE_E_SHUTDOWN`.
 ///
 /// # Safety
@@ -570,8 +572,8 @@ pub unsafe extern "C" fn vyre_megakernel_register_tenant_opcode(
 /// # Safety
 /// `mk` must be a live handle; `out` must point to `out->struct_size` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn vyre_megakernel_stats(mk: *mut vyre_megakernel, out: *mut vyre_megakernel_stats) -> vyre_status {
-    guard("vyre_megakernel_stats", || {
+pub unsafe extern "C" fn vyre_megakernel_read_stats(mk: *mut vyre_megakernel, out: *mut vyre_megakernel_stats) -> vyre_status {
+    guard("vyre_megakernel_read_stats", || {
         // SAFETY: caller contract.
         let mk = unsafe { handle(mk) }?;
         // SAFETY: caller contract (input only reads the leading struct_size).

@@ -3,10 +3,12 @@
 //!
 //! Host threads share the ring without locks. Each slot has a host word
 //! (`host_slots`) holding its 32-bit generation, a BUSY bit while one host
-//! thread writes it, and the outcome of its previous generation. A
-//! publisher takes a slot by compare-and-swap on that word, so two host
-//! threads never write one slot, and a ticket `(slot, generation)` stays
-//! answerable after the slot is reused once; after two reuses it reports
+//! thread writes it, and the outcome of the current generation once a
+//! waiter has seen it. A publisher takes a slot by compare-and-swap on that
+//! word, so two host threads never write one slot. Before a slot is reused,
+//! the outcome of the generation it retires goes into a small per-slot
+//! history, so a ticket `(slot, generation)` stays answerable until its slot
+//! has been reused `VYRE_TICKET_HISTORY` times; after that it reports
 //! `TicketExpired` instead of guessing.
 
 use crate::backend::{self, Backend, BackendChoice, BackendConfig};
@@ -17,7 +19,7 @@ use crate::protocol::debug_log::{self, Contents};
 use crate::protocol::opcode::check_args;
 use crate::protocol::slot::{fault_name, Payload, Ring, Status};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Creation options; zero means "default" for every count.
@@ -87,13 +89,37 @@ pub struct Stats {
     pub tenant_count: u32,
 }
 
-// Host slot word: generation << 32 | previous outcome << 1 | BUSY.
+// Host slot word: generation << 32 | seen outcome << 1 | BUSY. Outcome
+// bytes: 0 = none recorded, 1 = DONE, 2 + reason = FAULT. "Seen" is the
+// outcome of the current generation, recorded by the first waiter that saw
+// it final; it spares a read of the device's status word, which on a GPU
+// costs a trip over PCIe.
 const BUSY: u64 = 1;
-const PREV_SHIFT: u32 = 1;
-const PREV_MASK: u64 = 0xFF;
-// Previous outcome byte: 0 = none recorded, 1 = DONE, 2 + reason = FAULT.
-const PREV_DONE: u64 = 1;
-const PREV_FAULT_BASE: u64 = 2;
+const SEEN_SHIFT: u32 = 1;
+/// Retired generations remembered per slot (history entry: generation << 32
+/// | outcome byte, at index generation % HISTORY).
+const HISTORY: u32 = VYRE_TICKET_HISTORY;
+const OUTCOME_MASK: u64 = 0xFF;
+const OUTCOME_DONE: u64 = 1;
+const OUTCOME_FAULT_BASE: u64 = 2;
+
+/// The outcome byte of a final status, 0 for one still in flight or EMPTY.
+fn outcome_of(status: Status) -> u64 {
+    match status.state {
+        VYRE_SLOT_DONE => OUTCOME_DONE,
+        VYRE_SLOT_FAULT => OUTCOME_FAULT_BASE + u64::from(status.reason),
+        _ => 0,
+    }
+}
+
+/// The ticket state an outcome byte records, if any.
+fn state_of(outcome: u64) -> Option<TicketState> {
+    match outcome {
+        0 => None,
+        OUTCOME_DONE => Some(TicketState::Done),
+        fault => Some(TicketState::Fault((fault - OUTCOME_FAULT_BASE) as u32)),
+    }
+}
 
 fn host_generation(word: u64) -> u32 {
     (word >> 32) as u32
@@ -141,6 +167,7 @@ pub struct Megakernel {
     backend: Box<dyn Backend>,
     layout: Layout,
     host_slots: Box<[AtomicU64]>,
+    history: Box<[AtomicU64]>,
     fences: Box<[AtomicU64]>,
     /// Members of the batch each fence counter serves.
     fence_members: Box<[AtomicU32]>,
@@ -148,6 +175,10 @@ pub struct Megakernel {
     fence_cursor: AtomicU32,
     state: AtomicU32,
     publishing: AtomicU32,
+    /// A SHUTDOWN slot of tenant 0 was published: the kernel is stopping,
+    /// so no more work is accepted. (Only the host publishes, so it knows
+    /// without reading the device's SHUTDOWN word.)
+    shutdown_published: AtomicBool,
     published: AtomicU64,
     cancelled: AtomicU64,
     registry: Mutex<()>,
@@ -176,16 +207,22 @@ impl Megakernel {
             slice_budget: options.slice_budget,
         };
         let backend = backend::start(options.backend, &config)?;
+        let declared = Control::new(backend.control())?.layout().to_owned();
+        if declared != layout {
+            return Err(Error::new(ErrorKind::Internal, "the backend's control buffer does not match the requested layout"));
+        }
         Ok(Megakernel {
             backend,
             layout,
             host_slots: (0..slot_count).map(|_| AtomicU64::new(0)).collect(),
+            history: (0..slot_count * HISTORY).map(|_| AtomicU64::new(0)).collect(),
             fences: (0..fence_count).map(|_| AtomicU64::new(FENCE_FREE)).collect(),
             fence_members: (0..fence_count).map(|_| AtomicU32::new(0)).collect(),
             cursor: AtomicU32::new(0),
             fence_cursor: AtomicU32::new(0),
             state: AtomicU32::new(RUNNING),
             publishing: AtomicU32::new(0),
+            shutdown_published: AtomicBool::new(false),
             published: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             registry: Mutex::new(()),
@@ -193,10 +230,10 @@ impl Megakernel {
     }
 
     fn control(&self) -> Control<'_> {
-        // The backend built the buffer from `self.layout` and `create`
-        // validated it; a failure here is a libvyre bug surfaced as a panic
-        // that the C boundary turns into VYRE_E_PANIC.
-        Control::new(self.backend.control()).expect("control buffer matches its layout")
+        // `create` validated the buffer's header once; a failure here is a
+        // libvyre bug surfaced as a panic that the C boundary turns into
+        // VYRE_E_PANIC.
+        Control::with_layout(self.backend.control(), self.layout).expect("control buffer matches its layout")
     }
 
     fn ring(&self) -> Ring<'_> {
@@ -213,7 +250,7 @@ impl Megakernel {
     fn enter_publish(&self) -> Result<PublishGuard<'_>> {
         self.publishing.fetch_add(1, Ordering::AcqRel);
         let guard = PublishGuard(self);
-        if self.state.load(Ordering::Acquire) != RUNNING || self.control().shutdown_requested() {
+        if self.state.load(Ordering::Acquire) != RUNNING || self.shutdown_published.load(Ordering::Acquire) {
             return Err(Error::new(
                 ErrorKind::Shutdown,
                 "the megakernel is shut down (by vyre_megakernel_shutdown or a SHUTDOWN slot) \
@@ -245,6 +282,20 @@ impl Megakernel {
         Ok(payload)
     }
 
+    /// A fence's epoch observable must be in its tenant's window (or none),
+    /// checked before anything is published.
+    fn check_epoch_observable(&self, tenant: u32, epoch_observable: u32) -> Result<()> {
+        let window = self.control().tenant_window(tenant);
+        if epoch_observable != VYRE_NO_OBSERVABLE && window.and_then(|w| w.resolve(epoch_observable)).is_none() {
+            return Err(Error::out_of_range(format!(
+                "epoch_observable {epoch_observable} is outside tenant {tenant}'s window of {} \
+                 observables; pass a window index or VYRE_NO_OBSERVABLE",
+                window.map_or(0, |w| w.len)
+            )));
+        }
+        Ok(())
+    }
+
     /// Reserve a free slot for this thread: bumps its generation and sets
     /// BUSY.
     fn reserve_slot(&self, ring: &Ring) -> Option<Reservation> {
@@ -257,24 +308,42 @@ impl Megakernel {
             if word & BUSY != 0 {
                 return None;
             }
-            // Read after the host word: if the CAS below succeeds, no other
-            // host thread published in between, and the device only ever
-            // moves a slot towards DONE/FAULT, so a reusable status stays so.
-            let status = ring.status(slot).ok()?;
-            if !status.is_reusable() {
-                return None;
+            // A waiter may already have seen this generation finish, and a
+            // slot never published is EMPTY; otherwise read the device's
+            // status. Read after the host word: if the CAS below succeeds, no
+            // other host thread published in between, and the device only
+            // ever moves a slot towards DONE/FAULT, so a reusable status
+            // stays so.
+            let current = host_generation(word);
+            let seen = (word >> SEEN_SHIFT) & OUTCOME_MASK;
+            if current != 0 {
+                let outcome = if seen != 0 {
+                    seen
+                } else {
+                    let status = ring.status(slot).ok()?;
+                    // A status of a later generation means another thread
+                    // republished the slot after our read of the host word.
+                    if !status.is_reusable() || status.generation != current & VYRE_STATUS_GENERATION_MASK {
+                        return None;
+                    }
+                    outcome_of(status)
+                };
+                // Recorded before the generation moves on, so a waiter that
+                // sees the new generation finds the old one's outcome. It is
+                // a fact about `current` whoever wins the CAS below.
+                self.history[self.history_index(slot, current)]
+                    .store(u64::from(current) << 32 | outcome, Ordering::Release);
             }
-            let previous = match status.state {
-                VYRE_SLOT_DONE => PREV_DONE,
-                VYRE_SLOT_FAULT => PREV_FAULT_BASE + u64::from(status.reason),
-                _ => 0,
-            };
-            let generation = host_generation(word).wrapping_add(1).max(1);
-            let reserved = u64::from(generation) << 32 | previous << PREV_SHIFT | BUSY;
+            let generation = current.wrapping_add(1).max(1);
+            let reserved = u64::from(generation) << 32 | BUSY;
             host.compare_exchange(word, reserved, Ordering::AcqRel, Ordering::Relaxed)
                 .ok()
                 .map(|original| Reservation { slot, generation, original })
         })
+    }
+
+    fn history_index(&self, slot: u32, generation: u32) -> usize {
+        (slot * HISTORY + generation % HISTORY) as usize
     }
 
     /// Clear BUSY after the slot was published (or give up a reservation).
@@ -305,9 +374,15 @@ impl Megakernel {
                  vyre_megakernel_publish_batch, which tags the members",
             ));
         }
+        if opcode == VYRE_OP_BATCH_FENCE {
+            self.check_epoch_observable(tenant, payload.args[2])?;
+        }
         let ring = self.ring();
         let reservation = self.reserve_slot(&ring).ok_or_else(|| self.queue_full(1))?;
         let ticket = self.write_slot(&ring, &reservation, &payload);
+        if opcode == VYRE_OP_SHUTDOWN && tenant == 0 {
+            self.shutdown_published.store(true, Ordering::Release);
+        }
         self.backend.notify();
         Ok(ticket)
     }
@@ -370,14 +445,7 @@ impl Megakernel {
         if tenant >= self.layout.tenant_count {
             return Err(Error::out_of_range(format!("tenant {tenant} does not exist")));
         }
-        let window = self.control().tenant_window(tenant);
-        if epoch_observable != VYRE_NO_OBSERVABLE && window.and_then(|w| w.resolve(epoch_observable)).is_none() {
-            return Err(Error::out_of_range(format!(
-                "epoch_observable {epoch_observable} is outside tenant {tenant}'s window of {} \
-                 observables; pass a window index or VYRE_NO_OBSERVABLE",
-                window.map_or(0, |w| w.len)
-            )));
-        }
+        self.check_epoch_observable(tenant, epoch_observable)?;
         let needed = requests.len() + 1;
         if needed > self.layout.slot_count as usize {
             return Err(Error::invalid(format!(
@@ -472,40 +540,60 @@ impl Megakernel {
                 ticket.slot, self.layout.slot_count
             ))
         })?;
-        let word = host.load(Ordering::Acquire);
-        let current = host_generation(word);
-        let behind = current.wrapping_sub(ticket.generation);
-        if ticket.generation == 0 || behind > u32::MAX / 2 {
-            return Err(Error::invalid(format!(
-                "ticket (slot {}, generation {}) was never issued: the slot is at generation {current}",
-                ticket.slot, ticket.generation
-            )));
-        }
-        match behind {
-            0 if word & BUSY != 0 => Ok(TicketState::Pending),
-            0 => {
-                let status = self.ring().status(ticket.slot)?;
-                if status.generation != ticket.generation & VYRE_STATUS_GENERATION_MASK {
-                    return Err(Error::new(
-                        ErrorKind::Internal,
-                        format!(
-                            "slot {} holds generation {} on the device but {} on the host",
-                            ticket.slot, status.generation, ticket.generation
-                        ),
-                    ));
-                }
-                Ok(match status.state {
-                    VYRE_SLOT_DONE => TicketState::Done,
-                    VYRE_SLOT_FAULT => TicketState::Fault(status.reason),
-                    _ => TicketState::Pending,
-                })
+        loop {
+            let word = host.load(Ordering::Acquire);
+            let current = host_generation(word);
+            let behind = current.wrapping_sub(ticket.generation);
+            if ticket.generation == 0 || behind > u32::MAX / 2 {
+                return Err(Error::invalid(format!(
+                    "ticket (slot {}, generation {}) was never issued: the slot is at generation {current}",
+                    ticket.slot, ticket.generation
+                )));
             }
-            1 => Ok(match (word >> PREV_SHIFT) & PREV_MASK {
-                PREV_DONE => TicketState::Done,
-                previous if previous >= PREV_FAULT_BASE => TicketState::Fault((previous - PREV_FAULT_BASE) as u32),
+            return Ok(match behind {
+                0 if word & BUSY != 0 => TicketState::Pending,
+                0 => {
+                    if let Some(state) = state_of((word >> SEEN_SHIFT) & OUTCOME_MASK) {
+                        return Ok(state);
+                    }
+                    let status = self.ring().status(ticket.slot)?;
+                    // Another thread may have republished the slot between the
+                    // two reads: then the host word moved on; read it again.
+                    if host.load(Ordering::Acquire) != word {
+                        continue;
+                    }
+                    if status.generation != ticket.generation & VYRE_STATUS_GENERATION_MASK {
+                        return Err(Error::new(
+                            ErrorKind::Internal,
+                            format!(
+                                "slot {} holds generation {} on the device but the host published \
+                                 generation {} (low 24 bits {})",
+                                ticket.slot,
+                                status.generation,
+                                ticket.generation,
+                                ticket.generation & VYRE_STATUS_GENERATION_MASK
+                            ),
+                        ));
+                    }
+                    let outcome = outcome_of(status);
+                    if outcome != 0 {
+                        // Record it for later waiters and the next publisher;
+                        // losing this race to a republish is harmless.
+                        let recorded = word | outcome << SEEN_SHIFT;
+                        let _ = host.compare_exchange(word, recorded, Ordering::AcqRel, Ordering::Relaxed);
+                    }
+                    state_of(outcome).unwrap_or(TicketState::Pending)
+                }
+                behind if behind < HISTORY => {
+                    let entry = self.history[self.history_index(ticket.slot, ticket.generation)].load(Ordering::Acquire);
+                    if host_generation(entry) == ticket.generation {
+                        state_of(entry & OUTCOME_MASK).unwrap_or(TicketState::Expired)
+                    } else {
+                        TicketState::Expired
+                    }
+                }
                 _ => TicketState::Expired,
-            }),
-            _ => Ok(TicketState::Expired),
+            });
         }
     }
 
@@ -540,10 +628,9 @@ impl Megakernel {
                     return Err(Error::new(
                         ErrorKind::TicketExpired,
                         format!(
-                            "slot {} was reused at least twice since this ticket; its outcome is \
-                             no longer recorded. Wait on tickets before the ring wraps twice, or \
-                             use a larger slot_count",
-                            ticket.slot
+                            "slot {} was reused {} or more times since this ticket; its outcome \
+                             is no longer recorded. Wait on tickets sooner, or use a larger slot_count",
+                            ticket.slot, HISTORY
                         ),
                     ))
                 }
@@ -571,9 +658,12 @@ impl Megakernel {
 
     /// Whether every slot is finished and no publisher is mid-publish.
     fn idle(&self) -> bool {
-        let ring = self.ring();
         self.publishing.load(Ordering::Acquire) == 0
-            && (0..self.layout.slot_count).all(|slot| ring.status(slot).is_ok_and(|s| !matches!(s.state, VYRE_SLOT_PUBLISHED | VYRE_SLOT_CLAIMED)))
+            && (0..self.layout.slot_count).all(|slot| {
+                let generation = host_generation(self.host_slots[slot as usize].load(Ordering::Acquire));
+                generation == 0
+                    || !matches!(self.ticket_state(Ticket { slot, generation }), Ok(TicketState::Pending))
+            })
     }
 
     /// Wait until every published slot has finished.

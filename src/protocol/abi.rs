@@ -72,6 +72,10 @@ pub const VYRE_FAULT_DEVICE_LOST: u32 = 7;
 /// Fault reason: the batch tag names no fence counter.
 pub const VYRE_FAULT_BAD_BATCH: u32 = 8;
 
+/// Generations of one slot whose outcome the host remembers: a ticket
+/// stays answerable until its slot has been reused this many times.
+pub const VYRE_TICKET_HISTORY: u32 = 8;
+
 // ------------------------------------------------------------------- opcodes
 
 /// No operation.

@@ -184,6 +184,21 @@ impl<'a> Control<'a> {
         Ok(Control { words, layout })
     }
 
+    /// View `words` with a layout validated earlier (by [`Control::new`] on
+    /// the same buffer), without reading the header again: on a GPU every
+    /// header read is a trip over PCIe. Only the length is checked, which is
+    /// all that indexing relies on.
+    pub fn with_layout(words: &'a [AtomicU32], layout: Layout) -> Result<Control<'a>> {
+        if words.len() < at(layout.total_words) {
+            return Err(Error::protocol(format!(
+                "control buffer has {} words but its layout needs {}",
+                words.len(),
+                layout.total_words
+            )));
+        }
+        Ok(Control { words, layout })
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }

@@ -31,15 +31,18 @@ impl DeviceInfo {
         self.device_type == vk::PhysicalDeviceType::CPU
     }
 
-    /// Lanes per workgroup the megakernel uses. On a CPU device exactly one
-    /// subgroup (lavapipe's SIMD width): lavapipe runs the SIMD chunks of a
-    /// larger workgroup one after another as coroutines under one shared
-    /// loop limiter, and was measured to cut chunks off mid-slot once their
-    /// loops together passed 65 535 iterations (slots stayed CLAIMED
-    /// forever). On a GPU one subgroup, at least 32 lanes.
+    /// Lanes per workgroup the megakernel uses: on a GPU one subgroup, at
+    /// least 32 lanes; on a CPU device one lane. Lavapipe (Mesa 22.3)
+    /// executes a workgroup's lanes as SIMD vectors under execution masks,
+    /// and two failures were measured here with more than one lane per
+    /// workgroup, neither with one: lanes cut off mid-slot (slots stuck
+    /// CLAIMED) when a workgroup spanned several SIMD chunks, and, with one
+    /// chunk, lanes that had no slot repeating other lanes' atomics (extra
+    /// ATOMIC_ADDs in the conformance suite). Parallelism on a CPU comes
+    /// from workgroups, which lavapipe spreads over its threads.
     pub fn workgroup_size(&self) -> u32 {
         if self.is_cpu() {
-            return self.subgroup_size.max(1);
+            return 1;
         }
         self.subgroup_size.clamp(32, 64)
     }

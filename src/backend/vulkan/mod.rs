@@ -52,26 +52,31 @@ pub struct VulkanBackend {
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Create the device and buffers `config` describes on the chosen device.
+fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
+    let instance = device::Instance::new()?;
+    let devices = instance.devices()?;
+    let env = std::env::var("VYRE_DEVICE").ok();
+    let chosen = device::choose(&devices, device_index, env.as_deref())?;
+    let (physical, info) = devices[chosen].clone();
+    let workgroups = match config.workers {
+        0 => info.default_workgroups(),
+        n if n > 4096 => {
+            return Err(Error::invalid(format!(
+                "worker_count {n} workgroups is more than 4096; pass 0 for a grid that is co-resident"
+            )))
+        }
+        n => n,
+    };
+    let control = config.layout.initial_words();
+    let ring = vec![0u32; at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)];
+    let log = debug_log::initial_words(config.debug_log_capacity)?;
+    Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)
+}
+
 impl VulkanBackend {
     pub fn start(config: &BackendConfig, device_index: Option<u32>) -> Result<VulkanBackend> {
-        let instance = device::Instance::new()?;
-        let devices = instance.devices()?;
-        let env = std::env::var("VYRE_DEVICE").ok();
-        let chosen = device::choose(&devices, device_index, env.as_deref())?;
-        let (physical, info) = devices[chosen].clone();
-        let workgroups = match config.workers {
-            0 => info.default_workgroups(),
-            n if n > 4096 => {
-                return Err(Error::invalid(format!(
-                    "worker_count {n} workgroups is more than 4096; pass 0 for a grid that is co-resident"
-                )))
-            }
-            n => n,
-        };
-        let control = config.layout.initial_words();
-        let ring = vec![0u32; at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)];
-        let log = debug_log::initial_words(config.debug_log_capacity)?;
-        let gpu = Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)?;
+        let gpu = open(config, device_index)?;
         let default_budget = if gpu.info.is_cpu() { CPU_SLICE_BUDGET } else { GPU_SLICE_BUDGET };
         let budget = config.slice_budget.unwrap_or(default_budget);
         if gpu.info.is_cpu() && budget > CPU_SLICE_BUDGET {
@@ -112,6 +117,51 @@ impl VulkanBackend {
 
     pub fn lane_count(&self) -> u32 {
         self.shared.gpu.lane_count()
+    }
+}
+
+/// The baseline the resident kernel is measured against: the same shader
+/// and buffers, but one dispatch (one submit and one fence wait) per call,
+/// each making a single pass over the ring.
+pub struct PerDispatch {
+    gpu: Gpu,
+    command_buffer: vk::CommandBuffer,
+    fence: vk::Fence,
+}
+
+impl PerDispatch {
+    pub fn new(config: &BackendConfig) -> Result<PerDispatch> {
+        let gpu = open(config, config.device)?;
+        let params = SliceParams { budget: CPU_SLICE_BUDGET, max_passes: 1, lane_count: gpu.lane_count() };
+        let command_buffer = gpu.record_slice(params)?;
+        let fence = gpu.fence()?;
+        Ok(PerDispatch { gpu, command_buffer, fence })
+    }
+
+    pub fn info(&self) -> &device::DeviceInfo {
+        &self.gpu.info
+    }
+
+    pub fn control(&self) -> &[AtomicU32] {
+        self.gpu.control.words()
+    }
+
+    pub fn ring(&self) -> &[AtomicU32] {
+        self.gpu.ring.words()
+    }
+
+    /// Submit one single-pass dispatch and wait for its fence.
+    pub fn dispatch(&self) -> Result<()> {
+        self.gpu.submit(self.command_buffer, self.fence)?;
+        while !self.gpu.wait(self.fence, u64::MAX)? {}
+        self.gpu.reset(self.fence)
+    }
+}
+
+impl Drop for PerDispatch {
+    fn drop(&mut self) {
+        // dispatch() always waits, so the fence is idle.
+        self.gpu.destroy_fence(self.fence);
     }
 }
 

@@ -1,0 +1,243 @@
+//! Resident megakernel vs one dispatch per slot, side by side in one run.
+//!
+//! cargo run --release --example bench-megakernel -- [--rounds N] [--csv PATH] [--workgroups N]
+//!
+//! (a) round-trip latency, host publishes a slot → host sees it DONE, p50
+//!     and p99: the resident Vulkan kernel, the same shader dispatched once
+//!     per slot (vkQueueSubmit + fence wait), and the CPU reference backend;
+//! (b) throughput of many small slots from one publisher, resident vs per
+//!     dispatch;
+//! (c) resident throughput with 1, 2, 4 and 8 publisher threads.
+//! Every mode checks its own results (the counter it bumped) before its
+//! numbers are printed. bench/RESULTS.md records runs.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+use vyre::backend::vulkan::PerDispatch;
+use vyre::backend::{BackendChoice, BackendConfig};
+use vyre::error::ErrorKind;
+use vyre::megakernel::{Megakernel, Options};
+use vyre::protocol::abi::*;
+use vyre::protocol::control::{Control, Layout};
+use vyre::protocol::slot::{next_generation, Payload, Ring};
+
+const SLOTS: u32 = 256;
+const WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+struct Row {
+    section: &'static str,
+    mode: String,
+    threads: u32,
+    slots: u64,
+    p50_us: Option<f64>,
+    p99_us: Option<f64>,
+    slots_per_s: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1e6
+}
+
+fn latency_row(mode: &str, mut samples: Vec<Duration>, total: Duration) -> Row {
+    samples.sort_unstable();
+    Row {
+        section: "latency",
+        mode: mode.into(),
+        threads: 1,
+        slots: samples.len() as u64,
+        p50_us: Some(percentile(&samples, 0.50)),
+        p99_us: Some(percentile(&samples, 0.99)),
+        slots_per_s: samples.len() as f64 / total.as_secs_f64(),
+    }
+}
+
+fn options(backend: BackendChoice, workgroups: u32) -> Options {
+    let worker_count = if backend == BackendChoice::Vulkan { workgroups } else { 0 };
+    Options { backend, slot_count: SLOTS, worker_count, ..Options::default() }
+}
+
+fn counter(mk: &Megakernel) -> u32 {
+    let mut value = [0];
+    mk.read_observables(0, &mut value).expect("observable 0");
+    value[0]
+}
+
+fn publish_add(mk: &Megakernel) -> vyre::megakernel::Ticket {
+    loop {
+        match mk.publish(VYRE_OP_ATOMIC_ADD, 0, &[0, 1]) {
+            Ok(ticket) => return ticket,
+            Err(e) if e.kind == ErrorKind::QueueFull => std::hint::spin_loop(),
+            Err(e) => panic!("publish: {e}"),
+        }
+    }
+}
+
+fn resident_latency(mk: &Megakernel, rounds: u32, mode: &str) -> Row {
+    for _ in 0..rounds / 10 {
+        mk.wait(publish_add(mk), WAIT).expect("warm-up slot");
+    }
+    let before = counter(mk);
+    let mut samples = Vec::with_capacity(rounds as usize);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let ticket = publish_add(mk);
+        mk.wait(ticket, WAIT).expect("slot completes");
+        samples.push(t.elapsed());
+    }
+    let total = start.elapsed();
+    assert_eq!(counter(mk).wrapping_sub(before), rounds, "{mode}: every slot ran once");
+    latency_row(mode, samples, total)
+}
+
+fn resident_throughput(mk: &Megakernel, slots: u32, threads: u32) -> Row {
+    let before = counter(mk);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let share = slots / threads + u32::from(t < slots % threads);
+            s.spawn(move || {
+                for _ in 0..share {
+                    publish_add(mk);
+                }
+            });
+        }
+    });
+    mk.wait_idle(WAIT).expect("all slots finish");
+    let total = start.elapsed();
+    assert_eq!(counter(mk).wrapping_sub(before), slots, "every slot ran once");
+    Row {
+        section: if threads == 1 { "throughput" } else { "threads" },
+        mode: "resident".into(),
+        threads,
+        slots: u64::from(slots),
+        p50_us: None,
+        p99_us: None,
+        slots_per_s: f64::from(slots) / total.as_secs_f64(),
+    }
+}
+
+/// One dispatch per slot: publish into the ring, submit, wait on the fence.
+fn per_dispatch(rounds: u32, section: &'static str, workgroups: u32) -> (Row, String) {
+    let layout = Layout::new(SLOTS, 1, VYRE_DEFAULT_OBSERVABLES, SLOTS / 2).expect("layout");
+    let config = BackendConfig {
+        layout,
+        debug_log_capacity: VYRE_DEFAULT_DEBUG_RECORDS,
+        workers: workgroups,
+        device: None,
+        slice_budget: None,
+    };
+    let runner = PerDispatch::new(&config).expect("per-dispatch runner");
+    let device = runner.info().name.clone();
+    let ring = Ring::new(runner.ring()).expect("ring");
+    let control = Control::new(runner.control()).expect("control");
+    let payload = Payload::new(VYRE_OP_ATOMIC_ADD, 0, &[0, 1]).expect("payload");
+    let mut generations = vec![0u32; SLOTS as usize];
+    let mut samples = Vec::with_capacity(rounds as usize);
+    let start = Instant::now();
+    for i in 0..rounds {
+        let slot = i % SLOTS;
+        let generation = next_generation(generations[slot as usize]);
+        generations[slot as usize] = generation;
+        let t = Instant::now();
+        ring.publish(slot, generation, &payload).expect("slot is free after its dispatch");
+        runner.dispatch().expect("dispatch");
+        samples.push(t.elapsed());
+        assert_eq!(ring.status(slot).expect("status").state, VYRE_SLOT_DONE, "the dispatch ran the slot");
+    }
+    let total = start.elapsed();
+    let done = control.observable(0).map(|w| w.load(std::sync::atomic::Ordering::Acquire));
+    assert_eq!(done, Some(rounds), "per-dispatch: every slot ran once");
+    let mut row = latency_row("per-dispatch", samples, total);
+    row.section = section;
+    (row, device)
+}
+
+fn main() {
+    let mut rounds = 20_000u32;
+    let mut csv: Option<String> = None;
+    let mut workgroups = 0u32;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
+            "--csv" => csv = args.next(),
+            "--workgroups" => workgroups = args.next().and_then(|v| v.parse().ok()).expect("--workgroups N"),
+            other => panic!("unknown argument {other}; use --rounds N --csv PATH --workgroups N (0 = default)"),
+        }
+    }
+    let progress = |what: &str| eprintln!("bench-megakernel: {what}");
+    let dispatch_rounds = (rounds / 4).max(100);
+    let mut rows = Vec::new();
+
+    // One GPU kernel at a time: a resident megakernel occupies every SM, so
+    // the per-dispatch baseline runs only after it is destroyed.
+    progress("starting the resident Vulkan megakernel");
+    let resident = Megakernel::create(&options(BackendChoice::Vulkan, workgroups)).expect("Vulkan megakernel");
+    let lanes = resident.stats().worker_count;
+    progress("latency, resident");
+    rows.push(resident_latency(&resident, rounds, "resident"));
+    progress("throughput, resident");
+    rows.push(resident_throughput(&resident, rounds * 5, 1));
+    for threads in [1, 2, 4, 8] {
+        progress(&format!("throughput, resident, {threads} publisher threads"));
+        let mut row = resident_throughput(&resident, rounds * 5, threads);
+        row.section = "threads";
+        rows.push(row);
+    }
+    drop(resident);
+
+    progress("latency and throughput, one dispatch per slot");
+    let (per_dispatch_latency, device) = per_dispatch(dispatch_rounds, "latency", workgroups);
+    let mut per_dispatch_throughput = Row { section: "throughput", ..per_dispatch_latency.clone() };
+    per_dispatch_throughput.p50_us = None;
+    per_dispatch_throughput.p99_us = None;
+    rows.insert(1, per_dispatch_latency);
+    rows.insert(3, per_dispatch_throughput);
+
+    progress("latency, reference backend");
+    let reference = Megakernel::create(&options(BackendChoice::Reference, 0)).expect("reference megakernel");
+    rows.insert(2, resident_latency(&reference, rounds, "reference (CPU threads)"));
+
+    println!("device: {device} ({lanes} lanes resident)");
+    println!("{:<11} {:<24} {:>7} {:>9} {:>10} {:>10} {:>14}", "section", "mode", "threads", "slots", "p50 us", "p99 us", "slots/s");
+    let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    for r in &rows {
+        println!(
+            "{:<11} {:<24} {:>7} {:>9} {:>10} {:>10} {:>14.0}",
+            r.section, r.mode, r.threads, r.slots, fmt(r.p50_us), fmt(r.p99_us), r.slots_per_s
+        );
+    }
+    let find = |section: &str, mode: &str| rows.iter().find(|r| r.section == section && r.mode == mode);
+    if let (Some(res), Some(per)) = (find("latency", "resident"), find("latency", "per-dispatch")) {
+        println!(
+            "ratio, per-dispatch / resident: p50 latency {:.1}x, p99 latency {:.1}x",
+            per.p50_us.unwrap_or(0.0) / res.p50_us.unwrap_or(1.0),
+            per.p99_us.unwrap_or(0.0) / res.p99_us.unwrap_or(1.0)
+        );
+    }
+    if let (Some(res), Some(per)) = (find("throughput", "resident"), find("throughput", "per-dispatch")) {
+        println!("ratio, resident / per-dispatch: throughput {:.1}x", res.slots_per_s / per.slots_per_s);
+    }
+    if let Some(path) = csv {
+        let mut file = std::fs::File::create(&path).expect("create the CSV file");
+        writeln!(file, "device,section,mode,threads,slots,p50_us,p99_us,slots_per_s").unwrap();
+        for r in &rows {
+            writeln!(
+                file,
+                "\"{device}\",{},{},{},{},{},{},{:.0}",
+                r.section,
+                r.mode,
+                r.threads,
+                r.slots,
+                fmt(r.p50_us),
+                fmt(r.p99_us),
+                r.slots_per_s
+            )
+            .unwrap();
+        }
+        println!("wrote {path}");
+    }
+}
