@@ -74,22 +74,27 @@ fn publish_add(mk: &Megakernel) -> vyre::megakernel::Ticket {
     }
 }
 
-fn resident_latency(mk: &Megakernel, rounds: u32, mode: &str) -> Row {
+/// Round trips, plus the share of each spent inside the publish call.
+fn resident_latency(mk: &Megakernel, rounds: u32, mode: &str) -> [Row; 2] {
     for _ in 0..rounds / 10 {
         mk.wait(publish_add(mk), WAIT).expect("warm-up slot");
     }
     let before = counter(mk);
     let mut samples = Vec::with_capacity(rounds as usize);
+    let mut publish_calls = Vec::with_capacity(rounds as usize);
     let start = Instant::now();
     for _ in 0..rounds {
         let t = Instant::now();
         let ticket = publish_add(mk);
+        publish_calls.push(t.elapsed());
         mk.wait(ticket, WAIT).expect("slot completes");
         samples.push(t.elapsed());
     }
     let total = start.elapsed();
     assert_eq!(counter(mk).wrapping_sub(before), rounds, "{mode}: every slot ran once");
-    latency_row(mode, samples, total)
+    let mut publish_row = latency_row(&format!("{mode}: publish call"), publish_calls, total);
+    publish_row.slots_per_s = 0.0;
+    [latency_row(mode, samples, total), publish_row]
 }
 
 fn resident_throughput(mk: &Megakernel, slots: u32, threads: u32) -> Row {
@@ -178,7 +183,7 @@ fn main() {
     let resident = Megakernel::create(&options(BackendChoice::Vulkan, workgroups)).expect("Vulkan megakernel");
     let lanes = resident.stats().worker_count;
     progress("latency, resident");
-    rows.push(resident_latency(&resident, rounds, "resident"));
+    rows.extend(resident_latency(&resident, rounds, "resident"));
     progress("throughput, resident");
     rows.push(resident_throughput(&resident, rounds * 5, 1));
     for threads in [1, 2, 4, 8] {
@@ -194,19 +199,20 @@ fn main() {
     let mut per_dispatch_throughput = Row { section: "throughput", ..per_dispatch_latency.clone() };
     per_dispatch_throughput.p50_us = None;
     per_dispatch_throughput.p99_us = None;
-    rows.insert(1, per_dispatch_latency);
-    rows.insert(3, per_dispatch_throughput);
+    rows.insert(2, per_dispatch_latency);
+    rows.insert(4, per_dispatch_throughput);
 
     progress("latency, reference backend");
     let reference = Megakernel::create(&options(BackendChoice::Reference, 0)).expect("reference megakernel");
-    rows.insert(2, resident_latency(&reference, rounds, "reference (CPU threads)"));
+    let [reference_latency, _] = resident_latency(&reference, rounds, "reference (CPU threads)");
+    rows.insert(3, reference_latency);
 
     println!("device: {device} ({lanes} lanes resident)");
-    println!("{:<11} {:<24} {:>7} {:>9} {:>10} {:>10} {:>14}", "section", "mode", "threads", "slots", "p50 us", "p99 us", "slots/s");
+    println!("{:<11} {:<26} {:>7} {:>9} {:>10} {:>10} {:>14}", "section", "mode", "threads", "slots", "p50 us", "p99 us", "slots/s");
     let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     for r in &rows {
         println!(
-            "{:<11} {:<24} {:>7} {:>9} {:>10} {:>10} {:>14.0}",
+            "{:<11} {:<26} {:>7} {:>9} {:>10} {:>10} {:>14.0}",
             r.section, r.mode, r.threads, r.slots, fmt(r.p50_us), fmt(r.p99_us), r.slots_per_s
         );
     }

@@ -16,6 +16,10 @@ layout(local_size_x_id = 0) in;
 
 layout(set = 0, binding = 0) coherent volatile buffer Control { uint ctrl[]; };
 layout(set = 0, binding = 1) coherent volatile buffer Ring { uint ring[]; };
+// The same ring, read a slot (4 x uvec4) at a time once it is claimed: the
+// payload no longer changes then, so its loads need not be volatile and can
+// all be in flight at once (on a GPU each is a trip to L2 or further).
+layout(set = 0, binding = 1) coherent readonly buffer RingSlots { uvec4 ring_slots[]; };
 layout(set = 0, binding = 2) coherent volatile buffer DebugLog { uint dlog[]; };
 
 layout(push_constant) uniform Slice {
@@ -32,9 +36,10 @@ uint slot_count, tenant_count, observable_count, fence_count;
 uint off_metrics, off_tenants, off_tenant_opcodes, off_fences, off_observables;
 // Iterations spent, shared by every loop of this invocation.
 uint iters = 0u;
+// Arguments of the slot being served.
+uint args[VYRE_SLOT_MAX_ARGS];
 
 uint slot_word(uint slot, uint word) { return slot * VYRE_SLOT_WORDS + word; }
-uint arg(uint slot, uint i) { return ring[slot_word(slot, VYRE_SLOT_WORD_ARG0 + i)]; }
 uint obs(uint index) { return off_observables + index; }
 uint fault(uint reason) { return FAULTED | reason; }
 
@@ -96,15 +101,15 @@ void bump_metric(uint metric) {
 }
 
 // Packed-slot shape: 0 if well formed, else the fault reason.
-uint check_packed(uint slot) {
-    uint header = arg(slot, 0u);
+uint check_packed() {
+    uint header = args[0u];
     uint count = header & VYRE_PACKED_COUNT_MASK;
     if (count == 0u || count > VYRE_PACKED_MAX_OPS) return VYRE_FAULT_BAD_ARGS;
     uint used = VYRE_PACKED_OPCODE_SHIFT + VYRE_PACKED_OPCODE_BITS * count;
     if (used < 32u && (header >> used) != 0u) return VYRE_FAULT_BAD_ARGS;
     for (uint i = 1u + 2u * count; i < VYRE_SLOT_MAX_ARGS; i++) {
         iters++;
-        if (arg(slot, i) != 0u) return VYRE_FAULT_BAD_ARGS;
+        if (args[i] != 0u) return VYRE_FAULT_BAD_ARGS;
     }
     for (uint i = 0u; i < count; i++) {
         uint op = (header >> (VYRE_PACKED_OPCODE_SHIFT + VYRE_PACKED_OPCODE_BITS * i)) & ((1u << VYRE_PACKED_OPCODE_BITS) - 1u);
@@ -114,16 +119,16 @@ uint check_packed(uint slot) {
 }
 
 // Static argument checks (protocol::opcode::check_args): 0 or a fault reason.
-uint check_args(uint opcode, uint slot) {
-    if (opcode == VYRE_OP_MEMCPY && arg(slot, 2u) > VYRE_MEMCPY_MAX_WORDS) return VYRE_FAULT_BAD_ARGS;
-    if (opcode == VYRE_OP_PRINTF && arg(slot, 1u) > VYRE_PRINTF_MAX_VALUES) return VYRE_FAULT_BAD_ARGS;
-    if (opcode == VYRE_OP_PACKED_SLOT) return check_packed(slot);
+uint check_args(uint opcode) {
+    if (opcode == VYRE_OP_MEMCPY && args[2u] > VYRE_MEMCPY_MAX_WORDS) return VYRE_FAULT_BAD_ARGS;
+    if (opcode == VYRE_OP_PRINTF && args[1u] > VYRE_PRINTF_MAX_VALUES) return VYRE_FAULT_BAD_ARGS;
+    if (opcode == VYRE_OP_PACKED_SLOT) return check_packed();
     if (opcode == VYRE_OP_DFA_SCAN) return VYRE_FAULT_UNKNOWN_OPCODE;
     if (!is_known(opcode)) return VYRE_FAULT_UNKNOWN_OPCODE;
     return 0u;
 }
 
-void log_append(uint tenant, uint slot) {
+void log_append(uint tenant) {
     uint capacity = dlog[VYRE_DEBUG_CAPACITY];
     uint index = dlog[VYRE_DEBUG_CURSOR];
     for (;;) {
@@ -137,13 +142,13 @@ void log_append(uint tenant, uint slot) {
         index = seen;
     }
     uint base = VYRE_DEBUG_HEADER_WORDS + index * VYRE_DEBUG_RECORD_WORDS;
-    uint count = arg(slot, 1u);
+    uint count = args[1u];
     dlog[base + VYRE_DEBUG_REC_TENANT] = tenant;
-    dlog[base + VYRE_DEBUG_REC_FORMAT] = arg(slot, 0u);
+    dlog[base + VYRE_DEBUG_REC_FORMAT] = args[0u];
     dlog[base + VYRE_DEBUG_REC_VALUE_COUNT] = count;
     for (uint i = 0u; i < VYRE_PRINTF_MAX_VALUES; i++) {
         iters++;
-        dlog[base + VYRE_DEBUG_REC_VALUE0 + i] = i < count ? arg(slot, 2u + i) : 0u;
+        dlog[base + VYRE_DEBUG_REC_VALUE0 + i] = i < count ? args[2u + i] : 0u;
     }
     memoryBarrierBuffer();
     atomicExchange(dlog[base + VYRE_DEBUG_REC_COMMIT], index + 1u);
@@ -152,7 +157,7 @@ void log_append(uint tenant, uint slot) {
 // One data operation with arguments x0..x3 (PRINTF reads its values from
 // the slot). Every index is checked before anything is written. Returns 0
 // or a fault reason; `apply` false only checks.
-uint data_op(uint opcode, uint tenant, uint base, uint len, uint x0, uint x1, uint x2, uint x3, uint slot, bool apply) {
+uint data_op(uint opcode, uint tenant, uint base, uint len, uint x0, uint x1, uint x2, uint x3, bool apply) {
     if (opcode == VYRE_OP_NOP) return 0u;
     if (opcode == VYRE_OP_STORE_U32) {
         if (!inside(x0, len)) return VYRE_FAULT_OUT_OF_WINDOW;
@@ -191,28 +196,28 @@ uint data_op(uint opcode, uint tenant, uint base, uint len, uint x0, uint x1, ui
         return 0u;
     }
     if (opcode == VYRE_OP_PRINTF) {
-        if (apply) log_append(tenant, slot);
+        if (apply) log_append(tenant);
         return 0u;
     }
     return VYRE_FAULT_UNKNOWN_OPCODE;
 }
 
-uint run_data_op(uint opcode, uint tenant, uint base, uint len, uint slot) {
-    uint x0 = arg(slot, 0u), x1 = arg(slot, 1u), x2 = arg(slot, 2u), x3 = arg(slot, 3u);
-    uint reason = data_op(opcode, tenant, base, len, x0, x1, x2, x3, slot, false);
+uint run_data_op(uint opcode, uint tenant, uint base, uint len) {
+    uint x0 = args[0u], x1 = args[1u], x2 = args[2u], x3 = args[3u];
+    uint reason = data_op(opcode, tenant, base, len, x0, x1, x2, x3, false);
     if (reason != 0u) return reason;
-    return data_op(opcode, tenant, base, len, x0, x1, x2, x3, slot, true);
+    return data_op(opcode, tenant, base, len, x0, x1, x2, x3, true);
 }
 
-uint packed(uint tenant, uint base, uint len, uint slot) {
-    uint header = arg(slot, 0u);
+uint packed(uint tenant, uint base, uint len) {
+    uint header = args[0u];
     uint count = header & VYRE_PACKED_COUNT_MASK;
     for (int pass = 0; pass < 2; pass++) {  // check all, then apply all
         for (uint i = 0u; i < count; i++) {
             iters++;
             uint op = (header >> (VYRE_PACKED_OPCODE_SHIFT + VYRE_PACKED_OPCODE_BITS * i)) & ((1u << VYRE_PACKED_OPCODE_BITS) - 1u);
-            uint a = arg(slot, 1u + 2u * i), b = arg(slot, 2u + 2u * i);
-            uint reason = data_op(op, tenant, base, len, a, b, 0u, 0u, slot, pass == 1);
+            uint a = args[1u + 2u * i], b = args[2u + 2u * i];
+            uint reason = data_op(op, tenant, base, len, a, b, 0u, 0u, pass == 1);
             if (reason != 0u) return fault(reason);
             if (pass == 1) bump_metric(metric_of(op));
         }
@@ -220,8 +225,8 @@ uint packed(uint tenant, uint base, uint len, uint slot) {
     return VYRE_METRIC_PACKED_SLOT;
 }
 
-uint fence(uint tenant, uint base, uint len, uint slot) {
-    uint index = arg(slot, 0u), members = arg(slot, 1u), result = arg(slot, 2u);
+uint fence(uint tenant, uint base, uint len) {
+    uint index = args[0u], members = args[1u], result = args[2u];
     bool has_result = result != VYRE_NO_OBSERVABLE;
     if (has_result && !inside(result, len)) return fault(VYRE_FAULT_OUT_OF_WINDOW);
     if (members > 0u) {
@@ -235,7 +240,7 @@ uint fence(uint tenant, uint base, uint len, uint slot) {
     return VYRE_METRIC_BATCH_FENCE;
 }
 
-uint tenant_opcode(uint opcode, uint tenant, uint base, uint len, uint slot) {
+uint tenant_opcode(uint opcode, uint tenant, uint base, uint len) {
     if (opcode_owner(opcode) != tenant) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
     uint builtin = 0xFFFFFFFFu;
     for (uint e = 0u; e < VYRE_TENANT_OPCODE_CAPACITY; e++) {
@@ -247,28 +252,28 @@ uint tenant_opcode(uint opcode, uint tenant, uint base, uint len, uint slot) {
         }
     }
     if (builtin == 0xFFFFFFFFu || !may_alias(builtin)) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
-    uint reason = check_args(builtin, slot);
-    if (reason == 0u) reason = run_data_op(builtin, tenant, base, len, slot);
+    uint reason = check_args(builtin);
+    if (reason == 0u) reason = run_data_op(builtin, tenant, base, len);
     return reason != 0u ? fault(reason) : VYRE_METRIC_TENANT;
 }
 
 // Run a claimed slot's opcode: a metric bucket (done), FAULTED | reason, or RETRY.
-uint execute(uint slot, uint opcode, uint tenant) {
+uint execute(uint opcode, uint tenant) {
     uint base, len;
     if (!tenant_window(tenant, base, len)) {
         return fault(tenant >= tenant_count ? VYRE_FAULT_BAD_TENANT : VYRE_FAULT_OUT_OF_WINDOW);
     }
-    uint reason = check_args(opcode, slot);
+    uint reason = check_args(opcode);
     if (reason != 0u) return fault(reason);
-    if (opcode == VYRE_OP_BATCH_FENCE) return fence(tenant, base, len, slot);
-    if (opcode == VYRE_OP_PACKED_SLOT) return packed(tenant, base, len, slot);
+    if (opcode == VYRE_OP_BATCH_FENCE) return fence(tenant, base, len);
+    if (opcode == VYRE_OP_PACKED_SLOT) return packed(tenant, base, len);
     if (opcode == VYRE_OP_SHUTDOWN) {
         if (tenant != 0u) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
         atomicExchange(ctrl[VYRE_CTRL_SHUTDOWN], 1u);
         return VYRE_METRIC_SHUTDOWN;
     }
-    if (opcode_owner(opcode) != 0xFFFFFFFFu) return tenant_opcode(opcode, tenant, base, len, slot);
-    reason = run_data_op(opcode, tenant, base, len, slot);
+    if (opcode_owner(opcode) != 0xFFFFFFFFu) return tenant_opcode(opcode, tenant, base, len);
+    reason = run_data_op(opcode, tenant, base, len);
     if (reason != 0u) return fault(reason);
     uint metric = metric_of(opcode);
     return metric == 0xFFFFFFFFu ? fault(VYRE_FAULT_UNKNOWN_OPCODE) : metric;
@@ -296,9 +301,15 @@ uint try_claim(uint slot) {
 // Run a claimed slot to its final status, or hand it back (RETRY).
 void serve(uint slot, uint generation) {
     uint status = slot_word(slot, VYRE_SLOT_WORD_STATUS);
-    uint opcode = ring[slot_word(slot, VYRE_SLOT_WORD_OPCODE)];
-    uint tenant = ring[slot_word(slot, VYRE_SLOT_WORD_TENANT)];
-    uint batch = ring[slot_word(slot, VYRE_SLOT_WORD_BATCH)];
+    // A slot is 4 uvec4s: header (status, opcode, tenant, batch), then the
+    // 12 arguments (src/backend/vulkan/gpu.rs pins this layout).
+    uint first = slot * (VYRE_SLOT_WORDS / 4u);
+    uvec4 header = ring_slots[first];
+    uvec4 a0 = ring_slots[first + 1u], a1 = ring_slots[first + 2u], a2 = ring_slots[first + 3u];
+    uint opcode = header[VYRE_SLOT_WORD_OPCODE];
+    uint tenant = header[VYRE_SLOT_WORD_TENANT];
+    uint batch = header[VYRE_SLOT_WORD_BATCH];
+    args = uint[VYRE_SLOT_MAX_ARGS](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w, a2.x, a2.y, a2.z, a2.w);
 
     // A batch member must name a fence counter of its own tenant.
     uint counter = 0xFFFFFFFFu;
@@ -307,12 +318,12 @@ void serve(uint slot, uint generation) {
         uint entry = off_fences + (batch - 1u) * VYRE_FENCE_ENTRY_WORDS;
         if (batch - 1u < fence_count && ctrl[entry + VYRE_FENCE_WORD_OWNER] == tenant) {
             counter = entry + VYRE_FENCE_WORD_COUNT;
-            result = execute(slot, opcode, tenant);
+            result = execute(opcode, tenant);
         } else {
             result = fault(VYRE_FAULT_BAD_BATCH);
         }
     } else {
-        result = execute(slot, opcode, tenant);
+        result = execute(opcode, tenant);
     }
 
     if (result == RETRY) {

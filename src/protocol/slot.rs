@@ -220,9 +220,7 @@ impl<'a> Ring<'a> {
     /// Publish `payload` into `slot` as `generation`: arguments and header
     /// first, then the status word with release ordering, so a worker that
     /// sees PUBLISHED sees the whole payload. A slot that is still in flight
-    /// (PUBLISHED or CLAIMED) is refused, never overwritten. The caller must
-    /// be the slot's only host-side writer (the megakernel's allocator
-    /// guarantees this).
+    /// (PUBLISHED or CLAIMED) is refused, never overwritten.
     pub fn publish(&self, slot: u32, generation: u32, payload: &Payload) -> Result<()> {
         let current = self.status(slot)?;
         if !current.is_reusable() {
@@ -235,6 +233,18 @@ impl<'a> Ring<'a> {
                 ),
             ));
         }
+        self.publish_reserved(slot, generation, payload);
+        Ok(())
+    }
+
+    /// [`Ring::publish`] without reading the status word first, for a caller
+    /// that already knows the slot is reusable and is its only host-side
+    /// writer (the megakernel's slot reservation guarantees both). On a GPU
+    /// that read is a trip over PCIe on every publish. `slot` must be in range.
+    pub fn publish_reserved(&self, slot: u32, generation: u32, payload: &Payload) {
+        if slot >= self.slots {
+            return;
+        }
         for (i, &arg) in payload.args.iter().enumerate() {
             self.word(slot, VYRE_SLOT_WORD_ARG0 + i as u32).store(arg, Ordering::Relaxed);
         }
@@ -244,7 +254,6 @@ impl<'a> Ring<'a> {
         super::publish_barrier();
         let status = Status::new(VYRE_SLOT_PUBLISHED, VYRE_FAULT_NONE, generation);
         self.word(slot, VYRE_SLOT_WORD_STATUS).store(status.encode(), Ordering::Release);
-        Ok(())
     }
 
     /// Claim `slot` if it is PUBLISHED. Any worker may claim any slot; the

@@ -4,8 +4,21 @@
 
 use super::device::{DeviceInfo, Instance};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::abi::*;
 use ash::vk;
 use std::sync::atomic::AtomicU32;
+
+// The shader reads a claimed slot as four uvec4s: status, opcode, tenant,
+// batch, then the twelve arguments.
+static_assertions::const_assert!(
+    VYRE_SLOT_WORDS == 16
+        && VYRE_SLOT_WORD_STATUS == 0
+        && VYRE_SLOT_WORD_OPCODE == 1
+        && VYRE_SLOT_WORD_TENANT == 2
+        && VYRE_SLOT_WORD_BATCH == 3
+        && VYRE_SLOT_WORD_ARG0 == 4
+        && VYRE_SLOT_MAX_ARGS == 12
+);
 
 /// The SPIR-V of shaders/megakernel.comp, compiled and validated by build.rs.
 static MEGAKERNEL_SPIRV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/megakernel.spv"));
