@@ -181,7 +181,7 @@ fn main() {
     // the per-dispatch baseline runs only after it is destroyed.
     progress("starting the resident Vulkan megakernel");
     let resident = Megakernel::create(&options(BackendChoice::Vulkan, workgroups)).expect("Vulkan megakernel");
-    let lanes = resident.stats().worker_count;
+    let lanes = resident.stats().lane_count;
     progress("latency, resident");
     rows.extend(resident_latency(&resident, rounds, "resident"));
     progress("throughput, resident");

@@ -27,7 +27,7 @@ _Static_assert((vyre_status)-1 < 0, "vyre_status is signed");
 /* ------------------------------------------------ vyre_megakernel_options
  * 8 x uint32_t: 0 struct_size, 4 backend, 8 slot_count, 12 worker_count,
  * 16 observable_count, 20 tenant_count, 24 debug_log_capacity, 28 flags. */
-PIN(sizeof(vyre_megakernel_options), 32);
+PIN(sizeof(vyre_megakernel_options), 36);
 PIN(_Alignof(vyre_megakernel_options), 4);
 PIN(offsetof(vyre_megakernel_options, struct_size), 0);
 PIN(offsetof(vyre_megakernel_options, backend), 4);
@@ -36,6 +36,7 @@ PIN(offsetof(vyre_megakernel_options, worker_count), 12);
 PIN(offsetof(vyre_megakernel_options, observable_count), 16);
 PIN(offsetof(vyre_megakernel_options, tenant_count), 20);
 PIN(offsetof(vyre_megakernel_options, debug_log_capacity), 24);
+PIN(offsetof(vyre_megakernel_options, device_index), 32);
 PIN(offsetof(vyre_megakernel_options, flags), 28);
 PIN(FIELD_SIZE(vyre_megakernel_options, struct_size), 4);
 PIN(FIELD_SIZE(vyre_megakernel_options, flags), 4);
@@ -76,7 +77,7 @@ PIN(FIELD_SIZE(vyre_debug_record, values) / FIELD_SIZE(vyre_debug_record, values
 /* -------------------------------------------------- vyre_megakernel_stats
  * 10 x uint32_t: 0 struct_size, 4 backend, 8 slot_count, 12 worker_count,
  * 16 observable_count, 20 tenant_count, 24 epoch, 28 done_count,
- * 32 fault_count, 36 reserved; then 2 x uint64_t at 8-byte alignment:
+ * 32 fault_count, 36 lane_count; then 2 x uint64_t at 8-byte alignment:
  * 40 published_count, 48 cancelled_count: 56, aligned to 8. (The struct
  * tag is used: it names the struct whatever the typedef situation.) */
 PIN(sizeof(struct vyre_megakernel_stats), 56);
@@ -90,10 +91,10 @@ PIN(offsetof(struct vyre_megakernel_stats, tenant_count), 20);
 PIN(offsetof(struct vyre_megakernel_stats, epoch), 24);
 PIN(offsetof(struct vyre_megakernel_stats, done_count), 28);
 PIN(offsetof(struct vyre_megakernel_stats, fault_count), 32);
-PIN(offsetof(struct vyre_megakernel_stats, reserved), 36);
+PIN(offsetof(struct vyre_megakernel_stats, lane_count), 36);
 PIN(offsetof(struct vyre_megakernel_stats, published_count), 40);
 PIN(offsetof(struct vyre_megakernel_stats, cancelled_count), 48);
-PIN(FIELD_SIZE(struct vyre_megakernel_stats, reserved), 4);
+PIN(FIELD_SIZE(struct vyre_megakernel_stats, lane_count), 4);
 PIN(FIELD_SIZE(struct vyre_megakernel_stats, published_count), 8);
 PIN(FIELD_SIZE(struct vyre_megakernel_stats, cancelled_count), 8);
 
@@ -203,7 +204,7 @@ int main(void)
     VYRE_CHECK(stats.tenant_count == 1);
     VYRE_CHECK(stats.worker_count >= 1 && stats.worker_count <= 64);
     VYRE_CHECK(stats.epoch == 0 && stats.done_count == 0 && stats.fault_count == 0);
-    VYRE_CHECK(stats.reserved == 0);
+    VYRE_CHECK(stats.lane_count == stats.worker_count); /* reference: one lane per thread */
     VYRE_CHECK(stats.published_count == 0 && stats.cancelled_count == 0);
     {
         vyre_ticket t;
@@ -215,7 +216,7 @@ int main(void)
     }
     VYRE_CHECK_OK(vyre_megakernel_read_stats(mk, &stats));
     VYRE_CHECK(stats.published_count == 2 && stats.done_count == 2 && stats.epoch == 1);
-    VYRE_CHECK(stats.fault_count == 0 && stats.cancelled_count == 0 && stats.reserved == 0);
+    VYRE_CHECK(stats.fault_count == 0 && stats.cancelled_count == 0 && stats.lane_count >= stats.worker_count);
     vyre_megakernel_destroy(mk);
 
     printf("test_layout: ok (options %zu, ticket %zu, slot_request %zu, debug_record %zu, "

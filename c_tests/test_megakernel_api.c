@@ -188,8 +188,8 @@ static void test_options(void)
     stats.struct_size = sizeof stats;
     VYRE_CHECK_OK(vyre_megakernel_read_stats(mk, &stats));
     VYRE_CHECK(stats.struct_size == sizeof stats);
-    /* AUTO resolves to a real backend (the reference one unless this
-     * build prefers another). */
+    /* AUTO resolves to a real backend: Vulkan where a device exists, else
+     * the reference one (VYRE_BACKEND steers it). */
     VYRE_CHECK(stats.backend != VYRE_BACKEND_AUTO);
     VYRE_CHECK(stats.slot_count == VYRE_DEFAULT_SLOTS);
     VYRE_CHECK(stats.observable_count == VYRE_DEFAULT_OBSERVABLES);
@@ -199,7 +199,7 @@ static void test_options(void)
         VYRE_CHECK(stats.worker_count <= 4); /* default: up to 4 threads */
     }
     VYRE_CHECK(stats.epoch == 0 && stats.done_count == 0 && stats.fault_count == 0);
-    VYRE_CHECK(stats.reserved == 0 && stats.published_count == 0 && stats.cancelled_count == 0);
+    VYRE_CHECK(stats.lane_count >= stats.worker_count && stats.published_count == 0 && stats.cancelled_count == 0);
     vyre_megakernel_destroy(mk);
 
     /* options_init's result works as is. */
@@ -271,9 +271,13 @@ static void test_options(void)
     opts.tenant_count = VYRE_MAX_TENANTS + 1; /* 1025 */
     check_create_fails(&opts, VYRE_E_INVALID_ARGUMENT);
     opts = base;
+    opts.backend = VYRE_BACKEND_REFERENCE; /* at most 64 worker threads */
     opts.worker_count = 1000;
     check_create_fails(&opts, VYRE_E_INVALID_ARGUMENT);
     opts.worker_count = 65;
+    check_create_fails(&opts, VYRE_E_INVALID_ARGUMENT);
+    opts.backend = VYRE_BACKEND_VULKAN; /* at most 4096 workgroups, checked first */
+    opts.worker_count = 4097;
     check_create_fails(&opts, VYRE_E_INVALID_ARGUMENT);
     opts = base;
     opts.observable_count = VYRE_MAX_OBSERVABLES + 1;

@@ -25,7 +25,6 @@ static vyre_megakernel *create(uint32_t slots, uint32_t workers, uint32_t observ
     vyre_megakernel_options opts;
     vyre_megakernel *mk = NULL;
     VYRE_CHECK_OK(vyre_megakernel_options_init(&opts));
-    opts.backend = VYRE_BACKEND_REFERENCE;
     opts.slot_count = slots;
     opts.worker_count = workers;
     opts.observable_count = observables;

@@ -96,7 +96,6 @@ static vyre_megakernel *create(uint32_t slots, uint32_t workers, uint32_t observ
     vyre_megakernel_options opts;
     vyre_megakernel *mk = NULL;
     VYRE_CHECK_OK(vyre_megakernel_options_init(&opts));
-    opts.backend = VYRE_BACKEND_REFERENCE;
     opts.slot_count = slots;
     opts.worker_count = workers;
     opts.observable_count = observables;
@@ -420,7 +419,6 @@ static void test_window_flips(unsigned slots)
     vyre_megakernel_options opts;
 
     VYRE_CHECK_OK(vyre_megakernel_options_init(&opts));
-    opts.backend = VYRE_BACKEND_REFERENCE;
     opts.slot_count = 64;
     opts.worker_count = 3;
     opts.observable_count = 64;

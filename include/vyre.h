@@ -19,7 +19,40 @@
 #include <stdbool.h>
 
 /**
- * Pick the best available backend (the reference backend in this build).
+ * Device type: none of the others.
+ */
+#define VYRE_DEVICE_TYPE_OTHER 0
+
+/**
+ * Device type: a GPU sharing memory with the host.
+ */
+#define VYRE_DEVICE_TYPE_INTEGRATED_GPU 1
+
+/**
+ * Device type: a GPU with its own memory.
+ */
+#define VYRE_DEVICE_TYPE_DISCRETE_GPU 2
+
+/**
+ * Device type: a virtualised GPU.
+ */
+#define VYRE_DEVICE_TYPE_VIRTUAL_GPU 3
+
+/**
+ * Device type: a CPU implementation such as lavapipe.
+ */
+#define VYRE_DEVICE_TYPE_CPU 4
+
+/**
+ * Bytes of `vyre_device_info::name`, terminating NUL included.
+ */
+#define VYRE_DEVICE_NAME_SIZE 256
+
+/**
+ * Pick the best available backend: Vulkan (the first GPU, else lavapipe)
+ * where a Vulkan device exists, else the reference backend. The
+ * `VYRE_BACKEND` environment variable (`vulkan`, `reference` or `auto`)
+ * overrides this choice, and only this one.
  */
 #define VYRE_BACKEND_AUTO 0
 
@@ -32,6 +65,11 @@
  * The resident Vulkan megakernel: the first GPU, else lavapipe.
  */
 #define VYRE_BACKEND_VULKAN 2
+
+/**
+ * `device_index` value that leaves the device choice to libvyre.
+ */
+#define VYRE_DEVICE_DEFAULT 4294967295
 
 /**
  * `timeout_ms` value that waits without limit.
@@ -799,6 +837,54 @@ typedef struct vyre_megakernel vyre_megakernel;
 typedef int32_t vyre_status;
 
 /**
+ * A Vulkan device as `vyre_device_get_info` describes it.
+ */
+typedef struct vyre_device_info {
+    /**
+     * Set to `sizeof(vyre_device_info)` before the call.
+     */
+    uint32_t struct_size;
+    /**
+     * The index to pass as `vyre_megakernel_options::device_index`.
+     */
+    uint32_t index;
+    /**
+     * PCI vendor id (0x10DE NVIDIA, 0x10005 Mesa for lavapipe).
+     */
+    uint32_t vendor_id;
+    uint32_t device_id;
+    /**
+     * The driver's version, encoded as the driver chooses.
+     */
+    uint32_t driver_version;
+    /**
+     * `VYRE_DEVICE_TYPE_*`.
+     */
+    uint32_t device_type;
+    /**
+     * 1 if DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT memory (the BAR)
+     * exists: the megakernel then keeps everything the GPU polls there.
+     */
+    uint32_t has_bar_memory;
+    /**
+     * Workgroups the megakernel launches on it by default.
+     */
+    uint32_t workgroups;
+    /**
+     * Lanes per workgroup.
+     */
+    uint32_t workgroup_size;
+    /**
+     * 1 if a megakernel created with default options would use it.
+     */
+    uint32_t is_default;
+    /**
+     * NUL-terminated device name.
+     */
+    char name[256];
+} vyre_device_info;
+
+/**
  * Options for `vyre_megakernel_create`. Initialise with
  * `vyre_megakernel_options_init`, then change what you need. Every count
  * left at 0 takes its default.
@@ -817,7 +903,9 @@ typedef struct vyre_megakernel_options {
      */
     uint32_t slot_count;
     /**
-     * Worker threads of the reference backend, 1..=64 (default: up to 4).
+     * Reference backend: worker threads, 1..=64 (default: one per core, up
+     * to 4). Vulkan: workgroups, 1..=4096 (default: one per SM on NVIDIA,
+     * one per core on lavapipe, 16 elsewhere).
      */
     uint32_t worker_count;
     /**
@@ -837,6 +925,12 @@ typedef struct vyre_megakernel_options {
      * Reserved; must be 0.
      */
     uint32_t flags;
+    /**
+     * Vulkan device to use (an index below `vyre_device_count`), or
+     * `VYRE_DEVICE_DEFAULT`: the `VYRE_DEVICE` environment variable if set,
+     * else the first GPU, else lavapipe.
+     */
+    uint32_t device_index;
 } vyre_megakernel_options;
 
 /**
@@ -926,9 +1020,10 @@ typedef struct vyre_megakernel_stats {
      */
     uint32_t fault_count;
     /**
-     * Reserved, 0.
+     * Lanes polling the ring: `worker_count` times the lanes per worker
+     * (1 on the reference backend, a subgroup per workgroup on a GPU).
      */
-    uint32_t reserved;
+    uint32_t lane_count;
     /**
      * Slots published, batch fences included.
      */
@@ -1027,6 +1122,25 @@ typedef struct vyre_megakernel_stats {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * The number of Vulkan devices with a compute queue (0 where no Vulkan
+ * loader or driver is installed). Indices `0..count` are valid for
+ * `vyre_device_get_info`.
+ *
+ * # Safety
+ * `out_count` must be NULL (an error) or point to a writable `uint32_t`.
+ */
+vyre_status vyre_device_count(uint32_t *out_count);
+
+/**
+ * Describe device `index` (0-based, below `vyre_device_count`). Set
+ * `out->struct_size` to `sizeof(vyre_device_info)` first.
+ *
+ * # Safety
+ * `out` must be NULL (an error) or point to `out->struct_size` writable bytes.
+ */
+vyre_status vyre_device_get_info(uint32_t index, struct vyre_device_info *out);
 
 /**
  * Fill `opts` with the defaults (and `struct_size`).

@@ -3,6 +3,7 @@
 //! reuse, shutdown and destroy with work in flight.
 
 use std::time::Duration;
+use vyre::backend::BackendChoice;
 use vyre::error::ErrorKind;
 use vyre::megakernel::{Megakernel, Options, SlotRequest, Ticket};
 use vyre::protocol::abi::*;
@@ -11,6 +12,7 @@ const LONG: Duration = Duration::from_secs(60);
 
 fn megakernel(slots: u32, workers: u32) -> Megakernel {
     Megakernel::create(&Options {
+        backend: BackendChoice::Reference,
         slot_count: slots,
         worker_count: workers,
         observable_count: 64,
@@ -213,7 +215,8 @@ fn bad_options_are_rejected_with_a_fix() {
         Options { tenant_count: VYRE_MAX_TENANTS + 1, ..Options::default() },
         Options { observable_count: VYRE_MAX_OBSERVABLES + 1, ..Options::default() },
         Options { debug_log_capacity: VYRE_MAX_DEBUG_RECORDS + 1, ..Options::default() },
-        Options { worker_count: 1000, ..Options::default() },
+        Options { backend: BackendChoice::Reference, worker_count: 1000, ..Options::default() },
+        Options { backend: BackendChoice::Vulkan, worker_count: 4097, ..Options::default() },
     ];
     for options in bad {
         let err = Megakernel::create(&options).err().expect("rejected");

@@ -8,7 +8,7 @@
 pub mod reference;
 pub mod vulkan;
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::control::Layout;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -41,8 +41,13 @@ pub struct BackendConfig {
 pub trait Backend: Send + Sync {
     /// Which backend this is (never `Auto`).
     fn kind(&self) -> BackendChoice;
-    /// Workers actually running.
+    /// Workers actually running, in the unit of the option: threads
+    /// (reference) or workgroups (Vulkan).
     fn worker_count(&self) -> u32;
+    /// Lanes polling the ring: workers times lanes per worker.
+    fn lane_count(&self) -> u32 {
+        self.worker_count()
+    }
     fn control(&self) -> &[AtomicU32];
     fn ring(&self) -> &[AtomicU32];
     fn debug_log(&self) -> &[AtomicU32];
@@ -57,12 +62,48 @@ pub trait Backend: Send + Sync {
     fn join(&self, timeout: Duration) -> bool;
 }
 
-/// Start the backend `choice` names.
+/// Start the backend `choice` names. `Auto` takes the `VYRE_BACKEND`
+/// environment variable (`vulkan`, `reference`, `auto`) if set, then Vulkan
+/// where a device exists (a GPU, else lavapipe), else the reference backend.
 pub fn start(choice: BackendChoice, config: &BackendConfig) -> Result<Box<dyn Backend>> {
+    let choice = match choice {
+        BackendChoice::Auto => auto_choice(std::env::var("VYRE_BACKEND").ok().as_deref())?,
+        explicit => explicit,
+    };
     match choice {
-        BackendChoice::Auto | BackendChoice::Reference => {
-            Ok(Box::new(reference::ReferenceBackend::start(config)?))
-        }
+        BackendChoice::Reference => Ok(Box::new(reference::ReferenceBackend::start(config)?)),
         BackendChoice::Vulkan => Ok(Box::new(vulkan::VulkanBackend::start(config, config.device)?)),
+        BackendChoice::Auto => match vulkan::VulkanBackend::start(config, config.device) {
+            Ok(backend) => Ok(Box::new(backend)),
+            // No loader or no device: the reference backend still works.
+            Err(e) if e.kind == ErrorKind::Unsupported => Ok(Box::new(reference::ReferenceBackend::start(config)?)),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// What `VYRE_BACKEND` asks of an `Auto` choice.
+fn auto_choice(env: Option<&str>) -> Result<BackendChoice> {
+    match env.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "auto") => Ok(BackendChoice::Auto),
+        Some("vulkan") => Ok(BackendChoice::Vulkan),
+        Some("reference") => Ok(BackendChoice::Reference),
+        Some(other) => Err(Error::invalid(format!(
+            "VYRE_BACKEND={other} is not a backend; use vulkan, reference or auto (or unset it)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vyre_backend_steers_only_the_auto_choice() {
+        assert_eq!(auto_choice(None).unwrap(), BackendChoice::Auto);
+        assert_eq!(auto_choice(Some(" Reference ")).unwrap(), BackendChoice::Reference);
+        assert_eq!(auto_choice(Some("vulkan")).unwrap(), BackendChoice::Vulkan);
+        assert_eq!(auto_choice(Some("")).unwrap(), BackendChoice::Auto);
+        assert!(auto_choice(Some("cuda")).unwrap_err().message.contains("vulkan, reference or auto"));
     }
 }

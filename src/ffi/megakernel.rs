@@ -18,12 +18,17 @@ pub struct vyre_megakernel {
     inner: Megakernel,
 }
 
-/// Pick the best available backend (the reference backend in this build).
+/// Pick the best available backend: Vulkan (the first GPU, else lavapipe)
+/// where a Vulkan device exists, else the reference backend. The
+/// `VYRE_BACKEND` environment variable (`vulkan`, `reference` or `auto`)
+/// overrides this choice, and only this one.
 pub const VYRE_BACKEND_AUTO: u32 = 0;
 /// The CPU reference backend: host worker threads, the specification.
 pub const VYRE_BACKEND_REFERENCE: u32 = 1;
 /// The resident Vulkan megakernel: the first GPU, else lavapipe.
 pub const VYRE_BACKEND_VULKAN: u32 = 2;
+/// `device_index` value that leaves the device choice to libvyre.
+pub const VYRE_DEVICE_DEFAULT: u32 = 0xFFFF_FFFF;
 /// `timeout_ms` value that waits without limit.
 pub const VYRE_WAIT_FOREVER: u32 = 0xFFFF_FFFF;
 
@@ -39,7 +44,9 @@ pub struct vyre_megakernel_options {
     pub backend: u32,
     /// Ring slots, 1..=`VYRE_MAX_SLOTS` (default `VYRE_DEFAULT_SLOTS`).
     pub slot_count: u32,
-    /// Worker threads of the reference backend, 1..=64 (default: up to 4).
+    /// Reference backend: worker threads, 1..=64 (default: one per core, up
+    /// to 4). Vulkan: workgroups, 1..=4096 (default: one per SM on NVIDIA,
+    /// one per core on lavapipe, 16 elsewhere).
     pub worker_count: u32,
     /// Observable words, 1..=`VYRE_MAX_OBSERVABLES` (default `VYRE_DEFAULT_OBSERVABLES`).
     pub observable_count: u32,
@@ -50,6 +57,10 @@ pub struct vyre_megakernel_options {
     pub debug_log_capacity: u32,
     /// Reserved; must be 0.
     pub flags: u32,
+    /// Vulkan device to use (an index below `vyre_device_count`), or
+    /// `VYRE_DEVICE_DEFAULT`: the `VYRE_DEVICE` environment variable if set,
+    /// else the first GPU, else lavapipe.
+    pub device_index: u32,
 }
 
 /// Names one publication of one slot; pass it to `vyre_megakernel_wait`.
@@ -108,8 +119,9 @@ pub struct vyre_megakernel_stats {
     pub done_count: u32,
     /// Slots that a worker faulted (wraps at 2^32).
     pub fault_count: u32,
-    /// Reserved, 0.
-    pub reserved: u32,
+    /// Lanes polling the ring: `worker_count` times the lanes per worker
+    /// (1 on the reference backend, a subgroup per workgroup on a GPU).
+    pub lane_count: u32,
     /// Slots published, batch fences included.
     pub published_count: u64,
     /// Slots cancelled by shutdown, destroy or device loss.
@@ -130,7 +142,8 @@ mod layout {
     use static_assertions::const_assert_eq;
     use std::mem::{align_of, offset_of, size_of};
 
-    const_assert_eq!(size_of::<vyre_megakernel_options>(), 32);
+    const_assert_eq!(size_of::<vyre_megakernel_options>(), 36);
+    const_assert_eq!(offset_of!(vyre_megakernel_options, device_index), 32);
     const_assert_eq!(offset_of!(vyre_megakernel_options, backend), 4);
     const_assert_eq!(offset_of!(vyre_megakernel_options, debug_log_capacity), 24);
     const_assert_eq!(offset_of!(vyre_megakernel_options, flags), 28);
@@ -172,7 +185,7 @@ unsafe fn read_sized<T: Copy>(ptr: *const T, what: &str) -> Result<T> {
 
 /// Check a caller's `struct_size` against this version's struct; returns
 /// this version's size.
-fn check_struct_size<T>(declared: u32, what: &str) -> Result<u32> {
+pub(crate) fn check_struct_size<T>(declared: u32, what: &str) -> Result<u32> {
     let size = std::mem::size_of::<T>() as u32;
     if declared < size || declared > MAX_STRUCT_SIZE {
         return Err(Error::invalid(format!(
@@ -213,7 +226,7 @@ fn options_from_c(c: &vyre_megakernel_options) -> Result<Options> {
         observable_count: c.observable_count,
         tenant_count: c.tenant_count,
         debug_log_capacity: c.debug_log_capacity,
-        device: None,
+        device: (c.device_index != VYRE_DEVICE_DEFAULT).then_some(c.device_index),
         slice_budget: None,
     })
 }
@@ -255,6 +268,7 @@ pub unsafe extern "C" fn vyre_megakernel_options_init(opts: *mut vyre_megakernel
             tenant_count: 0,
             debug_log_capacity: 0,
             flags: 0,
+            device_index: VYRE_DEVICE_DEFAULT,
         });
         Ok(())
     })
@@ -591,7 +605,7 @@ pub unsafe extern "C" fn vyre_megakernel_read_stats(mk: *mut vyre_megakernel, ou
             epoch: stats.epoch,
             done_count: stats.done,
             fault_count: stats.faulted,
-            reserved: 0,
+            lane_count: stats.lane_count,
             published_count: stats.published,
             cancelled_count: stats.cancelled,
         });

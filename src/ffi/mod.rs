@@ -3,6 +3,7 @@
 //! records a message for `vyre_last_error_message`. Pointer and size checks
 //! live here once, in [`input`], [`input_slice`] and [`output`].
 
+pub mod device;
 pub mod megakernel;
 pub mod status;
 pub mod version;

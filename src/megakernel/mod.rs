@@ -85,6 +85,7 @@ pub struct Stats {
     pub epoch: u32,
     pub slot_count: u32,
     pub worker_count: u32,
+    pub lane_count: u32,
     pub observable_count: u32,
     pub tenant_count: u32,
 }
@@ -785,6 +786,7 @@ impl Megakernel {
             epoch: control.epoch(),
             slot_count: self.layout.slot_count,
             worker_count: self.backend.worker_count(),
+            lane_count: self.backend.lane_count(),
             observable_count: self.layout.observable_count,
             tenant_count: self.layout.tenant_count,
         }

@@ -97,7 +97,7 @@ impl Instance {
             .map_err(|e| Error::new(ErrorKind::Unsupported, format!("vkEnumeratePhysicalDevices failed ({e})")))
     }
 
-    pub fn describe(&self, index: u32, device: vk::PhysicalDevice) -> DeviceInfo {
+    fn describe(&self, index: u32, device: vk::PhysicalDevice) -> DeviceInfo {
         let has_sm_builtins = self.has_extension(device, c"VK_NV_shader_sm_builtins");
         let mut subgroup = vk::PhysicalDeviceSubgroupProperties::default();
         let mut sm = vk::PhysicalDeviceShaderSMBuiltinsPropertiesNV::default();
@@ -143,15 +143,19 @@ impl Instance {
             .unwrap_or(false)
     }
 
-    /// Every usable device (one with a compute queue), in Vulkan's order.
+    /// Every usable device (one with a compute queue), in Vulkan's order,
+    /// numbered from 0 in that list (the index C users and `VYRE_DEVICE` use).
     pub fn devices(&self) -> Result<Vec<(vk::PhysicalDevice, DeviceInfo)>> {
-        Ok(self
+        let mut usable: Vec<_> = self
             .physical_devices()?
             .into_iter()
-            .enumerate()
-            .map(|(i, d)| (d, self.describe(i as u32, d)))
+            .map(|d| (d, self.describe(0, d)))
             .filter(|(_, info)| info.queue_family.is_some())
-            .collect())
+            .collect();
+        for (index, (_, info)) in usable.iter_mut().enumerate() {
+            info.index = index as u32;
+        }
+        Ok(usable)
     }
 }
 

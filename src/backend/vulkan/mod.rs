@@ -32,6 +32,8 @@ const CPU_SLICE_BUDGET: u32 = 24_000;
 /// on an H100; GPU drivers have no loop cap, but slices keep the kernel
 /// clear of watchdogs and let the host notice a hang).
 const GPU_SLICE_BUDGET: u32 = 4_000_000;
+/// Most workgroups a megakernel launches.
+const MAX_WORKGROUPS: u32 = 4096;
 /// Slices kept submitted: the running one and the next.
 const SLICES_IN_FLIGHT: usize = 2;
 /// How often the driver thread wakes to check on the kernel.
@@ -54,6 +56,12 @@ pub struct VulkanBackend {
 
 /// Create the device and buffers `config` describes on the chosen device.
 fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
+    if config.workers > MAX_WORKGROUPS {
+        return Err(Error::invalid(format!(
+            "worker_count {} workgroups is more than {MAX_WORKGROUPS}; pass 0 for a grid that is co-resident",
+            config.workers
+        )));
+    }
     let instance = device::Instance::new()?;
     let devices = instance.devices()?;
     let env = std::env::var("VYRE_DEVICE").ok();
@@ -61,11 +69,6 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let (physical, info) = devices[chosen].clone();
     let workgroups = match config.workers {
         0 => info.default_workgroups(),
-        n if n > 4096 => {
-            return Err(Error::invalid(format!(
-                "worker_count {n} workgroups is more than 4096; pass 0 for a grid that is co-resident"
-            )))
-        }
         n => n,
     };
     let control = config.layout.initial_words();
@@ -250,6 +253,10 @@ impl Backend for VulkanBackend {
     }
 
     fn worker_count(&self) -> u32 {
+        self.shared.gpu.workgroups
+    }
+
+    fn lane_count(&self) -> u32 {
         self.shared.gpu.lane_count()
     }
 
