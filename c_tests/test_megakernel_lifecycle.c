@@ -22,16 +22,7 @@
 static vyre_megakernel *create(uint32_t slots, uint32_t workers, uint32_t observables,
                                uint32_t tenants)
 {
-    vyre_megakernel_options opts;
-    vyre_megakernel *mk = NULL;
-    VYRE_CHECK_OK(vyre_megakernel_options_init(&opts));
-    opts.slot_count = slots;
-    opts.worker_count = workers;
-    opts.observable_count = observables;
-    opts.tenant_count = tenants;
-    VYRE_CHECK_OK(vyre_megakernel_create(&opts, &mk));
-    VYRE_CHECK(mk != NULL);
-    return mk;
+    return vyre_test_create(VYRE_BACKEND_AUTO, slots, workers, observables, tenants, 0);
 }
 
 static void get_stats(vyre_megakernel *mk, struct vyre_megakernel_stats *s)

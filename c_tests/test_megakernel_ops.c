@@ -32,15 +32,8 @@ struct mk {
 static void mk_create(struct mk *m, uint32_t slots, uint32_t observables, uint32_t tenants,
                       uint32_t log_capacity)
 {
-    vyre_megakernel_options opts;
     memset(m, 0, sizeof *m);
-    VYRE_CHECK_OK(vyre_megakernel_options_init(&opts));
-    opts.slot_count = slots;
-    opts.worker_count = 2;
-    opts.observable_count = observables;
-    opts.tenant_count = tenants;
-    opts.debug_log_capacity = log_capacity;
-    VYRE_CHECK_OK(vyre_megakernel_create(&opts, &m->mk));
+    m->mk = vyre_test_create(VYRE_BACKEND_AUTO, slots, 2, observables, tenants, log_capacity);
     m->observables = observables;
 }
 

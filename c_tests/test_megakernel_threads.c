@@ -93,14 +93,7 @@ static void *publisher_main(void *arg)
 
 static vyre_megakernel *create(uint32_t slots, uint32_t workers, uint32_t observables)
 {
-    vyre_megakernel_options opts;
-    vyre_megakernel *mk = NULL;
-    VYRE_CHECK_OK(vyre_megakernel_options_init(&opts));
-    opts.slot_count = slots;
-    opts.worker_count = workers;
-    opts.observable_count = observables;
-    VYRE_CHECK_OK(vyre_megakernel_create(&opts, &mk));
-    return mk;
+    return vyre_test_create(VYRE_BACKEND_AUTO, slots, workers, observables, 0, 0);
 }
 
 static void test_publishers(uint32_t slots, uint32_t workers, unsigned slots_per_thread)

@@ -91,4 +91,25 @@ static inline void vyre_test_fail_status(const char *file, int line, const char 
         }                                                                       \
     } while (0)
 
+/* A megakernel on `backend` (VYRE_BACKEND_AUTO: the default, which the
+ * VYRE_BACKEND environment variable steers) with these counts, 0 meaning the
+ * default; the test stops if creation fails. */
+static inline vyre_megakernel *vyre_test_create(uint32_t backend, uint32_t slots, uint32_t workers,
+                                                uint32_t observables, uint32_t tenants,
+                                                uint32_t log_capacity)
+{
+    vyre_megakernel_options opts;
+    vyre_megakernel *mk = NULL;
+    VYRE_CHECK_OK(vyre_megakernel_options_init(&opts));
+    opts.backend = backend;
+    opts.slot_count = slots;
+    opts.worker_count = workers;
+    opts.observable_count = observables;
+    opts.tenant_count = tenants;
+    opts.debug_log_capacity = log_capacity;
+    VYRE_CHECK_OK(vyre_megakernel_create(&opts, &mk));
+    VYRE_CHECK(mk != NULL);
+    return mk;
+}
+
 #endif /* VYRE_TEST_H */
