@@ -207,11 +207,16 @@ impl Megakernel {
             device: options.device,
             slice_budget: options.slice_budget,
         };
-        let backend = backend::start(options.backend, &config)?;
+        Megakernel::on_backend(backend::start(options.backend, &config)?, layout)
+    }
+
+    /// The host side over a started backend whose buffers follow `layout`.
+    fn on_backend(backend: Box<dyn Backend>, layout: Layout) -> Result<Megakernel> {
         let declared = Control::new(backend.control())?.layout().to_owned();
         if declared != layout {
             return Err(Error::new(ErrorKind::Internal, "the backend's control buffer does not match the requested layout"));
         }
+        let (slot_count, fence_count) = (layout.slot_count, layout.fence_count);
         Ok(Megakernel {
             backend,
             layout,
@@ -666,7 +671,8 @@ impl Megakernel {
             })
     }
 
-    /// Wait until every published slot has finished.
+    /// Wait until every published slot has finished. After a device loss
+    /// this reports `DeviceLost` (every slot in flight was failed).
     pub fn wait_idle(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now().checked_add(timeout);
         let mut backoff = Backoff::default();
@@ -681,7 +687,9 @@ impl Megakernel {
             }
             backoff.pause();
         }
-        Ok(())
+        // Nothing is in flight; after a device loss that is because it was
+        // all failed, which the caller must hear about.
+        self.backend.health()
     }
 
     /// Stop accepting work, let published slots finish for up to
@@ -846,3 +854,101 @@ impl Backoff {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::reference::ReferenceBackend;
+    use std::sync::Arc;
+
+    /// A backend whose device dies on request: it stops executing (its
+    /// workers are told to stop) and reports the loss, as the Vulkan
+    /// backend's driver thread does after VK_ERROR_DEVICE_LOST or a
+    /// watchdog verdict.
+    struct LosableBackend {
+        inner: ReferenceBackend,
+        lost: Arc<AtomicBool>,
+    }
+
+    impl Backend for LosableBackend {
+        fn kind(&self) -> BackendChoice {
+            self.inner.kind()
+        }
+        fn worker_count(&self) -> u32 {
+            self.inner.worker_count()
+        }
+        fn control(&self) -> &[AtomicU32] {
+            self.inner.control()
+        }
+        fn ring(&self) -> &[AtomicU32] {
+            self.inner.ring()
+        }
+        fn debug_log(&self) -> &[AtomicU32] {
+            self.inner.debug_log()
+        }
+        fn notify(&self) {
+            self.inner.notify()
+        }
+        fn health(&self) -> Result<()> {
+            if self.lost.load(Ordering::Acquire) {
+                return Err(Error::new(ErrorKind::DeviceLost, "the test lost the device"));
+            }
+            self.inner.health()
+        }
+        fn stopped(&self) -> bool {
+            self.inner.stopped()
+        }
+        fn join(&self, timeout: Duration) -> bool {
+            self.inner.join(timeout)
+        }
+    }
+
+    fn losable() -> (Megakernel, Arc<AtomicBool>) {
+        let layout = Layout::new(16, 1, 16, 8).unwrap();
+        let config = BackendConfig { layout, debug_log_capacity: 4, workers: 1, device: None, slice_budget: None };
+        let lost = Arc::new(AtomicBool::new(false));
+        let backend = LosableBackend { inner: ReferenceBackend::start(&config).unwrap(), lost: Arc::clone(&lost) };
+        (Megakernel::on_backend(Box::new(backend), layout).unwrap(), lost)
+    }
+
+    /// Lose the device: stop its workers, then report the loss.
+    fn lose(mk: &Megakernel, lost: &AtomicBool) {
+        mk.control().request_shutdown();
+        assert!(mk.backend.join(Duration::from_secs(60)));
+        lost.store(true, Ordering::Release);
+    }
+
+    #[test]
+    fn a_lost_device_fails_every_slot_in_flight_and_refuses_new_work() {
+        let (mk, lost) = losable();
+        let done = mk.publish(VYRE_OP_STORE_U32, 0, &[0, 1]).unwrap();
+        mk.wait(done, Duration::from_secs(60)).unwrap();
+        lose(&mk, &lost);
+        // Published after the workers died: nothing will ever run them.
+        let stranded: Vec<Ticket> = (0..5).map(|i| mk.ring_publish_for_test(i)).collect();
+        for ticket in stranded {
+            let err = mk.wait(ticket, Duration::from_secs(60)).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::DeviceLost, "{err}");
+        }
+        mk.wait(done, Duration::ZERO).unwrap();
+        assert_eq!(mk.publish(VYRE_OP_NOP, 0, &[]).unwrap_err().kind, ErrorKind::DeviceLost);
+        assert_eq!(mk.wait_idle(Duration::from_secs(60)).unwrap_err().kind, ErrorKind::DeviceLost);
+        assert_eq!(mk.stats().cancelled, 5, "every stranded slot was failed, none dropped");
+        // A new megakernel works.
+        let (fresh, _) = losable();
+        let ticket = fresh.publish(VYRE_OP_NOP, 0, &[]).unwrap();
+        fresh.wait(ticket, Duration::from_secs(60)).unwrap();
+    }
+
+    impl Megakernel {
+        /// Publish a STORE bypassing the health check, as a publisher that
+        /// raced the device's loss would have.
+        fn ring_publish_for_test(&self, index: u32) -> Ticket {
+            let ring = self.ring();
+            let reservation = self.reserve_slot(&ring).expect("a free slot");
+            let payload = Payload::new(VYRE_OP_STORE_U32, 0, &[index, 7]).unwrap();
+            self.write_slot(&ring, &reservation, &payload)
+        }
+    }
+}
+

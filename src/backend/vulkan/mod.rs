@@ -175,15 +175,42 @@ fn watchdog_limit() -> Duration {
         .map_or(DEFAULT_WATCHDOG, Duration::from_millis)
 }
 
+/// Decides when a kernel that shows no sign of progress counts as hung: no
+/// heartbeat change and no slice end for `limit`.
+struct Watchdog {
+    limit: Duration,
+    heartbeat: u32,
+    progress_at: Instant,
+}
+
+impl Watchdog {
+    fn new(limit: Duration, heartbeat: u32, now: Instant) -> Watchdog {
+        Watchdog { limit, heartbeat, progress_at: now }
+    }
+
+    /// A slice ended: that is progress.
+    fn progress(&mut self, now: Instant) {
+        self.progress_at = now;
+    }
+
+    /// Whether the kernel is hung, given the heartbeat read at `now`.
+    fn hung(&mut self, heartbeat: u32, now: Instant) -> bool {
+        if heartbeat != self.heartbeat {
+            self.heartbeat = heartbeat;
+            self.progress_at = now;
+            return false;
+        }
+        now.duration_since(self.progress_at) > self.limit
+    }
+}
+
 /// Keep `slices` cycling through the queue until asked to stop, the kernel
 /// stops by itself (SHUTDOWN), or it fails.
 fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
     let gpu = &shared.gpu;
     let control = Control::new(gpu.control.words()).expect("control buffer built from its layout");
-    let watchdog = watchdog_limit();
+    let mut watchdog = Watchdog::new(watchdog_limit(), control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now());
     let mut pending = std::collections::VecDeque::from(slices.clone());
-    let mut heartbeat = control_word(&control, VYRE_CTRL_HEARTBEAT);
-    let mut progress_at = Instant::now();
     let fail = |error: Error| {
         *shared.failed.lock() = Some(error);
     };
@@ -192,7 +219,7 @@ fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
             Ok(true) => {
                 pending.pop_front();
                 control_add(&control, VYRE_CTRL_SLICE_COUNT);
-                progress_at = Instant::now();
+                watchdog.progress(Instant::now());
                 let stopping = shared.stop.load(Ordering::Acquire) || control.shutdown_requested();
                 if !stopping {
                     let resubmitted = gpu.reset(fence).and_then(|()| gpu.submit(cb, fence));
@@ -206,18 +233,14 @@ fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
                 }
             }
             Ok(false) => {
-                let beat = control_word(&control, VYRE_CTRL_HEARTBEAT);
-                if beat != heartbeat {
-                    heartbeat = beat;
-                    progress_at = Instant::now();
-                } else if progress_at.elapsed() > watchdog {
+                if watchdog.hung(control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now()) {
                     fail(Error::new(
                         ErrorKind::DeviceLost,
                         format!(
                             "the megakernel made no progress for {} ms (no heartbeat, no slice ended); \
                              it is treated as hung. Destroy this megakernel and create a new one; \
                              VYRE_WATCHDOG_MS sets the limit",
-                            watchdog.as_millis()
+                            watchdog.limit.as_millis()
                         ),
                     ));
                     break;
@@ -317,3 +340,24 @@ impl Drop for VulkanBackend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watchdog_trips_only_after_the_limit_without_any_progress() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut dog = Watchdog::new(Duration::from_millis(100), 7, start);
+        assert!(!dog.hung(7, at(50)));
+        assert!(!dog.hung(8, at(90)), "a heartbeat is progress");
+        assert!(!dog.hung(8, at(180)));
+        assert!(dog.hung(8, at(191)), "100 ms after the last heartbeat");
+        dog.progress(at(200));
+        assert!(!dog.hung(8, at(290)), "a slice end is progress too");
+        assert!(dog.hung(8, at(301)));
+        assert!(!dog.hung(8u32.wrapping_add(u32::MAX), at(302)), "any change counts, wrapping included");
+    }
+}
+
