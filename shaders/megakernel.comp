@@ -388,6 +388,10 @@ void main() {
             uint slot = (s + pass) % slot_count;
             bool published = (ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)] & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED;
             if (candidate == 0xFFFFFFFFu && published) candidate = slot;
+            // A long scan (a big ring over few lanes) must not eat the
+            // budget the slot after it needs. The loop only reads, so
+            // leaving it early is safe.
+            if (iters + reserve >= pc.budget) break;
         }
         if (candidate != 0xFFFFFFFFu) {
             uint generation = try_claim(candidate);

@@ -64,7 +64,8 @@ pub struct SliceParams {
 }
 
 pub struct Gpu {
-    pub instance: Instance,
+    /// Dropped only after the device; leaked with it when abandoned.
+    pub instance: std::mem::ManuallyDrop<Instance>,
     pub info: DeviceInfo,
     pub device: ash::Device,
     pub queue: vk::Queue,
@@ -126,7 +127,7 @@ impl Gpu {
         let memory = unsafe { instance.instance.get_physical_device_memory_properties(physical) };
         let workgroup_size = info.workgroup_size();
         let mut gpu = Gpu {
-            instance,
+            instance: std::mem::ManuallyDrop::new(instance),
             info,
             device,
             queue,
@@ -376,7 +377,8 @@ impl Drop for Gpu {
     fn drop(&mut self) {
         if self.abandoned {
             // A hung or lost device may still run our kernel; freeing what it
-            // uses would be undefined behaviour, so its objects are leaked.
+            // uses, or the instance it belongs to, would be undefined
+            // behaviour, so all of it is leaked.
             return;
         }
         let d = &self.device;
@@ -398,6 +400,8 @@ impl Drop for Gpu {
                 d.free_memory(buffer.memory, None);
             }
             d.destroy_device(None);
+            // SAFETY: the device, the instance's last child, is gone.
+            std::mem::ManuallyDrop::drop(&mut self.instance);
         }
     }
 }

@@ -212,6 +212,9 @@ fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
     let mut watchdog = Watchdog::new(watchdog_limit(), control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now());
     let mut pending = std::collections::VecDeque::from(slices.clone());
     let fail = |error: Error| {
+        // Ask lanes that may still run (a slow kernel judged hung) to stop
+        // claiming: the host is about to fail every slot in flight.
+        control.request_shutdown();
         *shared.failed.lock() = Some(error);
     };
     while let Some(&(cb, fence)) = pending.front() {
