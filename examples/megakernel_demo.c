@@ -1,8 +1,9 @@
 /*
  * megakernel_demo: drives a libvyre megakernel from C through <vyre.h> only.
  *
- * It creates a megakernel on the reference backend (the CPU interpreter of
- * the slot opcodes), then:
+ * It creates a megakernel on the default backend (the resident Vulkan kernel:
+ * the GPU, else lavapipe; the reference backend where no Vulkan device
+ * exists; VYRE_BACKEND=reference|vulkan overrides), then:
  *   - PUBLISHERS threads each publish a STORE_U32 into their own observable,
  *     ADDS_PER_THREAD ATOMIC_ADDs into a shared counter and one PRINTF,
  *     retrying while the ring is full;
@@ -176,21 +177,20 @@ int main(void)
 
     st = vyre_megakernel_options_init(&opts);
     if (st != VYRE_OK) die("vyre_megakernel_options_init", st);
-    opts.backend = VYRE_BACKEND_REFERENCE;
     opts.slot_count = 1024;
     opts.observable_count = 64;
-    opts.worker_count = 2;
     st = vyre_megakernel_create(&opts, &mk);
     if (st != VYRE_OK) die("vyre_megakernel_create", st);
     memset(&stats, 0, sizeof stats);
     stats.struct_size = (uint32_t)sizeof stats;
     st = vyre_megakernel_read_stats(mk, &stats);
     if (st != VYRE_OK) die("vyre_megakernel_read_stats", st);
-    printf("megakernel: %s backend, %" PRIu32 " slots, %" PRIu32 " workers, %" PRIu32
-           " observables, %" PRIu32 " tenant(s)\n",
-           stats.backend == VYRE_BACKEND_REFERENCE ? "reference" : "other", stats.slot_count,
-           stats.worker_count, stats.observable_count, stats.tenant_count);
-    CHECK(stats.backend == VYRE_BACKEND_REFERENCE, "backend %" PRIu32, stats.backend);
+    CHECK(stats.backend == VYRE_BACKEND_REFERENCE || stats.backend == VYRE_BACKEND_VULKAN,
+          "backend %" PRIu32, stats.backend);
+    printf("megakernel: %s backend, %" PRIu32 " slots, %" PRIu32 " workers (%" PRIu32
+           " lanes), %" PRIu32 " observables, %" PRIu32 " tenant(s)\n",
+           stats.backend == VYRE_BACKEND_VULKAN ? "Vulkan" : "reference", stats.slot_count,
+           stats.worker_count, stats.lane_count, stats.observable_count, stats.tenant_count);
 
     /* Publisher threads. */
     for (t = 0; t < PUBLISHERS; t++) {

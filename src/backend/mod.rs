@@ -76,9 +76,21 @@ pub fn start(choice: BackendChoice, config: &BackendConfig) -> Result<Box<dyn Ba
         BackendChoice::Auto => match vulkan::VulkanBackend::start(config, config.device) {
             Ok(backend) => Ok(Box::new(backend)),
             // No loader or no device: the reference backend still works.
-            Err(e) if e.kind == ErrorKind::Unsupported => Ok(Box::new(reference::ReferenceBackend::start(config)?)),
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                note(&format!("no Vulkan device ({}); using the reference backend", e.message));
+                Ok(Box::new(reference::ReferenceBackend::start(config)?))
+            }
             Err(e) => Err(e),
         },
+    }
+}
+
+/// Write a line about a choice libvyre made (device, placement, fallback) to
+/// stderr when the `VYRE_LOG` environment variable is set; a library stays
+/// quiet otherwise.
+pub(crate) fn note(message: &str) {
+    if std::env::var_os("VYRE_LOG").is_some() {
+        eprintln!("libvyre: {message}");
     }
 }
 

@@ -74,7 +74,21 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let control = config.layout.initial_words();
     let ring = vec![0u32; at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)];
     let log = debug_log::initial_words(config.debug_log_capacity)?;
-    Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)
+    let gpu = Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)?;
+    let default_cpu = gpu.info.is_cpu() && device_index.is_none() && env.is_none();
+    super::note(&format!(
+        "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes",
+        gpu.info.index,
+        gpu.info.name,
+        if default_cpu { " (no GPU found: lavapipe, the CPU default)" } else { "" },
+        match gpu.ring.placement {
+            Placement::Bar => "device-local host-visible memory (BAR)",
+            Placement::HostCoherent => "host-visible coherent system memory (no BAR type)",
+        },
+        gpu.workgroups,
+        gpu.workgroup_size
+    ));
+    Ok(gpu)
 }
 
 impl VulkanBackend {
