@@ -343,7 +343,9 @@ void serve(uint slot, uint generation) {
     memoryBarrierBuffer();
     uint final_state = faulted ? status_word(VYRE_SLOT_FAULT, result & ~FAULTED, generation)
                                : status_word(VYRE_SLOT_DONE, 0u, generation);
-    atomicExchange(ring[status], final_state);
+    // A plain (coherent, volatile) store: the lane needs no old value back,
+    // so it does not wait for one.
+    ring[status] = final_state;
     // Members count only once their own status is final.
     if (counter != 0xFFFFFFFFu) {
         memoryBarrierBuffer();
@@ -373,8 +375,13 @@ void main() {
     for (uint pass = 0u; pass < pc.max_passes; pass++) {
         iters++;
         if (iters + reserve >= pc.budget) break;
-        if (ctrl[VYRE_CTRL_SHUTDOWN] != 0u) { stop = VYRE_STOP_SHUTDOWN; break; }
-        if (lane == 0u) atomicAdd(ctrl[VYRE_CTRL_HEARTBEAT], 1u);
+        // Shutdown and the heartbeat are checked every 16th pass only: each
+        // is a trip to memory, and a pass that only scans picks up a
+        // published slot sooner.
+        if ((pass & 15u) == 0u) {
+            if (ctrl[VYRE_CTRL_SHUTDOWN] != 0u) { stop = VYRE_STOP_SHUTDOWN; break; }
+            if (lane == 0u) atomicAdd(ctrl[VYRE_CTRL_HEARTBEAT], 1u);
+        }
         // Scan this lane's share of the ring for a published slot (the
         // lane → slot mapping rotates by pass, so no slot waits on one
         // particular lane), then claim and run it: one slot per lane per
