@@ -806,10 +806,6 @@ impl Megakernel {
         self.control().header_word(index).map(|w| w.load(Ordering::Acquire))
     }
 
-    /// The status word of a slot, for diagnostics and tests.
-    pub fn slot_status(&self, slot: u32) -> Result<Status> {
-        self.ring().status(slot)
-    }
 }
 
 impl Drop for Megakernel {

@@ -75,7 +75,8 @@ pub fn live_words(words: &[u32]) -> Vec<AtomicU32> {
     words.iter().map(|&w| AtomicU32::new(w)).collect()
 }
 
-/// A snapshot of a live buffer.
+/// A snapshot of a live buffer, for tests that compare before and after.
+#[cfg(test)]
 pub fn snapshot(words: &[AtomicU32]) -> Vec<u32> {
     words.iter().map(|w| w.load(Ordering::Acquire)).collect()
 }

@@ -50,10 +50,6 @@ impl Status {
         matches!(self.state, VYRE_SLOT_EMPTY | VYRE_SLOT_DONE | VYRE_SLOT_FAULT)
     }
 
-    /// Whether the slot finished (DONE or FAULT).
-    pub fn is_terminal(self) -> bool {
-        matches!(self.state, VYRE_SLOT_DONE | VYRE_SLOT_FAULT)
-    }
 }
 
 /// The generation a slot gets on its next publish (24 bits, wrapping).

@@ -122,19 +122,6 @@ impl VulkanBackend {
             .map_err(|e| Error::new(ErrorKind::OutOfMemory, format!("could not start the driver thread: {e}")))?;
         Ok(VulkanBackend { shared, driver: Mutex::new(Some(driver)) })
     }
-
-    pub fn info(&self) -> &device::DeviceInfo {
-        &self.shared.gpu.info
-    }
-
-    /// Where the polled buffers live (BAR on a discrete GPU).
-    pub fn placement(&self) -> Placement {
-        self.shared.gpu.ring.placement
-    }
-
-    pub fn lane_count(&self) -> u32 {
-        self.shared.gpu.lane_count()
-    }
 }
 
 /// The baseline the resident kernel is measured against: the same shader
