@@ -23,7 +23,9 @@ fn main() {
 
     let shader = Path::new("shaders/megakernel.comp");
     println!("cargo:rerun-if-changed={}", shader.display());
-    compile_shader(shader, &out.join("megakernel.spv"), &out);
+    compile_shader(shader, &out.join("megakernel.spv"), &out, &[]);
+    // The variant whose idle lanes back off on the device clock.
+    compile_shader(shader, &out.join("megakernel-backoff.spv"), &out, &["-DVYRE_IDLE_BACKOFF"]);
 }
 
 /// `pub const NAME: u32 = VALUE;` lines. abi.rs holds only literal values
@@ -75,20 +77,16 @@ fn run(tool: &str, args: &[&std::ffi::OsStr], package: &str) {
     assert!(status.success(), "`{tool}` failed on the shader (see its output above)");
 }
 
-fn compile_shader(source: &Path, spirv: &Path, include_dir: &Path) {
-    run(
-        "glslc",
-        &[
-            "--target-env=vulkan1.1".as_ref(),
-            "-O".as_ref(),
-            "-Werror".as_ref(),
-            "-I".as_ref(),
-            include_dir.as_os_str(),
-            source.as_os_str(),
-            "-o".as_ref(),
-            spirv.as_os_str(),
-        ],
-        "glslc",
-    );
+fn compile_shader(source: &Path, spirv: &Path, include_dir: &Path, defines: &[&str]) {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--target-env=vulkan1.1".as_ref(),
+        "-O".as_ref(),
+        "-Werror".as_ref(),
+        "-I".as_ref(),
+        include_dir.as_os_str(),
+    ];
+    args.extend(defines.iter().map(|d| std::ffi::OsStr::new(*d)));
+    args.extend([source.as_os_str(), "-o".as_ref(), spirv.as_os_str()]);
+    run("glslc", &args, "glslc");
     run("spirv-val", &["--target-env".as_ref(), "vulkan1.1".as_ref(), spirv.as_os_str()], "spirv-tools");
 }

@@ -10,6 +10,11 @@
 // host keeps the next slice queued behind this one.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef VYRE_IDLE_BACKOFF
+// Built twice by build.rs: this variant lets idle lanes wait on the device
+// clock (VK_KHR_shader_clock), for devices that have it.
+#extension GL_EXT_shader_realtime_clock : require
+#endif
 #include "vyre_abi.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -26,6 +31,8 @@ layout(push_constant) uniform Slice {
     uint budget;      // loop iterations a lane may spend in this slice
     uint max_passes;  // 1 for a single-pass dispatch, 0xFFFFFFFF when resident
     uint lane_count;  // lanes in the whole grid
+    uint idle_passes; // empty passes before a lane starts to back off
+    uint backoff_max; // longest back-off, in device clock ticks (0: never)
 } pc;
 
 const uint RETRY = 0xFFFFFFFFu;
@@ -372,6 +379,7 @@ void main() {
     uint reserve = VYRE_MEMCPY_MAX_WORDS + VYRE_TENANT_OPCODE_CAPACITY + VYRE_TENANT_WINDOW_RETRIES
         + 2u * VYRE_SLOT_MAX_ARGS + VYRE_PRINTF_MAX_VALUES;
     uint stop = VYRE_STOP_BUDGET;
+    uint idle = 0u, backoff = 0u;
     for (uint pass = 0u; pass < pc.max_passes; pass++) {
         iters++;
         if (iters + reserve >= pc.budget) break;
@@ -403,7 +411,24 @@ void main() {
         if (candidate != 0xFFFFFFFFu) {
             uint generation = try_claim(candidate);
             if (generation != 0xFFFFFFFFu) serve(candidate, generation);
+            idle = 0u;
+            backoff = 0u;
+        } else {
+            idle++;
         }
+#ifdef VYRE_IDLE_BACKOFF
+        // A lane that found nothing for a while waits before its next scan,
+        // doubling the wait up to backoff_max: an idle kernel stops
+        // hammering memory, while a busy one never waits.
+        if (idle >= pc.idle_passes && pc.backoff_max != 0u) {
+            backoff = min(max(2u * backoff, 32u), pc.backoff_max);
+            uint start = clockRealtime2x32EXT().x;
+            while (clockRealtime2x32EXT().x - start < backoff) {
+                iters++;
+                if (iters + reserve >= pc.budget) break;
+            }
+        }
+#endif
         if (pass + 1u == pc.max_passes) stop = VYRE_STOP_PASS;
     }
     atomicExchange(ctrl[VYRE_CTRL_STOP_REASON], stop);

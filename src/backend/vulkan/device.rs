@@ -22,6 +22,9 @@ pub struct DeviceInfo {
     pub has_bar_memory: bool,
     /// Streaming multiprocessors, where VK_NV_shader_sm_builtins says.
     pub sm_count: Option<u32>,
+    /// Whether shaders can read a device-wide clock (VK_KHR_shader_clock's
+    /// shaderDeviceClock): idle lanes then back off on it.
+    pub device_clock: bool,
     pub subgroup_size: u32,
     pub queue_family: Option<u32>,
 }
@@ -99,6 +102,13 @@ impl Instance {
 
     fn describe(&self, index: u32, device: vk::PhysicalDevice) -> DeviceInfo {
         let has_sm_builtins = self.has_extension(device, c"VK_NV_shader_sm_builtins");
+        let device_clock = self.has_extension(device, ash::khr::shader_clock::NAME) && {
+            let mut clock = vk::PhysicalDeviceShaderClockFeaturesKHR::default();
+            let mut features = vk::PhysicalDeviceFeatures2::default().push_next(&mut clock);
+            // SAFETY: device belongs to this instance; the chain lives until the call returns.
+            unsafe { self.instance.get_physical_device_features2(device, &mut features) };
+            clock.shader_device_clock == vk::TRUE
+        };
         let mut subgroup = vk::PhysicalDeviceSubgroupProperties::default();
         let mut sm = vk::PhysicalDeviceShaderSMBuiltinsPropertiesNV::default();
         let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut subgroup);
@@ -131,6 +141,7 @@ impl Instance {
             device_type: base.device_type,
             has_bar_memory: memory.memory_types_as_slice().iter().any(|t| t.property_flags.contains(bar)),
             sm_count: (has_sm_builtins && sm.shader_sm_count > 0).then_some(sm.shader_sm_count),
+            device_clock,
             subgroup_size: subgroup.subgroup_size.max(1),
             queue_family,
         }
@@ -219,6 +230,7 @@ mod tests {
                 device_type,
                 has_bar_memory: false,
                 sm_count: None,
+                device_clock: false,
                 subgroup_size: 32,
                 queue_family: Some(0),
             },

@@ -22,6 +22,9 @@ static_assertions::const_assert!(
 
 /// The SPIR-V of shaders/megakernel.comp, compiled and validated by build.rs.
 static MEGAKERNEL_SPIRV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/megakernel.spv"));
+/// The same shader built with VYRE_IDLE_BACKOFF: idle lanes wait on the
+/// device clock. Used on GPUs that have VK_KHR_shader_clock's device clock.
+static MEGAKERNEL_BACKOFF_SPIRV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/megakernel-backoff.spv"));
 
 /// Where a buffer's memory lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +64,10 @@ pub struct SliceParams {
     pub budget: u32,
     pub max_passes: u32,
     pub lane_count: u32,
+    /// Empty passes before a lane backs off (backoff variant only).
+    pub idle_passes: u32,
+    /// Longest back-off in device clock ticks; 0 never backs off.
+    pub backoff_max: u32,
 }
 
 pub struct Gpu {
@@ -80,6 +87,8 @@ pub struct Gpu {
     command_pool: vk::CommandPool,
     pub workgroups: u32,
     pub workgroup_size: u32,
+    /// Whether the pipeline is the variant whose idle lanes back off.
+    pub idle_backoff: bool,
     /// Set when the device may still be executing (hung or lost): destroying
     /// objects in use is undefined, so Drop leaks them instead.
     pub abandoned: bool,
@@ -117,7 +126,15 @@ impl Gpu {
         let family = info.queue_family.ok_or_else(|| Error::new(ErrorKind::Unsupported, "device has no compute queue"))?;
         let priorities = [1.0f32];
         let queue_info = vk::DeviceQueueCreateInfo::default().queue_family_index(family).queue_priorities(&priorities);
-        let device_info = vk::DeviceCreateInfo::default().queue_create_infos(std::slice::from_ref(&queue_info));
+        // Idle lanes back off on the device clock on a GPU that has one; on a
+        // CPU device a waiting lane would burn the core all the same.
+        let idle_backoff = info.device_clock && !info.is_cpu();
+        let extensions = [ash::khr::shader_clock::NAME.as_ptr()];
+        let mut clock = vk::PhysicalDeviceShaderClockFeaturesKHR::default().shader_device_clock(true);
+        let mut device_info = vk::DeviceCreateInfo::default().queue_create_infos(std::slice::from_ref(&queue_info));
+        if idle_backoff {
+            device_info = device_info.enabled_extension_names(&extensions).push_next(&mut clock);
+        }
         // SAFETY: physical belongs to instance; the create infos outlive the call.
         let device = unsafe { instance.instance.create_device(physical, &device_info, None) }
             .map_err(vk_error("vkCreateDevice"))?;
@@ -142,6 +159,7 @@ impl Gpu {
             command_pool: vk::CommandPool::null(),
             workgroups,
             workgroup_size,
+            idle_backoff,
             abandoned: false,
         };
         // From here on, Drop releases whatever was created.
@@ -244,7 +262,8 @@ impl Gpu {
             )
         }
         .map_err(vk_error("vkCreatePipelineLayout"))?;
-        let code = ash::util::read_spv(&mut std::io::Cursor::new(MEGAKERNEL_SPIRV))
+        let spirv = if self.idle_backoff { MEGAKERNEL_BACKOFF_SPIRV } else { MEGAKERNEL_SPIRV };
+        let code = ash::util::read_spv(&mut std::io::Cursor::new(spirv))
             .map_err(|e| Error::new(ErrorKind::Internal, format!("embedded SPIR-V is malformed: {e}")))?;
         let module = unsafe { d.create_shader_module(&vk::ShaderModuleCreateInfo::default().code(&code), None) }
             .map_err(vk_error("vkCreateShaderModule"))?;
@@ -318,7 +337,7 @@ impl Gpu {
             d.begin_command_buffer(cb, &vk::CommandBufferBeginInfo::default()).map_err(vk_error("vkBeginCommandBuffer"))?;
             d.cmd_bind_pipeline(cb, vk::PipelineBindPoint::COMPUTE, self.pipeline);
             d.cmd_bind_descriptor_sets(cb, vk::PipelineBindPoint::COMPUTE, self.layout, 0, &[self.descriptor_set], &[]);
-            let bytes = [params.budget, params.max_passes, params.lane_count];
+            let bytes = [params.budget, params.max_passes, params.lane_count, params.idle_passes, params.backoff_max];
             let bytes: Vec<u8> = bytes.iter().flat_map(|w| w.to_ne_bytes()).collect();
             d.cmd_push_constants(cb, self.layout, vk::ShaderStageFlags::COMPUTE, 0, &bytes);
             d.cmd_dispatch(cb, self.workgroups, 1, 1);

@@ -32,6 +32,12 @@ const CPU_SLICE_BUDGET: u32 = 24_000;
 /// on an H100; GPU drivers have no loop cap, but slices keep the kernel
 /// clear of watchdogs and let the host notice a hang).
 const GPU_SLICE_BUDGET: u32 = 4_000_000;
+/// Empty polling passes (a few hundred microseconds on an H100) before an
+/// idle lane starts to back off: a kernel serving a steady stream never does.
+const IDLE_PASSES_BEFORE_BACKOFF: u32 = 256;
+/// Longest back-off of an idle lane, in device clock ticks (nanoseconds on
+/// NVIDIA): it bounds the extra latency of the first slot after a lull.
+const BACKOFF_MAX_TICKS: u32 = 1000;
 /// Most workgroups a megakernel launches.
 const MAX_WORKGROUPS: u32 = 4096;
 /// Slices kept submitted: the running one and the next.
@@ -77,7 +83,7 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let gpu = Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)?;
     let default_cpu = gpu.info.is_cpu() && device_index.is_none() && env.is_none();
     super::note(&format!(
-        "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes",
+        "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes; idle lanes {}",
         gpu.info.index,
         gpu.info.name,
         if default_cpu { " (no GPU found: lavapipe, the CPU default)" } else { "" },
@@ -86,7 +92,8 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
             Placement::HostCoherent => "host-visible coherent system memory (no BAR type)",
         },
         gpu.workgroups,
-        gpu.workgroup_size
+        gpu.workgroup_size,
+        if gpu.idle_backoff { "back off on the device clock" } else { "keep polling" }
     ));
     Ok(gpu)
 }
@@ -102,7 +109,13 @@ impl VulkanBackend {
                  every loop of an invocation after 65 535 iterations in total"
             )));
         }
-        let params = SliceParams { budget, max_passes: u32::MAX, lane_count: gpu.lane_count() };
+        let params = SliceParams {
+            budget,
+            max_passes: u32::MAX,
+            lane_count: gpu.lane_count(),
+            idle_passes: IDLE_PASSES_BEFORE_BACKOFF,
+            backoff_max: if gpu.idle_backoff { BACKOFF_MAX_TICKS } else { 0 },
+        };
         let slices = (0..SLICES_IN_FLIGHT)
             .map(|_| Ok((gpu.record_slice(params)?, gpu.fence()?)))
             .collect::<Result<Vec<_>>>()?;
@@ -136,7 +149,13 @@ pub struct PerDispatch {
 impl PerDispatch {
     pub fn new(config: &BackendConfig) -> Result<PerDispatch> {
         let gpu = open(config, config.device)?;
-        let params = SliceParams { budget: CPU_SLICE_BUDGET, max_passes: 1, lane_count: gpu.lane_count() };
+        let params = SliceParams {
+            budget: CPU_SLICE_BUDGET,
+            max_passes: 1,
+            lane_count: gpu.lane_count(),
+            idle_passes: 0,
+            backoff_max: 0,
+        };
         let command_buffer = gpu.record_slice(params)?;
         let fence = gpu.fence()?;
         Ok(PerDispatch { gpu, command_buffer, fence })
