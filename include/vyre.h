@@ -77,6 +77,25 @@
 #define VYRE_WAIT_FOREVER 4294967295
 
 /**
+ * `vyre_rule_set_options::flags` bit: ASCII case-insensitive matching
+ * (`a`-`z` and `A`-`Z` match each other) for every pattern.
+ */
+#define VYRE_RULE_CASE_INSENSITIVE 1
+
+/**
+ * `vyre_pattern::kind`: the bytes are matched exactly (any bytes, NUL
+ * included).
+ */
+#define VYRE_PATTERN_LITERAL 0
+
+/**
+ * `vyre_pattern::kind`: the bytes are a regular expression, UTF-8 text in
+ * the Rust `regex` crate's syntax, matched on bytes (Unicode mode off,
+ * `\xHH` is a byte). Patterns that can match the empty string are rejected.
+ */
+#define VYRE_PATTERN_REGEX 1
+
+/**
  * Major version of the headers; changes break the ABI (and the SONAME).
  */
 #define VYRE_VERSION_MAJOR 0
@@ -821,6 +840,27 @@
 #define VYRE_DEFAULT_DEBUG_RECORDS 1024
 
 /**
+ * Most patterns in one rule set.
+ */
+#define VYRE_RULE_SET_MAX_PATTERNS 65536
+
+/**
+ * Longest pattern, in bytes.
+ */
+#define VYRE_RULE_SET_MAX_PATTERN_LEN 65536
+
+/**
+ * Most DFA states in one rule set.
+ */
+#define VYRE_RULE_SET_MAX_STATES (1 << 22)
+
+/**
+ * Largest rule-set table (`vyre_rule_set_info::table_bytes`), in bytes:
+ * 256 MiB. Larger sets fail to compile; split them into several rule sets.
+ */
+#define VYRE_RULE_SET_MAX_TABLE_BYTES (256 << 20)
+
+/**
  * A running megakernel: a ring of slots that workers (host threads on the
  * reference backend, GPU lanes on a GPU backend) claim and execute.
  *
@@ -829,6 +869,16 @@
  * which must be the last call on the handle and must not overlap any other.
  */
 typedef struct vyre_megakernel vyre_megakernel;
+
+/**
+ * A compiled rule set: patterns turned into one DFA table (docs/RULES.md).
+ * It never changes after creation.
+ *
+ * Thread safety: every function taking a `const vyre_rule_set *` may be
+ * called from any number of threads at once; `vyre_rule_set_destroy` must
+ * be the last call on the handle and must not overlap any other.
+ */
+typedef struct vyre_rule_set vyre_rule_set;
 
 /**
  * A status code returned by every fallible C entry point: 0 is success,
@@ -1033,6 +1083,73 @@ typedef struct vyre_megakernel_stats {
      */
     uint64_t cancelled_count;
 } vyre_megakernel_stats;
+
+/**
+ * Options for `vyre_rule_set_compile`. Initialise with
+ * `vyre_rule_set_options_init`, then change what you need.
+ */
+typedef struct vyre_rule_set_options {
+    /**
+     * `sizeof(vyre_rule_set_options)`: lets the struct grow compatibly.
+     */
+    uint32_t struct_size;
+    /**
+     * `VYRE_RULE_*` bits; unknown bits are rejected.
+     */
+    uint32_t flags;
+} vyre_rule_set_options;
+
+/**
+ * One pattern; its id (reported with every match) is its index in the
+ * array passed to `vyre_rule_set_compile`.
+ */
+typedef struct vyre_pattern {
+    /**
+     * The pattern's bytes (not NUL-terminated; may be NULL only when `len`
+     * is 0, which is then rejected as an empty pattern).
+     */
+    const uint8_t *bytes;
+    /**
+     * Bytes in `bytes`, 1..=`VYRE_RULE_SET_MAX_PATTERN_LEN`.
+     */
+    size_t len;
+    /**
+     * `VYRE_PATTERN_LITERAL` or `VYRE_PATTERN_REGEX`.
+     */
+    uint32_t kind;
+} vyre_pattern;
+
+/**
+ * What `vyre_rule_set_get_info` reports about a rule set.
+ */
+typedef struct vyre_rule_set_info {
+    /**
+     * Set to `sizeof(vyre_rule_set_info)` before the call.
+     */
+    uint32_t struct_size;
+    /**
+     * `VYRE_RULE_*` flags it was compiled with.
+     */
+    uint32_t flags;
+    /**
+     * Bytes of the DFA table a kernel walks (byte classes, start states,
+     * transitions, match lists); at most `VYRE_RULE_SET_MAX_TABLE_BYTES`.
+     */
+    uint64_t table_bytes;
+    /**
+     * Patterns (ids `0..pattern_count`).
+     */
+    uint32_t pattern_count;
+    /**
+     * DFA states, the dead state included.
+     */
+    uint32_t state_count;
+    /**
+     * Byte classes: the table has `class_count + 1` columns (the last for
+     * end of input).
+     */
+    uint32_t class_count;
+} vyre_rule_set_info;
 
 /**
  * Success.
@@ -1328,6 +1445,84 @@ vyre_status vyre_megakernel_register_tenant_opcode(struct vyre_megakernel *mk,
  */
 vyre_status vyre_megakernel_read_stats(struct vyre_megakernel *mk,
                                        struct vyre_megakernel_stats *out);
+
+/**
+ * Fill `opts` with the defaults (and `struct_size`): no flags.
+ *
+ * # Safety
+ * `opts` must be NULL (an error) or point to a writable options struct.
+ */
+vyre_status vyre_rule_set_options_init(struct vyre_rule_set_options *opts);
+
+/**
+ * Compile `count` patterns into one rule set; pattern ids are their
+ * indices. `opts` may be NULL for the defaults. `count` may be 0 (a rule
+ * set that matches nothing; `patterns` may then be NULL). Matches are every
+ * match end of every pattern, overlapping (docs/RULES.md).
+ *
+ * Returns `VYRE_E_INVALID_ARGUMENT` for an unknown flag or pattern kind, an
+ * empty or too long pattern, a regex that is not UTF-8, has a syntax error
+ * or can match the empty string (the message names the pattern index and
+ * the reason), or a set whose table would exceed
+ * `VYRE_RULE_SET_MAX_STATES` / `VYRE_RULE_SET_MAX_TABLE_BYTES`.
+ * On success `*out` receives the handle, to be released with
+ * `vyre_rule_set_destroy`.
+ *
+ * # Safety
+ * `opts`, if not NULL, must point to `opts->struct_size` readable bytes;
+ * `patterns` must hold `count` patterns whose `bytes` hold `len` bytes each.
+ */
+vyre_status vyre_rule_set_compile(const struct vyre_rule_set_options *opts,
+                                  const struct vyre_pattern *patterns,
+                                  size_t count,
+                                  struct vyre_rule_set **out);
+
+/**
+ * Free a rule set. NULL is a no-op.
+ *
+ * # Safety
+ * `rs` must be NULL or a live handle, used by no other call now or later.
+ */
+void vyre_rule_set_destroy(struct vyre_rule_set *rs);
+
+/**
+ * Serialize a rule set into `buf` (format in docs/RULES.md) so it can be
+ * loaded with `vyre_rule_set_deserialize` without compiling again.
+ *
+ * - `*needed`, if `needed` is not NULL, receives the serialized size, on
+ *   success and on `VYRE_E_BUFFER_TOO_SMALL` alike.
+ * - Returns `VYRE_E_BUFFER_TOO_SMALL` (writing nothing to `buf`) when `len`
+ *   is smaller than that size: pass NULL and 0 to ask for the size.
+ *
+ * # Safety
+ * `rs` must be a live handle; `buf` must be NULL or point to `len` writable
+ * bytes; `needed` must be NULL or point to a writable `size_t`.
+ */
+vyre_status vyre_rule_set_serialize(const struct vyre_rule_set *rs,
+                                    uint8_t *buf,
+                                    size_t len,
+                                    size_t *needed);
+
+/**
+ * Load a rule set from `len` bytes written by `vyre_rule_set_serialize`.
+ * Everything is validated first: a truncated, corrupt, foreign or forged
+ * input (wrong magic, format version, sizes, checksum, or any out-of-range
+ * state, class, offset or pattern id) returns `VYRE_E_PROTOCOL` with a
+ * message saying what is wrong. On success `*out` receives a new handle.
+ *
+ * # Safety
+ * `bytes` must be NULL (only with `len` 0) or point to `len` readable bytes.
+ */
+vyre_status vyre_rule_set_deserialize(const uint8_t *bytes, size_t len, struct vyre_rule_set **out);
+
+/**
+ * Describe a rule set. Set `out->struct_size` to
+ * `sizeof(vyre_rule_set_info)` first.
+ *
+ * # Safety
+ * `rs` must be a live handle; `out` must point to `out->struct_size` writable bytes.
+ */
+vyre_status vyre_rule_set_get_info(const struct vyre_rule_set *rs, struct vyre_rule_set_info *out);
 
 /**
  * A static, NUL-terminated description of a status code. Never NULL,

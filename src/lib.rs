@@ -3,7 +3,8 @@
 //! Layers, bottom up: `protocol` holds the buffer layouts and codecs (the
 //! single source of truth for every word and number), `backend` the
 //! executors that run slots, `megakernel` the host side that publishes and
-//! waits, `ffi` the C ABI declared in `include/vyre.h`. docs/PROTOCOL.md
+//! waits, `rules` the pattern sets compiled into DFA tables (docs/RULES.md),
+//! `ffi` the C ABI declared in `include/vyre.h`. docs/PROTOCOL.md
 //! describes the buffers word by word.
 
 pub mod backend;
@@ -11,3 +12,4 @@ pub mod error;
 pub mod ffi;
 pub mod megakernel;
 pub mod protocol;
+pub mod rules;

@@ -166,7 +166,7 @@ mod layout {
 /// # Safety
 /// `ptr` must point to at least `struct_size` readable bytes, its first
 /// field being that `struct_size` (a `u32`).
-unsafe fn read_sized<T: Copy>(ptr: *const T, what: &str) -> Result<T> {
+pub(crate) unsafe fn read_sized<T: Copy>(ptr: *const T, what: &str) -> Result<T> {
     let base = ptr.cast::<u8>();
     // SAFETY: every sized struct starts with a u32 struct_size; ptr is non-NULL (checked by the caller).
     let declared = unsafe { base.cast::<u32>().read_unaligned() };

@@ -5,6 +5,7 @@
 
 pub mod device;
 pub mod megakernel;
+pub mod rules;
 pub mod status;
 pub mod version;
 

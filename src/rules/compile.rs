@@ -1,0 +1,214 @@
+//! Patterns → one regex-automata dense DFA → our flat table.
+
+use super::{
+    table_bytes, CompileOptions, Pattern, PatternKind, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT,
+    VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN, VYRE_RULE_SET_MAX_STATES,
+    VYRE_RULE_SET_MAX_TABLE_BYTES,
+};
+use crate::error::{Error, ErrorKind, Result};
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::{start, syntax};
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::Hir;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+
+fn internal(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Internal, message)
+}
+
+fn too_large(what: String) -> Error {
+    Error::invalid(format!("the rule set is too large: {what}; split the patterns into several rule sets"))
+}
+
+/// A literal as regex text: every byte escaped, so the parser (and its
+/// ASCII case folding) treats it as exactly these bytes.
+fn literal_regex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() * 4);
+    for byte in bytes {
+        let _ = write!(text, "\\x{byte:02X}");
+    }
+    text
+}
+
+fn parse(index: usize, pattern: &Pattern, config: &syntax::Config) -> Result<Hir> {
+    if pattern.bytes.is_empty() {
+        return Err(Error::invalid(format!(
+            "pattern {index} is empty; an empty pattern would match at every offset"
+        )));
+    }
+    if pattern.bytes.len() > VYRE_RULE_SET_MAX_PATTERN_LEN as usize {
+        return Err(Error::invalid(format!(
+            "pattern {index} is {} bytes long; the limit is VYRE_RULE_SET_MAX_PATTERN_LEN ({VYRE_RULE_SET_MAX_PATTERN_LEN})",
+            pattern.bytes.len()
+        )));
+    }
+    let text = match pattern.kind {
+        PatternKind::Literal => literal_regex(&pattern.bytes),
+        PatternKind::Regex => String::from_utf8(pattern.bytes.clone()).map_err(|e| {
+            Error::invalid(format!(
+                "pattern {index} (regex) is not UTF-8 text (invalid byte at offset {}); write other bytes as \\xHH",
+                e.utf8_error().valid_up_to()
+            ))
+        })?,
+    };
+    let hir = syntax::parse_with(&text, config)
+        .map_err(|e| Error::invalid(format!("pattern {index} (regex) has a syntax error: {e}")))?;
+    if hir.properties().minimum_len() == Some(0) {
+        return Err(Error::invalid(format!(
+            "pattern {index} (regex) can match the empty string, which would match at every offset; \
+             make it match at least one byte"
+        )));
+    }
+    if hir.properties().look_set().contains_word_unicode() {
+        return Err(Error::invalid(format!(
+            "pattern {index} (regex) uses a Unicode word boundary, which a DFA cannot express; \
+             use an ASCII one, (?-u:\\b)"
+        )));
+    }
+    Ok(hir)
+}
+
+pub(super) fn compile(patterns: &[Pattern], options: &CompileOptions) -> Result<RuleSet> {
+    compile_limited(patterns, options, VYRE_RULE_SET_MAX_TABLE_BYTES)
+}
+
+/// [`compile`] with a smaller table limit (tests reach it quickly).
+pub(super) fn compile_limited(patterns: &[Pattern], options: &CompileOptions, max_table_bytes: u32) -> Result<RuleSet> {
+    // regex-automata pads its rows to a power of two (up to twice ours) and
+    // needs scratch space, so its own limits are looser than our table limit,
+    // which is checked on the result.
+    let build_limit = 2 * max_table_bytes as usize + (16 << 20);
+    if patterns.len() > VYRE_RULE_SET_MAX_PATTERNS as usize {
+        return Err(Error::invalid(format!(
+            "{} patterns; the limit is VYRE_RULE_SET_MAX_PATTERNS ({VYRE_RULE_SET_MAX_PATTERNS})",
+            patterns.len()
+        )));
+    }
+    let config = syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(options.ascii_case_insensitive);
+    let hirs = patterns
+        .iter()
+        .enumerate()
+        .map(|(index, pattern)| parse(index, pattern, &config))
+        .collect::<Result<Vec<Hir>>>()?;
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .shrink(false)
+                .which_captures(WhichCaptures::None)
+                .nfa_size_limit(Some(build_limit)),
+        )
+        .build_many_from_hir(&hirs)
+        .map_err(|e| too_large(format!("building the NFA failed: {e}")))?;
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(StartKind::Unanchored)
+                .byte_classes(true)
+                .accelerate(false)
+                .minimize(false)
+                .unicode_word_boundary(false)
+                .dfa_size_limit(Some(build_limit))
+                .determinize_size_limit(Some(build_limit)),
+        )
+        .build_from_nfa(&nfa)
+        .map_err(|e| too_large(format!("building the DFA failed: {e}")))?;
+    let flags = if options.ascii_case_insensitive { FLAG_CASE_INSENSITIVE } else { 0 };
+    flatten(&dfa, patterns.len() as u32, flags, max_table_bytes)
+}
+
+/// Re-lay the DFA: state 0 is dead, the rest numbered in breadth-first
+/// order from the start states.
+fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table_bytes: u32) -> Result<RuleSet> {
+    let classes = dfa.byte_classes();
+    let mut class_of = [0u8; 256];
+    for (byte, class) in class_of.iter_mut().enumerate() {
+        *class = classes.get(byte as u8);
+    }
+    let class_count = u32::from(class_of[255]) + 1;
+    let stride = class_count as usize + 1;
+    // One representative byte per class.
+    let mut representative = vec![0u8; class_count as usize];
+    for byte in (0..=255u8).rev() {
+        representative[usize::from(class_of[usize::from(byte)])] = byte;
+    }
+
+    let mut index: HashMap<StateID, u32> = HashMap::new();
+    let mut order: Vec<Option<StateID>> = vec![None]; // our state 0: dead
+    let mut number = |id: StateID, order: &mut Vec<Option<StateID>>| -> Result<u32> {
+        if dfa.is_dead_state(id) {
+            return Ok(0);
+        }
+        if dfa.is_quit_state(id) {
+            return Err(internal("the DFA has a quit state although no quit bytes were set"));
+        }
+        if let Some(&n) = index.get(&id) {
+            return Ok(n);
+        }
+        if order.len() >= VYRE_RULE_SET_MAX_STATES as usize {
+            return Err(too_large(format!(
+                "more than VYRE_RULE_SET_MAX_STATES ({VYRE_RULE_SET_MAX_STATES}) DFA states"
+            )));
+        }
+        let n = order.len() as u32;
+        index.insert(id, n);
+        order.push(Some(id));
+        Ok(n)
+    };
+
+    let mut starts = Vec::with_capacity(START_COUNT);
+    for previous in std::iter::once(None).chain((0..=255u8).map(Some)) {
+        let config = start::Config::new().anchored(Anchored::No).look_behind(previous);
+        let id = dfa
+            .start_state(&config)
+            .map_err(|e| internal(format!("no unanchored start state: {e}")))?;
+        starts.push(number(id, &mut order)?);
+    }
+
+    let mut transitions: Vec<u32> = vec![0; stride]; // the dead row
+    let mut match_offsets = vec![0u32, 0];
+    let mut match_ids: Vec<u32> = Vec::new();
+    let mut next = 1;
+    while next < order.len() {
+        let Some(id) = order[next] else {
+            return Err(internal("a DFA state without an id"));
+        };
+        for &byte in &representative {
+            let target = number(dfa.next_state(id, byte), &mut order)?;
+            transitions.push(target);
+        }
+        let target = number(dfa.next_eoi_state(id), &mut order)?;
+        transitions.push(target);
+        if dfa.is_match_state(id) {
+            let mut ids: Vec<u32> = (0..dfa.match_len(id)).map(|i| dfa.match_pattern(id, i).as_u32()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            match_ids.extend_from_slice(&ids);
+        }
+        match_offsets.push(u32::try_from(match_ids.len()).map_err(|_| too_large("too many match entries".into()))?);
+        let bytes = table_bytes(transitions.len() as u64, order.len() as u64, match_ids.len() as u64);
+        if bytes > u64::from(max_table_bytes) {
+            return Err(too_large(format!("the table would exceed {max_table_bytes} bytes (VYRE_RULE_SET_MAX_TABLE_BYTES)")));
+        }
+        next += 1;
+    }
+    Ok(RuleSet {
+        pattern_count,
+        flags,
+        class_of,
+        class_count,
+        state_count: order.len() as u32,
+        starts,
+        transitions,
+        match_offsets,
+        match_ids,
+    })
+}

@@ -1,0 +1,234 @@
+//! Rule sets: literal and regex patterns compiled into one dense DFA table
+//! that a GPU lane (and, as the oracle, [`RuleSet::scan`] on the CPU) walks
+//! one byte at a time.
+//!
+//! # Match semantics
+//!
+//! A scan reports **every match end of every pattern, overlapping**: for
+//! each pattern `p` and each end offset `e` (exclusive, `1..=len`) such that
+//! some start `s < e` makes `haystack[s..e]` match `p` on its own, the scan
+//! reports `(p, e)` exactly once, however many starts match. Reports come in
+//! order of `e`, and for one `e` in increasing pattern id. Patterns that could
+//! match the empty string are rejected at compile time (they would match at
+//! every offset).
+//!
+//! - Literals match as exact byte strings (any bytes, NUL included).
+//! - Regexes use the `regex` crate's syntax on bytes: Unicode mode is off
+//!   (`.` and classes match single bytes, `\xFF` is the byte 0xFF, `\w` is
+//!   ASCII), `.` does not match `\n` unless `(?s)`, and `^` / `$` are the
+//!   start and end of the scanned bytes (multi-line mode with `(?m)`).
+//!   The pattern text must be UTF-8; write other bytes as `\xHH`. Unicode
+//!   mode can be turned on inside a pattern with `(?u)`, except for Unicode
+//!   word boundaries, which a DFA cannot express (use `(?-u:\b)`).
+//! - [`CompileOptions::ascii_case_insensitive`] folds ASCII letters of every
+//!   pattern, literal or regex (`(?-i)` inside a regex turns it off there).
+//!
+//! # The table
+//!
+//! One multi-pattern DFA (regex-automata, `MatchKind::All`, unanchored, byte
+//! classes) is re-laid into this crate's own flat table; docs/RULES.md
+//! describes every field. Walking it: `state = start`; for each byte `i`,
+//! `state = transitions[state * stride + class_of[byte]]`, and then every
+//! pattern of `state`'s match list ended at offset `i` (matches show one byte
+//! late); after the last byte, `state = transitions[state * stride +
+//! class_count]` (the end-of-input column) reveals the matches ending at
+//! `len`. `stride = class_count + 1`. State 0 is the dead state: nothing can
+//! match any more, so a walker may stop there.
+
+mod compile;
+mod format;
+#[cfg(test)]
+mod tests;
+
+use crate::error::Result;
+
+/// Most patterns in one rule set.
+pub const VYRE_RULE_SET_MAX_PATTERNS: u32 = 65_536;
+/// Longest pattern, in bytes.
+pub const VYRE_RULE_SET_MAX_PATTERN_LEN: u32 = 65_536;
+/// Most DFA states in one rule set.
+pub const VYRE_RULE_SET_MAX_STATES: u32 = 1 << 22;
+/// Largest rule-set table (`vyre_rule_set_info::table_bytes`), in bytes:
+/// 256 MiB. Larger sets fail to compile; split them into several rule sets.
+pub const VYRE_RULE_SET_MAX_TABLE_BYTES: u32 = 256 << 20;
+
+/// What a pattern's bytes mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PatternKind {
+    /// An exact byte string.
+    Literal,
+    /// A regular expression (UTF-8 text, `regex` crate syntax on bytes).
+    Regex,
+}
+
+/// One pattern of a rule set; its id is its index in the compiled list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    pub bytes: Vec<u8>,
+    pub kind: PatternKind,
+}
+
+impl Pattern {
+    /// An exact byte string.
+    pub fn literal(bytes: impl Into<Vec<u8>>) -> Pattern {
+        Pattern { bytes: bytes.into(), kind: PatternKind::Literal }
+    }
+
+    /// A regular expression.
+    pub fn regex(text: impl Into<Vec<u8>>) -> Pattern {
+        Pattern { bytes: text.into(), kind: PatternKind::Regex }
+    }
+}
+
+/// How patterns are compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompileOptions {
+    /// Fold ASCII letters (`a`-`z` match `A`-`Z` and back) in every pattern.
+    pub ascii_case_insensitive: bool,
+}
+
+/// A compiled rule set: the flat DFA table (see the module docs and
+/// docs/RULES.md). Every instance is valid: made by [`RuleSet::compile`] or
+/// checked field by field by [`RuleSet::from_bytes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSet {
+    pub(crate) pattern_count: u32,
+    pub(crate) flags: u32,
+    pub(crate) class_of: [u8; 256],
+    pub(crate) class_count: u32,
+    pub(crate) state_count: u32,
+    /// Start state after each possible look-behind: `[0]` at the start of
+    /// the input, `[1 + b]` after the byte `b`.
+    pub(crate) starts: Vec<u32>,
+    /// `state_count * (class_count + 1)` next states.
+    pub(crate) transitions: Vec<u32>,
+    /// `state_count + 1` offsets into `match_ids`; state `s` matches the
+    /// patterns `match_ids[match_offsets[s]..match_offsets[s + 1]]`.
+    pub(crate) match_offsets: Vec<u32>,
+    pub(crate) match_ids: Vec<u32>,
+}
+
+/// `RuleSet::flags` bit: compiled with ASCII case folding (informational).
+pub(crate) const FLAG_CASE_INSENSITIVE: u32 = 1;
+
+/// Entries of `RuleSet::starts`: the start of input, then one per byte.
+pub(crate) const START_COUNT: usize = 257;
+
+impl RuleSet {
+    /// Compile `patterns` (ids are their indices) into one table. Errors
+    /// (`InvalidArgument`) name the pattern index and the reason: empty or
+    /// too long patterns, patterns that match the empty string, regex syntax
+    /// errors, non-UTF-8 regex text; or say which limit a too large set
+    /// exceeds. An empty list is valid and matches nothing.
+    pub fn compile(patterns: &[Pattern], options: &CompileOptions) -> Result<RuleSet> {
+        compile::compile(patterns, options)
+    }
+
+    /// Call `on_match(pattern_id, end)` for every match end of every pattern
+    /// in `haystack` (see the module docs), in increasing `end`. This walks
+    /// the flat table exactly as the GPU does: it is the oracle for the
+    /// kernel.
+    pub fn scan(&self, haystack: &[u8], mut on_match: impl FnMut(u32, usize)) {
+        let stride = self.class_count as usize + 1;
+        let mut state = self.starts[0] as usize;
+        for (i, &byte) in haystack.iter().enumerate() {
+            state = self.transitions[state * stride + usize::from(self.class_of[usize::from(byte)])] as usize;
+            if state == 0 {
+                return;
+            }
+            self.report(state, i, &mut on_match);
+        }
+        state = self.transitions[state * stride + self.class_count as usize] as usize;
+        self.report(state, haystack.len(), &mut on_match);
+    }
+
+    fn report(&self, state: usize, end: usize, on_match: &mut impl FnMut(u32, usize)) {
+        let (first, last) = (self.match_offsets[state] as usize, self.match_offsets[state + 1] as usize);
+        for &id in &self.match_ids[first..last] {
+            on_match(id, end);
+        }
+    }
+
+    /// Every `(pattern_id, end)` of [`RuleSet::scan`], collected.
+    pub fn matches(&self, haystack: &[u8]) -> Vec<(u32, usize)> {
+        let mut out = Vec::new();
+        self.scan(haystack, |id, end| out.push((id, end)));
+        out
+    }
+
+    /// Patterns compiled in (ids `0..pattern_count`).
+    pub fn pattern_count(&self) -> u32 {
+        self.pattern_count
+    }
+
+    /// DFA states, the dead state 0 included.
+    pub fn state_count(&self) -> u32 {
+        self.state_count
+    }
+
+    /// Byte classes (1..=256); the table has `class_count + 1` columns, the
+    /// last one for end of input.
+    pub fn class_count(&self) -> u32 {
+        self.class_count
+    }
+
+    /// Whether it was compiled ASCII case-insensitive.
+    pub fn ascii_case_insensitive(&self) -> bool {
+        self.flags & FLAG_CASE_INSENSITIVE != 0
+    }
+
+    /// The byte → class map.
+    pub fn class_of(&self) -> &[u8; 256] {
+        &self.class_of
+    }
+
+    /// The start state at the beginning of the input.
+    pub fn start_state(&self) -> u32 {
+        self.starts[0]
+    }
+
+    /// The start state for a walk that begins right after the byte
+    /// `previous` (it matters only for look-behind assertions: `^` with
+    /// `(?m)`, `\b`).
+    pub fn start_state_after(&self, previous: u8) -> u32 {
+        self.starts[1 + usize::from(previous)]
+    }
+
+    /// `state_count * (class_count + 1)` next states, row by row.
+    pub fn transitions(&self) -> &[u32] {
+        &self.transitions
+    }
+
+    /// `state_count + 1` offsets into [`RuleSet::match_ids`].
+    pub fn match_offsets(&self) -> &[u32] {
+        &self.match_offsets
+    }
+
+    /// Pattern ids of every state's match list, back to back.
+    pub fn match_ids(&self) -> &[u32] {
+        &self.match_ids
+    }
+
+    /// Bytes of the table a kernel needs: `class_of`, start states,
+    /// transitions, match offsets and match ids.
+    pub fn table_bytes(&self) -> u64 {
+        table_bytes(self.transitions.len() as u64, u64::from(self.state_count), self.match_ids.len() as u64)
+    }
+
+    /// Serialize (see docs/RULES.md); [`RuleSet::from_bytes`] loads it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        format::to_bytes(self)
+    }
+
+    /// Load a serialized rule set, validating everything: a corrupt,
+    /// truncated, foreign or malicious input is rejected with a `Protocol`
+    /// error saying what is wrong, never trusted and never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<RuleSet> {
+        format::from_bytes(bytes)
+    }
+}
+
+/// Table bytes for these counts (see [`RuleSet::table_bytes`]).
+pub(crate) fn table_bytes(transitions: u64, states: u64, match_ids: u64) -> u64 {
+    256 + 4 * (START_COUNT as u64 + transitions + states + 1 + match_ids)
+}
