@@ -133,6 +133,7 @@ fn per_dispatch(rounds: u32, section: &'static str, workgroups: u32) -> (Row, St
         workers: workgroups,
         device: None,
         slice_budget: None,
+        watchdog: None,
     };
     let runner = PerDispatch::new(&config).expect("per-dispatch runner");
     let device = runner.info().name.clone();

@@ -35,6 +35,9 @@ pub struct BackendConfig {
     pub device: Option<u32>,
     /// Loop iterations per lane per slice (Vulkan); `None` = the device default.
     pub slice_budget: Option<u32>,
+    /// How long a kernel may show no progress before it counts as hung
+    /// (Vulkan); `None` = `VYRE_WATCHDOG_MS` or 10 s.
+    pub watchdog: Option<Duration>,
 }
 
 /// A running executor over shared protocol buffers.

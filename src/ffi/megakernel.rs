@@ -228,6 +228,7 @@ fn options_from_c(c: &vyre_megakernel_options) -> Result<Options> {
         debug_log_capacity: c.debug_log_capacity,
         device: (c.device_index != VYRE_DEVICE_DEFAULT).then_some(c.device_index),
         slice_budget: None,
+        watchdog: None,
     })
 }
 

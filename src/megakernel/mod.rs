@@ -35,6 +35,8 @@ pub struct Options {
     pub device: Option<u32>,
     /// Vulkan slice length in loop iterations per lane; `None` = default.
     pub slice_budget: Option<u32>,
+    /// Vulkan watchdog limit; `None` = `VYRE_WATCHDOG_MS` or 10 s.
+    pub watchdog: Option<Duration>,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             debug_log_capacity: 0,
             device: None,
             slice_budget: None,
+            watchdog: None,
         }
     }
 }
@@ -206,12 +209,13 @@ impl Megakernel {
             workers: options.worker_count,
             device: options.device,
             slice_budget: options.slice_budget,
+            watchdog: options.watchdog,
         };
         Megakernel::on_backend(backend::start(options.backend, &config)?, layout)
     }
 
     /// The host side over a started backend whose buffers follow `layout`.
-    fn on_backend(backend: Box<dyn Backend>, layout: Layout) -> Result<Megakernel> {
+    pub(crate) fn on_backend(backend: Box<dyn Backend>, layout: Layout) -> Result<Megakernel> {
         let declared = Control::new(backend.control())?.layout().to_owned();
         if declared != layout {
             return Err(Error::new(ErrorKind::Internal, "the backend's control buffer does not match the requested layout"));
@@ -901,7 +905,14 @@ mod tests {
 
     fn losable() -> (Megakernel, Arc<AtomicBool>) {
         let layout = Layout::new(16, 1, 16, 8).unwrap();
-        let config = BackendConfig { layout, debug_log_capacity: 4, workers: 1, device: None, slice_budget: None };
+        let config = BackendConfig {
+            layout,
+            debug_log_capacity: 4,
+            workers: 1,
+            device: None,
+            slice_budget: None,
+            watchdog: None,
+        };
         let lost = Arc::new(AtomicBool::new(false));
         let backend = LosableBackend { inner: ReferenceBackend::start(&config).unwrap(), lost: Arc::clone(&lost) };
         (Megakernel::on_backend(Box::new(backend), layout).unwrap(), lost)

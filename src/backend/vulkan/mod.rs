@@ -50,7 +50,12 @@ const DEFAULT_WATCHDOG: Duration = Duration::from_secs(10);
 
 struct Shared {
     gpu: Gpu,
+    watchdog: Duration,
     stop: AtomicBool,
+    /// Fault injection for tests: the driver ignores finished slices, as it
+    /// would see a GPU that stopped answering.
+    #[cfg(test)]
+    ignore_slice_ends: AtomicBool,
     failed: Mutex<Option<Error>>,
     driver_done: AtomicBool,
 }
@@ -121,7 +126,10 @@ impl VulkanBackend {
             .collect::<Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             gpu,
+            watchdog: watchdog_limit(config.watchdog),
             stop: AtomicBool::new(false),
+            #[cfg(test)]
+            ignore_slice_ends: AtomicBool::new(false),
             failed: Mutex::new(None),
             driver_done: AtomicBool::new(false),
         });
@@ -188,11 +196,13 @@ impl Drop for PerDispatch {
     }
 }
 
-fn watchdog_limit() -> Duration {
-    std::env::var("VYRE_WATCHDOG_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(DEFAULT_WATCHDOG, Duration::from_millis)
+fn watchdog_limit(configured: Option<Duration>) -> Duration {
+    configured.unwrap_or_else(|| {
+        std::env::var("VYRE_WATCHDOG_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(DEFAULT_WATCHDOG, Duration::from_millis)
+    })
 }
 
 /// Decides when a kernel that shows no sign of progress counts as hung: no
@@ -229,7 +239,7 @@ impl Watchdog {
 fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
     let gpu = &shared.gpu;
     let control = Control::new(gpu.control.words()).expect("control buffer built from its layout");
-    let mut watchdog = Watchdog::new(watchdog_limit(), control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now());
+    let mut watchdog = Watchdog::new(shared.watchdog, control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now());
     let mut pending = std::collections::VecDeque::from(slices.clone());
     let fail = |error: Error| {
         // Ask lanes that may still run (a slow kernel judged hung) to stop
@@ -238,7 +248,10 @@ fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
         *shared.failed.lock() = Some(error);
     };
     while let Some(&(cb, fence)) = pending.front() {
-        match gpu.wait(fence, DRIVER_POLL.as_nanos() as u64) {
+        let waited = gpu.wait(fence, DRIVER_POLL.as_nanos() as u64);
+        #[cfg(test)]
+        let waited = waited.map(|ended| ended && !shared.ignore_slice_ends.load(Ordering::Acquire));
+        match waited {
             Ok(true) => {
                 pending.pop_front();
                 control_add(&control, VYRE_CTRL_SLICE_COUNT);
@@ -367,6 +380,8 @@ impl Drop for VulkanBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::megakernel::Megakernel;
+    use crate::protocol::control::Layout;
 
     #[test]
     fn the_watchdog_trips_only_after_the_limit_without_any_progress() {
@@ -381,6 +396,70 @@ mod tests {
         assert!(!dog.hung(8, at(290)), "a slice end is progress too");
         assert!(dog.hung(8, at(301)));
         assert!(!dog.hung(8u32.wrapping_add(u32::MAX), at(302)), "any change counts, wrapping included");
+    }
+
+    /// A real Vulkan kernel (lavapipe in CI) whose slices stop coming back:
+    /// the watchdog must call it hung, every slot in flight must fail with
+    /// DEVICE_LOST, nothing may hang, and a new megakernel must work.
+    #[test]
+    fn the_watchdog_fails_a_kernel_that_stops_answering() {
+        let layout = Layout::new(8, 1, 8, 4).unwrap();
+        let config = BackendConfig {
+            layout,
+            debug_log_capacity: 4,
+            workers: 1,
+            device: None,
+            slice_budget: Some(2000),
+            watchdog: Some(Duration::from_millis(300)),
+        };
+        let backend = match VulkanBackend::start(&config, None) {
+            Ok(backend) => backend,
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                eprintln!("skipped: no Vulkan device ({e})");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let shared = Arc::clone(&backend.shared);
+        let mk = Megakernel::on_backend(Box::new(backend), layout).unwrap();
+        let long = Duration::from_secs(60);
+        mk.wait(mk.publish(VYRE_OP_STORE_U32, 0, &[0, 5]).unwrap(), long).unwrap();
+
+        shared.ignore_slice_ends.store(true, Ordering::Release);
+        // The slices already queued still run what they find; once they
+        // end, nothing runs a slot, and the first wait that outlasts the
+        // watchdog's limit learns that the device is lost.
+        let mut outcome = Ok(());
+        let mut stranded = 0;
+        for i in 0..10_000u32 {
+            let ticket = match mk.publish(VYRE_OP_STORE_U32, 0, &[i % 8, 5]) {
+                Ok(ticket) => ticket,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            };
+            outcome = mk.wait(ticket, long);
+            if outcome.is_err() {
+                stranded = 1;
+                break;
+            }
+        }
+        let err = outcome.expect_err("the watchdog declares the kernel hung");
+        assert_eq!(err.kind, ErrorKind::DeviceLost, "{err}");
+        let err = mk.wait_idle(long).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::DeviceLost);
+        assert!(err.message.contains("no progress"), "{}", err.message);
+        assert_eq!(mk.publish(VYRE_OP_NOP, 0, &[]).unwrap_err().kind, ErrorKind::DeviceLost);
+        assert_eq!(mk.stats().cancelled, stranded, "the stranded slot, and only it, was failed");
+        drop(mk); // must not hang; the abandoned device is leaked, not freed
+
+        let fresh = Megakernel::create(&crate::megakernel::Options {
+            backend: BackendChoice::Vulkan,
+            ..Default::default()
+        })
+        .unwrap();
+        fresh.wait(fresh.publish(VYRE_OP_NOP, 0, &[]).unwrap(), long).unwrap();
     }
 }
 
