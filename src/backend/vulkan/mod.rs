@@ -410,7 +410,7 @@ mod tests {
             workers: 1,
             device: None,
             slice_budget: Some(2000),
-            watchdog: Some(Duration::from_millis(300)),
+            watchdog: Some(Duration::from_secs(2)),
         };
         let backend = match VulkanBackend::start(&config, None) {
             Ok(backend) => backend,
