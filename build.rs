@@ -71,9 +71,10 @@ fn write_abi_outputs(constants: &[(String, u64)], out: &Path) {
 }
 
 fn run(tool: &str, args: &[&std::ffi::OsStr], package: &str) {
-    let status = Command::new(tool).args(args).status().unwrap_or_else(|e| {
-        panic!("could not run `{tool}` ({e}); install it: apt-get install {package}")
-    });
+    let status = Command::new(tool)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("could not run `{tool}` ({e}); install it: apt-get install {package}"));
     assert!(status.success(), "`{tool}` failed on the shader (see its output above)");
 }
 

@@ -209,12 +209,21 @@ fn main() {
     rows.insert(3, reference_latency);
 
     println!("device: {device} ({lanes} lanes resident)");
-    println!("{:<11} {:<26} {:>7} {:>9} {:>10} {:>10} {:>14}", "section", "mode", "threads", "slots", "p50 us", "p99 us", "slots/s");
+    println!(
+        "{:<11} {:<26} {:>7} {:>9} {:>10} {:>10} {:>14}",
+        "section", "mode", "threads", "slots", "p50 us", "p99 us", "slots/s"
+    );
     let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     for r in &rows {
         println!(
             "{:<11} {:<26} {:>7} {:>9} {:>10} {:>10} {:>14.0}",
-            r.section, r.mode, r.threads, r.slots, fmt(r.p50_us), fmt(r.p99_us), r.slots_per_s
+            r.section,
+            r.mode,
+            r.threads,
+            r.slots,
+            fmt(r.p50_us),
+            fmt(r.p99_us),
+            r.slots_per_s
         );
     }
     let find = |section: &str, mode: &str| rows.iter().find(|r| r.section == section && r.mode == mode);

@@ -36,12 +36,30 @@ impl Rng {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Publish { opcode: u32, tenant: u32, args: Vec<u32> },
-    Batch { tenant: u32, members: Vec<(u32, Vec<u32>)>, epoch_observable: u32 },
-    SetWindow { tenant: u32, base: u32, len: u32 },
-    Register { tenant: u32, opcode: u32, builtin: u32 },
+    Publish {
+        opcode: u32,
+        tenant: u32,
+        args: Vec<u32>,
+    },
+    Batch {
+        tenant: u32,
+        members: Vec<(u32, Vec<u32>)>,
+        epoch_observable: u32,
+    },
+    SetWindow {
+        tenant: u32,
+        base: u32,
+        len: u32,
+    },
+    Register {
+        tenant: u32,
+        opcode: u32,
+        builtin: u32,
+    },
     /// Commutative slots published without waiting in between.
-    Burst { adds: Vec<(u32, u32)> },
+    Burst {
+        adds: Vec<(u32, u32)>,
+    },
 }
 
 const TENANTS: u32 = 3;
@@ -98,7 +116,8 @@ fn random_step(rng: &mut Rng) -> Step {
         1 => Step::Register {
             tenant,
             opcode: tenant_opcode(if rng.chance(80) { tenant } else { rng.below(TENANTS) }, rng.below(4)),
-            builtin: [VYRE_OP_STORE_U32, VYRE_OP_ATOMIC_ADD, VYRE_OP_PRINTF, VYRE_OP_BATCH_FENCE][rng.below(4) as usize],
+            builtin: [VYRE_OP_STORE_U32, VYRE_OP_ATOMIC_ADD, VYRE_OP_PRINTF, VYRE_OP_BATCH_FENCE]
+                [rng.below(4) as usize],
         },
         2 | 3 => {
             let members = (0..rng.below(6))
@@ -110,7 +129,11 @@ fn random_step(rng: &mut Rng) -> Step {
                     (opcode, args)
                 })
                 .collect();
-            Step::Batch { tenant, members, epoch_observable: if rng.chance(30) { VYRE_NO_OBSERVABLE } else { index(rng) } }
+            Step::Batch {
+                tenant,
+                members,
+                epoch_observable: if rng.chance(30) { VYRE_NO_OBSERVABLE } else { index(rng) },
+            }
         }
         // At most half the ring in flight, so no ticket of the burst can expire.
         4 => Step::Burst { adds: (0..rng.below(16)).map(|_| (rng.below(TENANTS), rng.below(16))).collect() },
@@ -126,7 +149,11 @@ fn random_step(rng: &mut Rng) -> Step {
         }
         6 => Step::Publish { opcode: VYRE_OP_BATCH_FENCE, tenant, args: vec![0, 0, index(rng)] },
         7 => Step::Publish { opcode: tenant_opcode(tenant, rng.below(4)), tenant, args: data(rng, VYRE_OP_STORE_U32) },
-        8 => Step::Publish { opcode: [0x1234, VYRE_OP_DFA_SCAN, 0x9000_0000][rng.below(3) as usize], tenant, args: vec![] },
+        8 => Step::Publish {
+            opcode: [0x1234, VYRE_OP_DFA_SCAN, 0x9000_0000][rng.below(3) as usize],
+            tenant,
+            args: vec![],
+        },
         _ => {
             let opcode = [
                 VYRE_OP_NOP,
@@ -157,7 +184,9 @@ fn outcome(result: Result<()>) -> String {
         Ok(()) => "ok".into(),
         // The kind and the message: a fault's message names its reason. Slot
         // numbers depend on timing, so they are left out.
-        Err(e) => format!("{:?}: {}", e.kind, e.message.split_once(" faulted: ").map_or(e.message.as_str(), |(_, why)| why)),
+        Err(e) => {
+            format!("{:?}: {}", e.kind, e.message.split_once(" faulted: ").map_or(e.message.as_str(), |(_, why)| why))
+        }
     }
 }
 
@@ -172,8 +201,10 @@ fn run(mk: &Megakernel, steps: &[Step]) -> Vec<String> {
                 Err(e) => outcome(Err(e)),
             },
             Step::Batch { tenant, members, epoch_observable } => {
-                let requests: Vec<SlotRequest> =
-                    members.iter().map(|(opcode, args)| SlotRequest { opcode: *opcode, tenant: *tenant, args }).collect();
+                let requests: Vec<SlotRequest> = members
+                    .iter()
+                    .map(|(opcode, args)| SlotRequest { opcode: *opcode, tenant: *tenant, args })
+                    .collect();
                 let mut tickets = vec![Ticket { slot: 0, generation: 0 }; requests.len()];
                 match retry(|| mk.publish_batch(&requests, *epoch_observable, Some(&mut tickets))) {
                     Ok(fence) => {
@@ -185,13 +216,16 @@ fn run(mk: &Megakernel, steps: &[Step]) -> Vec<String> {
                 }
             }
             Step::SetWindow { tenant, base, len } => outcome(mk.set_tenant_window(*tenant, *base, *len)),
-            Step::Register { tenant, opcode, builtin } => outcome(mk.register_tenant_opcode(*tenant, *opcode, *builtin)),
+            Step::Register { tenant, opcode, builtin } => {
+                outcome(mk.register_tenant_opcode(*tenant, *opcode, *builtin))
+            }
             Step::Burst { adds } => {
                 let tickets: Vec<Result<Ticket>> = adds
                     .iter()
                     .map(|&(tenant, index)| retry(|| mk.publish(VYRE_OP_ATOMIC_ADD, tenant, &[index, 1])))
                     .collect();
-                let outcomes: Vec<String> = tickets.into_iter().map(|t| t.map_or_else(|e| outcome(Err(e)), wait)).collect();
+                let outcomes: Vec<String> =
+                    tickets.into_iter().map(|t| t.map_or_else(|e| outcome(Err(e)), wait)).collect();
                 format!("burst {outcomes:?}")
             }
         };
@@ -201,7 +235,10 @@ fn run(mk: &Megakernel, steps: &[Step]) -> Vec<String> {
     trace.push(format!("observables {:?}", observables(mk)));
     trace.push(format!("metrics {:?}", mk.metrics()));
     let stats = mk.stats();
-    trace.push(format!("epoch {} done {} faulted {} published {}", stats.epoch, stats.done, stats.faulted, stats.published));
+    trace.push(format!(
+        "epoch {} done {} faulted {} published {}",
+        stats.epoch, stats.done, stats.faulted, stats.published
+    ));
     trace.push(format!("debug log {:?}", mk.debug_log(0).unwrap()));
     trace
 }
@@ -296,9 +333,8 @@ fn the_vulkan_kernel_keeps_serving_across_thousands_of_slices() {
     let mut copies = 0u32;
     while mk.control_header(VYRE_CTRL_SLICE_COUNT).unwrap() < 1000 {
         assert!(started.elapsed() < LONG, "only {:?} slices in {LONG:?}", mk.control_header(VYRE_CTRL_SLICE_COUNT));
-        let tickets: Vec<Ticket> = (0..16)
-            .map(|i| retry(|| mk.publish(VYRE_OP_MEMCPY, 0, &[0, 16 + (i % 2) * 16, 16])).unwrap())
-            .collect();
+        let tickets: Vec<Ticket> =
+            (0..16).map(|i| retry(|| mk.publish(VYRE_OP_MEMCPY, 0, &[0, 16 + (i % 2) * 16, 16])).unwrap()).collect();
         for t in tickets {
             mk.wait(t, LONG).unwrap();
         }

@@ -70,10 +70,8 @@ fn batches_complete_their_fence_only_after_every_member() {
     let batches = 200u32;
     for b in 0..batches {
         let args: Vec<[u32; 2]> = (0..6).map(|i| [i, 1]).collect();
-        let requests: Vec<SlotRequest> = args
-            .iter()
-            .map(|a| SlotRequest { opcode: VYRE_OP_ATOMIC_ADD, tenant: 0, args: a })
-            .collect();
+        let requests: Vec<SlotRequest> =
+            args.iter().map(|a| SlotRequest { opcode: VYRE_OP_ATOMIC_ADD, tenant: 0, args: a }).collect();
         let mut members = [Ticket { slot: 0, generation: 0 }; 6];
         let fence = loop {
             match mk.publish_batch(&requests, 10, Some(&mut members)) {
@@ -99,7 +97,8 @@ fn batches_complete_their_fence_only_after_every_member() {
 fn a_refused_batch_publishes_nothing() {
     let mk = megakernel(4, 1);
     let args = [0u32, 1];
-    let five: Vec<SlotRequest> = (0..4).map(|_| SlotRequest { opcode: VYRE_OP_ATOMIC_ADD, tenant: 0, args: &args }).collect();
+    let five: Vec<SlotRequest> =
+        (0..4).map(|_| SlotRequest { opcode: VYRE_OP_ATOMIC_ADD, tenant: 0, args: &args }).collect();
     assert_eq!(mk.publish_batch(&five, VYRE_NO_OBSERVABLE, None).unwrap_err().kind, ErrorKind::InvalidArgument);
     let mut bad = five[..2].to_vec();
     bad[1].opcode = 0x1234;

@@ -95,10 +95,7 @@ pub unsafe extern "C" fn vyre_device_get_info(index: u32, out: *mut vyre_device_
         let out = output(out, "out")?;
         let (devices, default) = devices()?;
         let info = devices.get(index as usize).ok_or_else(|| {
-            Error::out_of_range(format!(
-                "device {index} does not exist; vyre_device_count reports {}",
-                devices.len()
-            ))
+            Error::out_of_range(format!("device {index} does not exist; vyre_device_count reports {}", devices.len()))
         })?;
         let mut name = [0 as c_char; 256];
         for (dst, &byte) in name.iter_mut().zip(info.name.as_bytes().iter().take(255)) {

@@ -405,7 +405,11 @@ pub unsafe extern "C" fn vyre_megakernel_publish_batch(
 /// # Safety
 /// `mk` must be a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn vyre_megakernel_wait(mk: *mut vyre_megakernel, ticket: vyre_ticket, timeout_ms: u32) -> vyre_status {
+pub unsafe extern "C" fn vyre_megakernel_wait(
+    mk: *mut vyre_megakernel,
+    ticket: vyre_ticket,
+    timeout_ms: u32,
+) -> vyre_status {
     guard("vyre_megakernel_wait", || {
         // SAFETY: caller contract.
         let mk = unsafe { handle(mk) }?;
@@ -488,7 +492,11 @@ pub unsafe extern "C" fn vyre_megakernel_read_observables(
 /// # Safety
 /// `mk` must be a live handle; `counts` must hold `len` values.
 #[no_mangle]
-pub unsafe extern "C" fn vyre_megakernel_read_metrics(mk: *mut vyre_megakernel, counts: *mut u32, len: usize) -> vyre_status {
+pub unsafe extern "C" fn vyre_megakernel_read_metrics(
+    mk: *mut vyre_megakernel,
+    counts: *mut u32,
+    len: usize,
+) -> vyre_status {
     guard("vyre_megakernel_read_metrics", || {
         // SAFETY: caller contract.
         let mk = unsafe { handle(mk) }?;
@@ -554,7 +562,12 @@ pub unsafe extern "C" fn vyre_megakernel_read_debug_log(
 /// # Safety
 /// `mk` must be a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn vyre_megakernel_set_tenant_window(mk: *mut vyre_megakernel, tenant: u32, base: u32, len: u32) -> vyre_status {
+pub unsafe extern "C" fn vyre_megakernel_set_tenant_window(
+    mk: *mut vyre_megakernel,
+    tenant: u32,
+    base: u32,
+    len: u32,
+) -> vyre_status {
     guard("vyre_megakernel_set_tenant_window", || {
         // SAFETY: caller contract.
         unsafe { handle(mk) }?.set_tenant_window(tenant, base, len)
@@ -587,7 +600,10 @@ pub unsafe extern "C" fn vyre_megakernel_register_tenant_opcode(
 /// # Safety
 /// `mk` must be a live handle; `out` must point to `out->struct_size` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn vyre_megakernel_read_stats(mk: *mut vyre_megakernel, out: *mut vyre_megakernel_stats) -> vyre_status {
+pub unsafe extern "C" fn vyre_megakernel_read_stats(
+    mk: *mut vyre_megakernel,
+    out: *mut vyre_megakernel_stats,
+) -> vyre_status {
     guard("vyre_megakernel_read_stats", || {
         // SAFETY: caller contract.
         let mk = unsafe { handle(mk) }?;

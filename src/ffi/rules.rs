@@ -317,7 +317,9 @@ pub unsafe extern "C" fn vyre_rule_set_get_info(rs: *const vyre_rule_set, out: *
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{VYRE_E_BUFFER_TOO_SMALL, VYRE_E_INVALID_ARGUMENT, VYRE_E_NULL_POINTER, VYRE_E_PROTOCOL, VYRE_OK};
+    use crate::error::{
+        VYRE_E_BUFFER_TOO_SMALL, VYRE_E_INVALID_ARGUMENT, VYRE_E_NULL_POINTER, VYRE_E_PROTOCOL, VYRE_OK,
+    };
     use std::ptr::{null, null_mut};
 
     fn pattern(bytes: &[u8], kind: u32) -> vyre_pattern {

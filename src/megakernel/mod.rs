@@ -139,10 +139,7 @@ fn pack_ticket(ticket: Ticket) -> u64 {
 
 fn unpack_ticket(value: u64) -> Ticket {
     let value = value - 1;
-    Ticket {
-        slot: value as u32,
-        generation: (value >> 32) as u32,
-    }
+    Ticket { slot: value as u32, generation: (value >> 32) as u32 }
 }
 
 /// A slot this host thread holds BUSY until it publishes or gives it back.
@@ -218,7 +215,10 @@ impl Megakernel {
     pub(crate) fn on_backend(backend: Box<dyn Backend>, layout: Layout) -> Result<Megakernel> {
         let declared = Control::new(backend.control())?.layout().to_owned();
         if declared != layout {
-            return Err(Error::new(ErrorKind::Internal, "the backend's control buffer does not match the requested layout"));
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "the backend's control buffer does not match the requested layout",
+            ));
         }
         let (slot_count, fence_count) = (layout.slot_count, layout.fence_count);
         Ok(Megakernel {
@@ -402,10 +402,7 @@ impl Megakernel {
         ring.publish_reserved(reservation.slot, reservation.generation, payload);
         self.release_slot(reservation.slot);
         self.published.fetch_add(1, Ordering::Relaxed);
-        Ticket {
-            slot: reservation.slot,
-            generation: reservation.generation,
-        }
+        Ticket { slot: reservation.slot, generation: reservation.generation }
     }
 
     /// Publish `requests` followed by a BATCH_FENCE that completes only once
@@ -464,11 +461,8 @@ impl Megakernel {
                 self.layout.slot_count
             )));
         }
-        let mut fence_payload = Payload::new(
-            VYRE_OP_BATCH_FENCE,
-            tenant,
-            &[0, requests.len() as u32, epoch_observable],
-        )?;
+        let mut fence_payload =
+            Payload::new(VYRE_OP_BATCH_FENCE, tenant, &[0, requests.len() as u32, epoch_observable])?;
         let ring = self.ring();
         let fence = self.reserve_fence().ok_or_else(|| {
             Error::new(
@@ -594,7 +588,8 @@ impl Megakernel {
                     state_of(outcome).unwrap_or(TicketState::Pending)
                 }
                 behind if behind < HISTORY => {
-                    let entry = self.history[self.history_index(ticket.slot, ticket.generation)].load(Ordering::Acquire);
+                    let entry =
+                        self.history[self.history_index(ticket.slot, ticket.generation)].load(Ordering::Acquire);
                     if host_generation(entry) == ticket.generation {
                         state_of(entry & OUTCOME_MASK).unwrap_or(TicketState::Expired)
                     } else {
@@ -613,11 +608,7 @@ impl Megakernel {
         if !self.backend.stopped() {
             return;
         }
-        let reason = if self.backend.health().is_err() {
-            VYRE_FAULT_DEVICE_LOST
-        } else {
-            VYRE_FAULT_CANCELLED
-        };
+        let reason = if self.backend.health().is_err() { VYRE_FAULT_DEVICE_LOST } else { VYRE_FAULT_CANCELLED };
         let ring = self.ring();
         let swept = (0..self.layout.slot_count).filter(|&slot| ring.abandon(slot, reason)).count();
         self.cancelled.fetch_add(swept as u64, Ordering::Relaxed);
@@ -670,8 +661,7 @@ impl Megakernel {
         self.publishing.load(Ordering::Acquire) == 0
             && (0..self.layout.slot_count).all(|slot| {
                 let generation = host_generation(self.host_slots[slot as usize].load(Ordering::Acquire));
-                generation == 0
-                    || !matches!(self.ticket_state(Ticket { slot, generation }), Ok(TicketState::Pending))
+                generation == 0 || !matches!(self.ticket_state(Ticket { slot, generation }), Ok(TicketState::Pending))
             })
     }
 
@@ -701,11 +691,7 @@ impl Megakernel {
     /// `Ok` if everything drained; `Cancelled` if some slots were cancelled
     /// (the megakernel is stopped either way); `Shutdown` if it was already.
     pub fn shutdown(&self, drain_timeout: Duration) -> Result<()> {
-        if self
-            .state
-            .compare_exchange(RUNNING, DRAINING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if self.state.compare_exchange(RUNNING, DRAINING, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return Err(Error::new(
                 ErrorKind::Shutdown,
                 "the megakernel is already shut down; destroy it (shutting down twice does nothing)",
@@ -751,10 +737,8 @@ impl Megakernel {
     pub fn read_observables(&self, first: u32, out: &mut [u32]) -> Result<()> {
         let control = self.control();
         let count = self.layout.observable_count;
-        let in_range = u32::try_from(out.len())
-            .ok()
-            .and_then(|len| first.checked_add(len))
-            .is_some_and(|end| end <= count);
+        let in_range =
+            u32::try_from(out.len()).ok().and_then(|len| first.checked_add(len)).is_some_and(|end| end <= count);
         if !in_range {
             return Err(Error::out_of_range(format!(
                 "observables [{first}, {first}+{}) run past the {count} observables",
@@ -809,7 +793,6 @@ impl Megakernel {
     pub fn control_header(&self, index: u32) -> Option<u32> {
         self.control().header_word(index).map(|w| w.load(Ordering::Acquire))
     }
-
 }
 
 impl Drop for Megakernel {
@@ -958,4 +941,3 @@ mod tests {
         }
     }
 }
-

@@ -28,9 +28,7 @@ pub struct Layout {
 
 fn check_range(what: &str, value: u32, min: u32, max: u32, fix: &str) -> Result<()> {
     if value < min || value > max {
-        return Err(Error::invalid(format!(
-            "{what} is {value} but must be in {min}..={max}; {fix}"
-        )));
+        return Err(Error::invalid(format!("{what} is {value} but must be in {min}..={max}; {fix}")));
     }
     Ok(())
 }
@@ -40,13 +38,7 @@ impl Layout {
     pub fn new(slot_count: u32, tenant_count: u32, observable_count: u32, fence_count: u32) -> Result<Layout> {
         check_range("slot_count", slot_count, 1, VYRE_MAX_SLOTS, "pass 0 for the default (256)")?;
         check_range("tenant_count", tenant_count, 1, VYRE_MAX_TENANTS, "pass 0 for the default (1)")?;
-        check_range(
-            "observable_count",
-            observable_count,
-            0,
-            VYRE_MAX_OBSERVABLES,
-            "pass 0 for the default (256)",
-        )?;
+        check_range("observable_count", observable_count, 0, VYRE_MAX_OBSERVABLES, "pass 0 for the default (256)")?;
         check_range("fence_count", fence_count, 1, VYRE_MAX_FENCES, "use fewer batches in flight")?;
         // Every term is bounded by the limits above, so u32 cannot overflow:
         // 32 + 16 + 2*1024 + 4*64 + 2*4096 + 2^20 < 2^21.
@@ -265,8 +257,7 @@ impl<'a> Control<'a> {
 
     /// The observable word at absolute index `index`.
     pub fn observable(&self, index: u32) -> Option<&'a AtomicU32> {
-        (index < self.layout.observable_count)
-            .then(|| &self.words[at(self.layout.observables + index)])
+        (index < self.layout.observable_count).then(|| &self.words[at(self.layout.observables + index)])
     }
 
     /// Tenant `tenant`'s window, validated against the observable count (a
@@ -362,9 +353,7 @@ impl<'a> Control<'a> {
             )));
         }
         if self.tenant_opcode(tenant, opcode).is_some() {
-            return Err(Error::invalid(format!(
-                "opcode {opcode:#x} is already registered for tenant {tenant}"
-            )));
+            return Err(Error::invalid(format!("opcode {opcode:#x} is already registered for tenant {tenant}")));
         }
         let free = (0..VYRE_TENANT_OPCODE_CAPACITY).find(|&entry| {
             self.tenant_opcode_entry(entry, VYRE_TENANT_OPCODE_WORD_OPCODE).load(Ordering::Acquire) == 0

@@ -72,10 +72,7 @@ pub fn read<W: Words + ?Sized>(words: &W, first: u32) -> Result<Contents> {
         )));
     }
     let dropped = header(VYRE_DEBUG_DROPPED)?;
-    let mut contents = Contents {
-        dropped,
-        ..Contents::default()
-    };
+    let mut contents = Contents { dropped, ..Contents::default() };
     for index in first.min(cursor)..cursor {
         let base = record_base(index);
         let word = |w: u32| words.word_or_err(base + at(w), "debug record");

@@ -105,10 +105,7 @@ impl<'a> IoQueue<'a> {
         if state != VYRE_IO_EMPTY {
             return Err(Error::new(
                 ErrorKind::QueueFull,
-                format!(
-                    "IO slot {} is busy (state {state:#x}); take its result before reusing it",
-                    request.slot
-                ),
+                format!("IO slot {} is busy (state {state:#x}); take its result before reusing it", request.slot),
             ));
         }
         let fields = [
@@ -147,9 +144,7 @@ impl<'a> IoQueue<'a> {
         out.clear();
         for slot in 0..self.slots {
             let status = self.word(slot, VYRE_IO_WORD_STATUS);
-            if status
-                .compare_exchange(VYRE_IO_REQUESTED, VYRE_IO_CLAIMED, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+            if status.compare_exchange(VYRE_IO_REQUESTED, VYRE_IO_CLAIMED, Ordering::AcqRel, Ordering::Relaxed).is_ok()
             {
                 out.push(self.decode(slot));
             }
@@ -227,15 +222,7 @@ mod tests {
     }
 
     fn read_request(slot: u32, tag: u32) -> Request {
-        Request {
-            slot,
-            op: VYRE_IO_OP_READ,
-            src: 5,
-            dst: 6,
-            offset: 0x1_0000_1000,
-            byte_count: 4096,
-            tag,
-        }
+        Request { slot, op: VYRE_IO_OP_READ, src: 5, dst: 6, offset: 0x1_0000_1000, byte_count: 4096, tag }
     }
 
     #[test]

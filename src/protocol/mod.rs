@@ -90,10 +90,7 @@ pub fn words_from_le_bytes(bytes: &[u8]) -> Result<Vec<u32>> {
             bytes.len()
         )));
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 /// `index` as a buffer offset; u32 always fits usize on supported targets.

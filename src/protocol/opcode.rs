@@ -62,9 +62,7 @@ pub fn encode_packed(ops: &[PackedOp]) -> Result<[u32; VYRE_SLOT_MAX_ARGS as usi
 pub fn decode_packed(args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Result<Packed, String> {
     let count = args[0] & VYRE_PACKED_COUNT_MASK;
     if count == 0 || count > VYRE_PACKED_MAX_OPS {
-        return Err(format!(
-            "packed slot declares {count} operations; it must hold 1..={VYRE_PACKED_MAX_OPS}"
-        ));
+        return Err(format!("packed slot declares {count} operations; it must hold 1..={VYRE_PACKED_MAX_OPS}"));
     }
     let used_header_bits = VYRE_PACKED_OPCODE_SHIFT + VYRE_PACKED_OPCODE_BITS * count;
     if used_header_bits < 32 && args[0] >> used_header_bits != 0 {
@@ -80,21 +78,15 @@ pub fn decode_packed(args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Result<Packed
         if !packable(opcode) {
             return Err(format!("packed operation {i} has opcode {opcode}, which cannot be packed"));
         }
-        ops[i] = PackedOp {
-            opcode,
-            a: args[1 + 2 * i],
-            b: args[2 + 2 * i],
-        };
+        ops[i] = PackedOp { opcode, a: args[1 + 2 * i], b: args[2 + 2 * i] };
     }
     Ok(Packed { count, ops })
 }
 
 /// Whether `opcode` is a built-in or lies in the tenant opcode space.
 pub fn is_known(opcode: u32) -> bool {
-    matches!(
-        opcode,
-        VYRE_OP_NOP..=VYRE_OP_BATCH_FENCE | VYRE_OP_PRINTF | VYRE_OP_PACKED_SLOT | VYRE_OP_SHUTDOWN
-    ) || opcode_owner(opcode).is_some()
+    matches!(opcode, VYRE_OP_NOP..=VYRE_OP_BATCH_FENCE | VYRE_OP_PRINTF | VYRE_OP_PACKED_SLOT | VYRE_OP_SHUTDOWN)
+        || opcode_owner(opcode).is_some()
 }
 
 /// Static argument checks of a built-in opcode. Returns the fault reason and
@@ -106,10 +98,9 @@ pub fn check_args(opcode: u32, args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Res
             "MEMCPY of {} words exceeds VYRE_MEMCPY_MAX_WORDS ({VYRE_MEMCPY_MAX_WORDS}); split the copy",
             args[2]
         )),
-        VYRE_OP_PRINTF if args[1] > VYRE_PRINTF_MAX_VALUES => bad(format!(
-            "PRINTF with {} values exceeds VYRE_PRINTF_MAX_VALUES ({VYRE_PRINTF_MAX_VALUES})",
-            args[1]
-        )),
+        VYRE_OP_PRINTF if args[1] > VYRE_PRINTF_MAX_VALUES => {
+            bad(format!("PRINTF with {} values exceeds VYRE_PRINTF_MAX_VALUES ({VYRE_PRINTF_MAX_VALUES})", args[1]))
+        }
         VYRE_OP_PACKED_SLOT => decode_packed(args).map(|_| ()).or_else(bad),
         VYRE_OP_DFA_SCAN => Err((
             VYRE_FAULT_UNKNOWN_OPCODE,

@@ -49,7 +49,6 @@ impl Status {
     pub fn is_reusable(self) -> bool {
         matches!(self.state, VYRE_SLOT_EMPTY | VYRE_SLOT_DONE | VYRE_SLOT_FAULT)
     }
-
 }
 
 /// The generation a slot gets on its next publish (24 bits, wrapping).
@@ -111,12 +110,7 @@ impl Payload {
         }
         let mut padded = [0u32; VYRE_SLOT_MAX_ARGS as usize];
         padded[..args.len()].copy_from_slice(args);
-        Ok(Payload {
-            opcode,
-            tenant,
-            batch: 0,
-            args: padded,
-        })
+        Ok(Payload { opcode, tenant, batch: 0, args: padded })
     }
 
     /// Decode a slot's payload words (everything after the status word).
@@ -265,15 +259,9 @@ impl<'a> Ring<'a> {
             return None;
         }
         let claimed = Status::new(VYRE_SLOT_CLAIMED, VYRE_FAULT_NONE, status.generation);
-        status_word
-            .compare_exchange(seen, claimed.encode(), Ordering::AcqRel, Ordering::Relaxed)
-            .ok()?;
+        status_word.compare_exchange(seen, claimed.encode(), Ordering::AcqRel, Ordering::Relaxed).ok()?;
         let payload = Payload::decode(self.words, slot).ok()?;
-        Some(Claimed {
-            slot,
-            generation: status.generation,
-            payload,
-        })
+        Some(Claimed { slot, generation: status.generation, payload })
     }
 
     /// Finish a claimed slot (release: its effects are visible to whoever
@@ -283,15 +271,13 @@ impl<'a> Ring<'a> {
             Outcome::Done => Status::new(VYRE_SLOT_DONE, VYRE_FAULT_NONE, claimed.generation),
             Outcome::Fault(reason) => Status::new(VYRE_SLOT_FAULT, reason, claimed.generation),
         };
-        self.word(claimed.slot, VYRE_SLOT_WORD_STATUS)
-            .store(status.encode(), Ordering::Release);
+        self.word(claimed.slot, VYRE_SLOT_WORD_STATUS).store(status.encode(), Ordering::Release);
     }
 
     /// Hand a claimed slot back unexecuted, for any worker to claim again.
     pub fn unclaim(&self, claimed: &Claimed) {
         let status = Status::new(VYRE_SLOT_PUBLISHED, VYRE_FAULT_NONE, claimed.generation);
-        self.word(claimed.slot, VYRE_SLOT_WORD_STATUS)
-            .store(status.encode(), Ordering::Release);
+        self.word(claimed.slot, VYRE_SLOT_WORD_STATUS).store(status.encode(), Ordering::Release);
     }
 
     /// Fault a slot that never ran with `reason` (cancellation, device loss).
@@ -393,9 +379,7 @@ mod tests {
         }
         let wins: Vec<Vec<u32>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
-                .map(|_| {
-                    s.spawn(|| (0..64).filter_map(|slot| r.try_claim(slot)).map(|c| c.slot).collect())
-                })
+                .map(|_| s.spawn(|| (0..64).filter_map(|slot| r.try_claim(slot)).map(|c| c.slot).collect()))
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });

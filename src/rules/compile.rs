@@ -2,8 +2,7 @@
 
 use super::{
     table_bytes, CompileOptions, Pattern, PatternKind, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT,
-    VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN, VYRE_RULE_SET_MAX_STATES,
-    VYRE_RULE_SET_MAX_TABLE_BYTES,
+    VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN, VYRE_RULE_SET_MAX_STATES, VYRE_RULE_SET_MAX_TABLE_BYTES,
 };
 use crate::error::{Error, ErrorKind, Result};
 use regex_automata::dfa::{dense, Automaton, StartKind};
@@ -14,7 +13,6 @@ use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::Hir;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-
 
 fn internal(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Internal, message)
@@ -36,9 +34,7 @@ fn literal_regex(bytes: &[u8]) -> String {
 
 fn parse(index: usize, pattern: &Pattern, config: &syntax::Config) -> Result<Hir> {
     if pattern.bytes.is_empty() {
-        return Err(Error::invalid(format!(
-            "pattern {index} is empty; an empty pattern would match at every offset"
-        )));
+        return Err(Error::invalid(format!("pattern {index} is empty; an empty pattern would match at every offset")));
     }
     if pattern.bytes.len() > VYRE_RULE_SET_MAX_PATTERN_LEN as usize {
         return Err(Error::invalid(format!(
@@ -88,10 +84,7 @@ pub(super) fn compile_limited(patterns: &[Pattern], options: &CompileOptions, ma
             patterns.len()
         )));
     }
-    let config = syntax::Config::new()
-        .unicode(false)
-        .utf8(false)
-        .case_insensitive(options.ascii_case_insensitive);
+    let config = syntax::Config::new().unicode(false).utf8(false).case_insensitive(options.ascii_case_insensitive);
     let hirs = patterns
         .iter()
         .enumerate()
@@ -167,9 +160,7 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
     let mut starts = Vec::with_capacity(START_COUNT);
     for previous in std::iter::once(None).chain((0..=255u8).map(Some)) {
         let config = start::Config::new().anchored(Anchored::No).look_behind(previous);
-        let id = dfa
-            .start_state(&config)
-            .map_err(|e| internal(format!("no unanchored start state: {e}")))?;
+        let id = dfa.start_state(&config).map_err(|e| internal(format!("no unanchored start state: {e}")))?;
         starts.push(number(id, &mut order)?);
     }
 
@@ -196,7 +187,9 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
         match_offsets.push(u32::try_from(match_ids.len()).map_err(|_| too_large("too many match entries".into()))?);
         let bytes = table_bytes(transitions.len() as u64, order.len() as u64, match_ids.len() as u64);
         if bytes > u64::from(max_table_bytes) {
-            return Err(too_large(format!("the table would exceed {max_table_bytes} bytes (VYRE_RULE_SET_MAX_TABLE_BYTES)")));
+            return Err(too_large(format!(
+                "the table would exceed {max_table_bytes} bytes (VYRE_RULE_SET_MAX_TABLE_BYTES)"
+            )));
         }
         next += 1;
     }

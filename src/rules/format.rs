@@ -3,8 +3,8 @@
 //! before it. Loading checks every byte before trusting any of it.
 
 use super::{
-    table_bytes, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT, VYRE_RULE_SET_MAX_PATTERNS,
-    VYRE_RULE_SET_MAX_STATES, VYRE_RULE_SET_MAX_TABLE_BYTES,
+    table_bytes, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT, VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_STATES,
+    VYRE_RULE_SET_MAX_TABLE_BYTES,
 };
 use crate::error::{Error, Result};
 
@@ -212,10 +212,7 @@ pub(crate) fn validate(rs: &RuleSet) -> Result<()> {
     }
     let last = rs.match_offsets[rs.state_count as usize];
     if last as usize != rs.match_ids.len() {
-        return Err(corrupt(format!(
-            "match_offsets end at {last} but there are {} match ids",
-            rs.match_ids.len()
-        )));
+        return Err(corrupt(format!("match_offsets end at {last} but there are {} match ids", rs.match_ids.len())));
     }
     if rs.match_offsets[1] != 0 {
         return Err(corrupt("state 0 (dead) has matches"));

@@ -377,7 +377,13 @@ mod tests {
         assert_eq!(b.run(0, payload(VYRE_OP_PACKED_SLOT, 0, &encode_packed(&ops).unwrap())).state, VYRE_SLOT_DONE);
         assert_eq!((b.obs(0), b.obs(1)), (6, 6));
         let c = b.ctx().control;
-        for metric in [VYRE_METRIC_PACKED_SLOT, VYRE_METRIC_STORE_U32, VYRE_METRIC_ATOMIC_ADD, VYRE_METRIC_LOAD_U32, VYRE_METRIC_NOP] {
+        for metric in [
+            VYRE_METRIC_PACKED_SLOT,
+            VYRE_METRIC_STORE_U32,
+            VYRE_METRIC_ATOMIC_ADD,
+            VYRE_METRIC_LOAD_U32,
+            VYRE_METRIC_NOP,
+        ] {
             assert_eq!(c.metric(metric), Some(1), "metric {metric}");
         }
         let mut five = encode_packed(&ops).unwrap();

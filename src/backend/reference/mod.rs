@@ -109,11 +109,7 @@ impl ReferenceBackend {
                 }
             }
         }
-        Ok(ReferenceBackend {
-            shared,
-            workers: Mutex::new(workers),
-            worker_count,
-        })
+        Ok(ReferenceBackend { shared, workers: Mutex::new(workers), worker_count })
     }
 }
 

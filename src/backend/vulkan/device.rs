@@ -83,9 +83,7 @@ impl Instance {
                 ),
             )
         })?;
-        let app = vk::ApplicationInfo::default()
-            .application_name(c"libvyre")
-            .api_version(vk::API_VERSION_1_1);
+        let app = vk::ApplicationInfo::default().application_name(c"libvyre").api_version(vk::API_VERSION_1_1);
         let create = vk::InstanceCreateInfo::default().application_info(&app);
         // SAFETY: the create info and what it points to outlive the call.
         let instance = unsafe { entry.create_instance(&create, None) }.map_err(|e| {
@@ -126,10 +124,8 @@ impl Instance {
             | vk::MemoryPropertyFlags::HOST_COHERENT;
         // SAFETY: as above.
         let families = unsafe { self.instance.get_physical_device_queue_family_properties(device) };
-        let queue_family = families
-            .iter()
-            .position(|f| f.queue_flags.contains(vk::QueueFlags::COMPUTE))
-            .map(|i| i as u32);
+        let queue_family =
+            families.iter().position(|f| f.queue_flags.contains(vk::QueueFlags::COMPUTE)).map(|i| i as u32);
         DeviceInfo {
             index,
             name: base

@@ -123,7 +123,8 @@ impl Gpu {
         initial: [&[u32]; 3],
         workgroups: u32,
     ) -> Result<Gpu> {
-        let family = info.queue_family.ok_or_else(|| Error::new(ErrorKind::Unsupported, "device has no compute queue"))?;
+        let family =
+            info.queue_family.ok_or_else(|| Error::new(ErrorKind::Unsupported, "device has no compute queue"))?;
         let priorities = [1.0f32];
         let queue_info = vk::DeviceQueueCreateInfo::default().queue_family_index(family).queue_priorities(&priorities);
         // Idle lanes back off on the device clock on a GPU that has one; on a
@@ -182,9 +183,11 @@ impl Gpu {
         // SAFETY: buffer was just created on this device.
         let needs = unsafe { self.device.get_buffer_memory_requirements(buffer) };
         let choose = |wanted: vk::MemoryPropertyFlags| {
-            memory.memory_types_as_slice().iter().enumerate().position(|(i, t)| {
-                needs.memory_type_bits & (1 << i) != 0 && t.property_flags.contains(wanted)
-            })
+            memory
+                .memory_types_as_slice()
+                .iter()
+                .enumerate()
+                .position(|(i, t)| needs.memory_type_bits & (1 << i) != 0 && t.property_flags.contains(wanted))
         };
         let host = vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
         let (type_index, placement) = match choose(host | vk::MemoryPropertyFlags::DEVICE_LOCAL) {
@@ -196,7 +199,8 @@ impl Gpu {
                 Placement::HostCoherent,
             ),
         };
-        let allocate = vk::MemoryAllocateInfo::default().allocation_size(needs.size).memory_type_index(type_index as u32);
+        let allocate =
+            vk::MemoryAllocateInfo::default().allocation_size(needs.size).memory_type_index(type_index as u32);
         let destroy_buffer = |e| {
             // SAFETY: buffer is unused and owned here.
             unsafe { self.device.destroy_buffer(buffer, None) };
@@ -257,7 +261,9 @@ impl Gpu {
         let layouts = [self.set_layout];
         self.layout = unsafe {
             d.create_pipeline_layout(
-                &vk::PipelineLayoutCreateInfo::default().set_layouts(&layouts).push_constant_ranges(std::slice::from_ref(&push)),
+                &vk::PipelineLayoutCreateInfo::default()
+                    .set_layouts(&layouts)
+                    .push_constant_ranges(std::slice::from_ref(&push)),
                 None,
             )
         }
@@ -311,10 +317,9 @@ impl Gpu {
             .collect();
         unsafe { d.update_descriptor_sets(&writes, &[]) };
         let family = self.info.queue_family.unwrap_or(0);
-        self.command_pool = unsafe {
-            d.create_command_pool(&vk::CommandPoolCreateInfo::default().queue_family_index(family), None)
-        }
-        .map_err(vk_error("vkCreateCommandPool"))?;
+        self.command_pool =
+            unsafe { d.create_command_pool(&vk::CommandPoolCreateInfo::default().queue_family_index(family), None) }
+                .map_err(vk_error("vkCreateCommandPool"))?;
         Ok(())
     }
 
@@ -334,7 +339,8 @@ impl Gpu {
         let cb = unsafe { d.allocate_command_buffers(&allocate) }.map_err(vk_error("vkAllocateCommandBuffers"))?[0];
         // SAFETY: cb is new; every bound object outlives it (destroyed in Drop).
         unsafe {
-            d.begin_command_buffer(cb, &vk::CommandBufferBeginInfo::default()).map_err(vk_error("vkBeginCommandBuffer"))?;
+            d.begin_command_buffer(cb, &vk::CommandBufferBeginInfo::default())
+                .map_err(vk_error("vkBeginCommandBuffer"))?;
             d.cmd_bind_pipeline(cb, vk::PipelineBindPoint::COMPUTE, self.pipeline);
             d.cmd_bind_descriptor_sets(cb, vk::PipelineBindPoint::COMPUTE, self.layout, 0, &[self.descriptor_set], &[]);
             let bytes = [params.budget, params.max_passes, params.lane_count, params.idle_passes, params.backoff_max];

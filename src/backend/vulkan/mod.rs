@@ -121,9 +121,8 @@ impl VulkanBackend {
             idle_passes: IDLE_PASSES_BEFORE_BACKOFF,
             backoff_max: if gpu.idle_backoff { BACKOFF_MAX_TICKS } else { 0 },
         };
-        let slices = (0..SLICES_IN_FLIGHT)
-            .map(|_| Ok((gpu.record_slice(params)?, gpu.fence()?)))
-            .collect::<Result<Vec<_>>>()?;
+        let slices =
+            (0..SLICES_IN_FLIGHT).map(|_| Ok((gpu.record_slice(params)?, gpu.fence()?))).collect::<Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             gpu,
             watchdog: watchdog_limit(config.watchdog),
@@ -454,12 +453,9 @@ mod tests {
         assert_eq!(mk.stats().cancelled, stranded, "the stranded slot, and only it, was failed");
         drop(mk); // must not hang; the abandoned device is leaked, not freed
 
-        let fresh = Megakernel::create(&crate::megakernel::Options {
-            backend: BackendChoice::Vulkan,
-            ..Default::default()
-        })
-        .unwrap();
+        let fresh =
+            Megakernel::create(&crate::megakernel::Options { backend: BackendChoice::Vulkan, ..Default::default() })
+                .unwrap();
         fresh.wait(fresh.publish(VYRE_OP_NOP, 0, &[]).unwrap(), long).unwrap();
     }
 }
-
