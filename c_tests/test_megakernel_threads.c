@@ -36,8 +36,9 @@ struct publisher {
     unsigned expired;    /* old tickets found expired */
 };
 
-/* Wait on an old ticket: it finished DONE, or its slot was reused twice
- * since by other threads and its outcome is gone. Nothing else. */
+/* Wait on an old ticket: it finished DONE, or its slot was reused
+ * VYRE_TICKET_HISTORY times since by other threads and its outcome is gone.
+ * Nothing else. */
 static void wait_old(struct publisher *p, vyre_ticket t, uint32_t timeout_ms)
 {
     vyre_status st = vyre_megakernel_wait(p->mk, t, timeout_ms);
@@ -198,7 +199,7 @@ static void *batcher_main(void *arg)
             VYRE_CHECK_STATUS_EITHER(vyre_megakernel_wait(b->mk, fence, FOREVER), VYRE_OK,
                                      VYRE_E_TICKET_EXPIRED);
             for (i = 0; i < MEMBERS; i++) {
-                /* DONE (before the fence), or reused twice since. */
+                /* DONE (before the fence), or reused VYRE_TICKET_HISTORY times since. */
                 VYRE_CHECK_STATUS_EITHER(vyre_megakernel_wait(b->mk, members[i], 0), VYRE_OK,
                                          VYRE_E_TICKET_EXPIRED);
             }

@@ -76,10 +76,10 @@ static vyre_ticket publish(vyre_megakernel *mk, uint32_t opcode, const uint32_t 
     }
 }
 
-/* Waits for one ticket. A ticket whose slot was reused twice meanwhile (the
- * ring wrapped while this thread was not running) has no recorded outcome:
- * that is not an error here, because the demo checks every slot's effect and
- * the fault count at the end. */
+/* Waits for one ticket. A ticket whose slot was reused VYRE_TICKET_HISTORY
+ * times meanwhile (the ring wrapped while this thread was not running) has
+ * no recorded outcome: that is not an error here, because the demo checks
+ * every slot's effect and the fault count at the end. */
 static void wait_ticket(vyre_megakernel *mk, vyre_ticket ticket, const char *what)
 {
     vyre_status st = vyre_megakernel_wait(mk, ticket, WAIT_MS);

@@ -1197,7 +1197,7 @@ typedef struct vyre_rule_set_info {
 #define VYRE_E_SLOT_FAULT -1008
 
 /**
- * The ticket's slot was reused twice since; its outcome is no longer known.
+ * The ticket's slot was reused `VYRE_TICKET_HISTORY` times since; its outcome is no longer known.
  */
 #define VYRE_E_TICKET_EXPIRED -1009
 
@@ -1330,7 +1330,8 @@ vyre_status vyre_megakernel_publish_batch(struct vyre_megakernel *mk,
  * Returns `VYRE_OK` when it completed DONE; `VYRE_E_SLOT_FAULT` when it
  * faulted (the message says why); `VYRE_E_CANCELLED` or
  * `VYRE_E_DEVICE_LOST` when it never ran; `VYRE_E_TIMEOUT` when still in
- * flight; `VYRE_E_TICKET_EXPIRED` when the slot was reused twice since.
+ * flight; `VYRE_E_TICKET_EXPIRED` when the slot was reused `VYRE_TICKET_HISTORY`
+ * times since (its outcome is no longer recorded).
  *
  * # Safety
  * `mk` must be a live handle.

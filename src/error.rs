@@ -31,7 +31,7 @@ pub const VYRE_E_SHUTDOWN: vyre_status = -1006;
 pub const VYRE_E_UNSUPPORTED: vyre_status = -1007;
 /// The slot ran and faulted (unknown opcode, tenant violation, bad args).
 pub const VYRE_E_SLOT_FAULT: vyre_status = -1008;
-/// The ticket's slot was reused twice since; its outcome is no longer known.
+/// The ticket's slot was reused `VYRE_TICKET_HISTORY` times since; its outcome is no longer known.
 pub const VYRE_E_TICKET_EXPIRED: vyre_status = -1009;
 /// The output buffer is too small; the call says how much is needed.
 pub const VYRE_E_BUFFER_TOO_SMALL: vyre_status = -1010;

@@ -400,7 +400,8 @@ pub unsafe extern "C" fn vyre_megakernel_publish_batch(
 /// Returns `VYRE_OK` when it completed DONE; `VYRE_E_SLOT_FAULT` when it
 /// faulted (the message says why); `VYRE_E_CANCELLED` or
 /// `VYRE_E_DEVICE_LOST` when it never ran; `VYRE_E_TIMEOUT` when still in
-/// flight; `VYRE_E_TICKET_EXPIRED` when the slot was reused twice since.
+/// flight; `VYRE_E_TICKET_EXPIRED` when the slot was reused `VYRE_TICKET_HISTORY`
+/// times since (its outcome is no longer recorded).
 ///
 /// # Safety
 /// `mk` must be a live handle.
