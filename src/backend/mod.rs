@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Which backend to run on, as C passes it (`VYRE_BACKEND_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// The best available backend (the reference backend in this build).
+    /// Vulkan where a device exists, else the reference backend (see [`start`]).
     Auto,
     /// Host worker threads executing the protocol: the specification.
     Reference,
