@@ -3,8 +3,10 @@
 //! cargo run --release --example bench-megakernel -- [--rounds N] [--csv PATH] [--workgroups N]
 //!
 //! (a) round-trip latency, host publishes a slot → host sees it DONE, p50
-//!     and p99: the resident Vulkan kernel, the same shader dispatched once
-//!     per slot (vkQueueSubmit + fence wait), and the CPU reference backend;
+//!     and p99: the resident Vulkan kernel (with the publish call's share,
+//!     and a breakdown into publish → CLAIMED seen → DONE seen), the same
+//!     shader dispatched once per slot (vkQueueSubmit + fence wait), and the
+//!     CPU reference backend;
 //! (b) throughput of many small slots from one publisher, resident vs per
 //!     dispatch;
 //! (c) resident throughput with 1, 2, 4 and 8 publisher threads.
@@ -13,8 +15,8 @@
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
-use vyre::backend::vulkan::PerDispatch;
-use vyre::backend::{BackendChoice, BackendConfig};
+use vyre::backend::vulkan::{PerDispatch, VulkanBackend};
+use vyre::backend::{Backend, BackendChoice, BackendConfig};
 use vyre::error::ErrorKind;
 use vyre::megakernel::{Megakernel, Options};
 use vyre::protocol::abi::*;
@@ -125,17 +127,60 @@ fn resident_throughput(mk: &Megakernel, slots: u32, threads: u32) -> Row {
 }
 
 /// One dispatch per slot: publish into the ring, submit, wait on the fence.
-fn per_dispatch(rounds: u32, section: &'static str, workgroups: u32) -> (Row, String) {
-    let layout = Layout::new(SLOTS, 1, VYRE_DEFAULT_OBSERVABLES, SLOTS / 2).expect("layout");
-    let config = BackendConfig {
-        layout,
+/// The buffers of a megakernel created with default options.
+fn backend_config(workgroups: u32) -> BackendConfig {
+    BackendConfig {
+        layout: Layout::new(SLOTS, 1, VYRE_DEFAULT_OBSERVABLES, SLOTS / 2).expect("layout"),
         debug_log_capacity: VYRE_DEFAULT_DEBUG_RECORDS,
         workers: workgroups,
         device: None,
         slice_budget: None,
         watchdog: None,
-    };
-    let runner = PerDispatch::new(&config).expect("per-dispatch runner");
+    }
+}
+
+/// Where a resident round trip goes: publish → the host first reads the slot
+/// CLAIMED (the kernel has taken it) → the host first reads it DONE. Every
+/// read of the status word crosses PCIe on a GPU, so both parts carry about
+/// a read's worth of uncertainty.
+fn breakdown(rounds: u32, workgroups: u32) -> [Row; 2] {
+    let backend = VulkanBackend::start(&backend_config(workgroups), None).expect("resident Vulkan kernel");
+    let ring = Ring::new(backend.ring()).expect("ring");
+    let payload = Payload::new(VYRE_OP_ATOMIC_ADD, 0, &[0, 1]).expect("payload");
+    let mut generations = vec![0u32; SLOTS as usize];
+    let (mut to_claim, mut to_done) = (Vec::with_capacity(rounds as usize), Vec::with_capacity(rounds as usize));
+    let start = Instant::now();
+    for i in 0..rounds {
+        let slot = i % SLOTS;
+        let generation = next_generation(generations[slot as usize]);
+        generations[slot as usize] = generation;
+        let t = Instant::now();
+        ring.publish(slot, generation, &payload).expect("the slot finished its previous use");
+        let mut claimed = None;
+        loop {
+            let state = ring.status(slot).expect("status").state;
+            if state != VYRE_SLOT_PUBLISHED && claimed.is_none() {
+                claimed = Some(t.elapsed());
+            }
+            if state == VYRE_SLOT_DONE {
+                let done = t.elapsed();
+                to_claim.push(claimed.unwrap_or(done));
+                to_done.push(done - claimed.unwrap_or(done));
+                break;
+            }
+            assert!(t.elapsed() < WAIT, "slot {slot} never finished");
+        }
+    }
+    let total = start.elapsed();
+    let mut claim_row = latency_row("resident: until CLAIMED", to_claim, total);
+    let mut done_row = latency_row("resident: CLAIMED to DONE", to_done, total);
+    claim_row.slots_per_s = 0.0;
+    done_row.slots_per_s = 0.0;
+    [claim_row, done_row]
+}
+
+fn per_dispatch(rounds: u32, section: &'static str, workgroups: u32) -> (Row, String) {
+    let runner = PerDispatch::new(&backend_config(workgroups)).expect("per-dispatch runner");
     let device = runner.info().name.clone();
     let ring = Ring::new(runner.ring()).expect("ring");
     let control = Control::new(runner.control()).expect("control");
@@ -194,19 +239,23 @@ fn main() {
         rows.push(row);
     }
     drop(resident);
+    progress("latency breakdown, resident");
+    let [to_claim, to_done] = breakdown(rounds, workgroups);
+    rows.insert(2, to_claim);
+    rows.insert(3, to_done);
 
     progress("latency and throughput, one dispatch per slot");
     let (per_dispatch_latency, device) = per_dispatch(dispatch_rounds, "latency", workgroups);
     let mut per_dispatch_throughput = Row { section: "throughput", ..per_dispatch_latency.clone() };
     per_dispatch_throughput.p50_us = None;
     per_dispatch_throughput.p99_us = None;
-    rows.insert(2, per_dispatch_latency);
-    rows.insert(4, per_dispatch_throughput);
+    rows.insert(4, per_dispatch_latency);
+    rows.insert(6, per_dispatch_throughput);
 
     progress("latency, reference backend");
     let reference = Megakernel::create(&options(BackendChoice::Reference, 0)).expect("reference megakernel");
     let [reference_latency, _] = resident_latency(&reference, rounds, "reference (CPU threads)");
-    rows.insert(3, reference_latency);
+    rows.insert(5, reference_latency);
 
     println!("device: {device} ({lanes} lanes resident)");
     println!(
