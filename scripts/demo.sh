@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libvyre (Release) and its C example with CMake, then runs
 # build/examples/megakernel_demo: a C program that drives a megakernel on the
-# reference backend through the public header only. Installs what it needs.
+# default backend (the resident Vulkan kernel: the GPU, else lavapipe)
+# through the public header only. Installs what it needs.
 #
 # Environment: VYRE_BUILD_DIR (default build).
 set -euo pipefail

@@ -2,9 +2,9 @@
 # Installs what building and testing libvyre needs, and only what is missing:
 #   Debian packages: build-essential cmake pkg-config binutils, ca-certificates
 #     (cargo fetches crates over https), glslc and spirv-tools (build.rs
-#     compiles and validates the shaders); with --test also valgrind and the
-#     Vulkan loader with Mesa's lavapipe CPU driver (libvulkan1
-#     mesa-vulkan-drivers), so Vulkan tests have a device;
+#     compiles and validates the shaders), the Vulkan loader and Mesa's
+#     lavapipe CPU driver (libvulkan1 mesa-vulkan-drivers: without a GPU the
+#     resident kernel runs on lavapipe); with --test also valgrind;
 #   Rust: cargo/rustc through rustup, only when cargo is not found.
 # apt-get update runs only when a package is missing. Run by scripts/test.sh
 # and scripts/demo.sh; needs root (or sudo) only when something is missing.
@@ -25,8 +25,9 @@ as_root() {
 }
 
 # ---------------------------------------------------------- Debian packages
-packages=(build-essential cmake pkg-config binutils ca-certificates glslc spirv-tools)
-[ "$want_test" -eq 1 ] && packages+=(valgrind libvulkan1 mesa-vulkan-drivers)
+packages=(build-essential cmake pkg-config binutils ca-certificates glslc spirv-tools
+          libvulkan1 mesa-vulkan-drivers)
+[ "$want_test" -eq 1 ] && packages+=(valgrind)
 
 missing=()
 for p in "${packages[@]}"; do
