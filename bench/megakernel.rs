@@ -139,26 +139,54 @@ fn backend_config(workgroups: u32) -> BackendConfig {
     }
 }
 
+/// Publishes ATOMIC_ADD slots straight into a ring, round-robin, tracking
+/// each slot's generation (what the megakernel's host side does, minus its
+/// bookkeeping), for the measurements that drive a backend directly.
+struct RawPublisher<'a> {
+    ring: Ring<'a>,
+    payload: Payload,
+    generations: Vec<u32>,
+}
+
+impl<'a> RawPublisher<'a> {
+    fn new(ring: &'a [std::sync::atomic::AtomicU32]) -> RawPublisher<'a> {
+        RawPublisher {
+            ring: Ring::new(ring).expect("ring"),
+            payload: Payload::new(VYRE_OP_ATOMIC_ADD, 0, &[0, 1]).expect("payload"),
+            generations: vec![0; SLOTS as usize],
+        }
+    }
+
+    /// Publish round `i` into slot `i % SLOTS`, which must have finished its
+    /// previous use; returns the slot.
+    fn publish(&mut self, i: u32) -> u32 {
+        let slot = i % SLOTS;
+        let generation = next_generation(self.generations[slot as usize]);
+        self.generations[slot as usize] = generation;
+        self.ring.publish(slot, generation, &self.payload).expect("the slot finished its previous use");
+        slot
+    }
+
+    fn state(&self, slot: u32) -> u32 {
+        self.ring.status(slot).expect("status").state
+    }
+}
+
 /// Where a resident round trip goes: publish → the host first reads the slot
 /// CLAIMED (the kernel has taken it) → the host first reads it DONE. Every
 /// read of the status word crosses PCIe on a GPU, so both parts carry about
 /// a read's worth of uncertainty.
 fn breakdown(rounds: u32, workgroups: u32) -> [Row; 2] {
     let backend = VulkanBackend::start(&backend_config(workgroups), None).expect("resident Vulkan kernel");
-    let ring = Ring::new(backend.ring()).expect("ring");
-    let payload = Payload::new(VYRE_OP_ATOMIC_ADD, 0, &[0, 1]).expect("payload");
-    let mut generations = vec![0u32; SLOTS as usize];
+    let mut publisher = RawPublisher::new(backend.ring());
     let (mut to_claim, mut to_done) = (Vec::with_capacity(rounds as usize), Vec::with_capacity(rounds as usize));
     let start = Instant::now();
     for i in 0..rounds {
-        let slot = i % SLOTS;
-        let generation = next_generation(generations[slot as usize]);
-        generations[slot as usize] = generation;
         let t = Instant::now();
-        ring.publish(slot, generation, &payload).expect("the slot finished its previous use");
+        let slot = publisher.publish(i);
         let mut claimed = None;
         loop {
-            let state = ring.status(slot).expect("status").state;
+            let state = publisher.state(slot);
             if state != VYRE_SLOT_PUBLISHED && claimed.is_none() {
                 claimed = Some(t.elapsed());
             }
@@ -182,21 +210,16 @@ fn breakdown(rounds: u32, workgroups: u32) -> [Row; 2] {
 fn per_dispatch(rounds: u32, section: &'static str, workgroups: u32) -> (Row, String) {
     let runner = PerDispatch::new(&backend_config(workgroups)).expect("per-dispatch runner");
     let device = runner.info().name.clone();
-    let ring = Ring::new(runner.ring()).expect("ring");
+    let mut publisher = RawPublisher::new(runner.ring());
     let control = Control::new(runner.control()).expect("control");
-    let payload = Payload::new(VYRE_OP_ATOMIC_ADD, 0, &[0, 1]).expect("payload");
-    let mut generations = vec![0u32; SLOTS as usize];
     let mut samples = Vec::with_capacity(rounds as usize);
     let start = Instant::now();
     for i in 0..rounds {
-        let slot = i % SLOTS;
-        let generation = next_generation(generations[slot as usize]);
-        generations[slot as usize] = generation;
         let t = Instant::now();
-        ring.publish(slot, generation, &payload).expect("slot is free after its dispatch");
+        let slot = publisher.publish(i);
         runner.dispatch().expect("dispatch");
         samples.push(t.elapsed());
-        assert_eq!(ring.status(slot).expect("status").state, VYRE_SLOT_DONE, "the dispatch ran the slot");
+        assert_eq!(publisher.state(slot), VYRE_SLOT_DONE, "the dispatch ran the slot");
     }
     let total = start.elapsed();
     let done = control.observable(0).map(|w| w.load(std::sync::atomic::Ordering::Acquire));
