@@ -37,6 +37,22 @@ struct Row {
     slots_per_s: f64,
 }
 
+impl Row {
+    /// The row as text, in the column order of the table and the CSV.
+    fn fields(&self) -> [String; 7] {
+        let micros = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        [
+            self.section.to_string(),
+            self.mode.clone(),
+            self.threads.to_string(),
+            self.slots.to_string(),
+            micros(self.p50_us),
+            micros(self.p99_us),
+            format!("{:.0}", self.slots_per_s),
+        ]
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index].as_secs_f64() * 1e6
@@ -285,18 +301,9 @@ fn main() {
         "{:<11} {:<26} {:>7} {:>9} {:>10} {:>10} {:>14}",
         "section", "mode", "threads", "slots", "p50 us", "p99 us", "slots/s"
     );
-    let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     for r in &rows {
-        println!(
-            "{:<11} {:<26} {:>7} {:>9} {:>10} {:>10} {:>14.0}",
-            r.section,
-            r.mode,
-            r.threads,
-            r.slots,
-            fmt(r.p50_us),
-            fmt(r.p99_us),
-            r.slots_per_s
-        );
+        let [section, mode, threads, slots, p50, p99, per_s] = r.fields();
+        println!("{section:<11} {mode:<26} {threads:>7} {slots:>9} {p50:>10} {p99:>10} {per_s:>14}");
     }
     let find = |section: &str, mode: &str| rows.iter().find(|r| r.section == section && r.mode == mode);
     if let (Some(res), Some(per)) = (find("latency", "resident"), find("latency", "per-dispatch")) {
@@ -313,18 +320,7 @@ fn main() {
         let mut file = std::fs::File::create(&path).expect("create the CSV file");
         writeln!(file, "device,section,mode,threads,slots,p50_us,p99_us,slots_per_s").unwrap();
         for r in &rows {
-            writeln!(
-                file,
-                "\"{device}\",{},{},{},{},{},{},{:.0}",
-                r.section,
-                r.mode,
-                r.threads,
-                r.slots,
-                fmt(r.p50_us),
-                fmt(r.p99_us),
-                r.slots_per_s
-            )
-            .unwrap();
+            writeln!(file, "\"{device}\",{}", r.fields().join(",")).unwrap();
         }
         println!("wrote {path}");
     }

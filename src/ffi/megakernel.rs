@@ -308,14 +308,8 @@ pub unsafe extern "C" fn vyre_megakernel_create(
 /// `mk` must be NULL or a handle from `vyre_megakernel_create` not yet destroyed.
 #[no_mangle]
 pub unsafe extern "C" fn vyre_megakernel_destroy(mk: *mut vyre_megakernel) {
-    if mk.is_null() {
-        return;
-    }
-    guard("vyre_megakernel_destroy", || {
-        // SAFETY: the caller passes a live handle from Box::into_raw, used by no one else now.
-        drop(unsafe { Box::from_raw(mk) });
-        Ok(())
-    });
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { super::destroy_handle("vyre_megakernel_destroy", mk) }
 }
 
 /// Publish one slot: `opcode` for `tenant` with `arg_count` arguments

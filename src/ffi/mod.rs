@@ -48,6 +48,23 @@ fn null(what: &str) -> Error {
     Error::new(ErrorKind::NullPointer, format!("`{what}` is NULL; pass a valid pointer"))
 }
 
+/// Free a handle made by `Box::into_raw`, inside the panic guard; NULL is a
+/// no-op. Shared by every `vyre_*_destroy`.
+///
+/// # Safety
+/// `handle` must be NULL or come from `Box::into_raw` and not be used by any
+/// other call now or later.
+pub(crate) unsafe fn destroy_handle<T>(function: &str, handle: *mut T) {
+    if handle.is_null() {
+        return;
+    }
+    guard(function, || {
+        // SAFETY: the caller passes a live handle from Box::into_raw, used by no one else now.
+        drop(unsafe { Box::from_raw(handle) });
+        Ok(())
+    });
+}
+
 /// Borrow a required input.
 ///
 /// # Safety

@@ -217,14 +217,8 @@ pub unsafe extern "C" fn vyre_rule_set_compile(
 /// `rs` must be NULL or a live handle, used by no other call now or later.
 #[no_mangle]
 pub unsafe extern "C" fn vyre_rule_set_destroy(rs: *mut vyre_rule_set) {
-    if rs.is_null() {
-        return;
-    }
-    guard("vyre_rule_set_destroy", || {
-        // SAFETY: the caller passes a live handle from Box::into_raw, used by no one else now.
-        drop(unsafe { Box::from_raw(rs) });
-        Ok(())
-    });
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { super::destroy_handle("vyre_rule_set_destroy", rs) }
 }
 
 /// Serialize a rule set into `buf` (format in docs/RULES.md) so it can be
