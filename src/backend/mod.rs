@@ -88,6 +88,19 @@ pub fn start(choice: BackendChoice, config: &BackendConfig) -> Result<Box<dyn Ba
     }
 }
 
+/// Poll `done` every 200 µs until it holds or `timeout` passes; returns
+/// whether it held. Both backends' `join` wait this way for their threads.
+pub(crate) fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now().checked_add(timeout);
+    while !done() {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    true
+}
+
 /// Write a line about a choice libvyre made (device, placement, fallback) to
 /// stderr when the `VYRE_LOG` environment variable is set; a library stays
 /// quiet otherwise.

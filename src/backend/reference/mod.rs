@@ -17,7 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Most worker threads the reference backend starts.
 pub(crate) const MAX_WORKERS: u32 = 64;
@@ -199,11 +199,7 @@ impl Backend for ReferenceBackend {
 
     fn join(&self, timeout: Duration) -> bool {
         self.ring_bell();
-        let deadline = Instant::now() + timeout;
-        while !self.stopped() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if !self.stopped() {
+        if !super::wait_until(timeout, || self.stopped()) {
             return false;
         }
         for handle in self.workers.lock().drain(..) {

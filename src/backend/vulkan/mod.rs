@@ -347,11 +347,7 @@ impl Backend for VulkanBackend {
 
     fn join(&self, timeout: Duration) -> bool {
         self.shared.stop.store(true, Ordering::Release);
-        let deadline = Instant::now() + timeout;
-        while !self.stopped() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if !self.stopped() {
+        if !super::wait_until(timeout, || self.stopped()) {
             return false;
         }
         if let Some(handle) = self.driver.lock().take() {
