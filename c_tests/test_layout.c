@@ -170,15 +170,24 @@ PIN(VYRE_CTRL_SLOT_COUNT < VYRE_CTRL_HEADER_WORDS, 1);
 /* "VYR1", little-endian. */
 PIN(VYRE_CONTROL_MAGIC, ((uint32_t)'V' | (uint32_t)'Y' << 8 | (uint32_t)'R' << 16 | (uint32_t)'1' << 24));
 
-/* Queues: the last word of an item is inside it. */
+/* Queues and scan records: the last word of each record is inside it. */
 PIN(VYRE_IO_WORD_TAG < VYRE_IO_SLOT_WORDS, 1);
-PIN(VYRE_WORK_WORD_USER_HI < VYRE_WORK_ITEM_WORDS, 1);
+PIN(VYRE_SCAN_COMPLETION_FAULT < VYRE_SCAN_COMPLETION_WORDS, 1);
+PIN(VYRE_SCAN_JOB_FAULT < VYRE_SCAN_JOB_WORDS, 1);
+PIN(VYRE_SCAN_HIT_END < VYRE_SCAN_HIT_WORDS, 1);
+PIN(VYRE_SCAN_ARG_FLAGS < VYRE_SLOT_MAX_ARGS, 1);
+PIN(VYRE_TABLE_OFF_STARTS < VYRE_TABLE_HEADER_WORDS, 1);
+/* "VYS1" and "VYT1", little-endian. */
+PIN(VYRE_SCAN_MAGIC, ((uint32_t)'V' | (uint32_t)'Y' << 8 | (uint32_t)'S' << 16 | (uint32_t)'1' << 24));
+PIN(VYRE_TABLE_MAGIC, ((uint32_t)'V' | (uint32_t)'Y' << 8 | (uint32_t)'T' << 16 | (uint32_t)'1' << 24));
 
 /* Status codes: success 0, errors negative and outside -1..-999 (-errno). */
 PIN(VYRE_OK, 0);
 PIN(VYRE_E_INVALID_ARGUMENT, -1001);
 PIN(VYRE_E_PROTOCOL, -1016);
-PIN(VYRE_E_PROTOCOL - VYRE_E_INVALID_ARGUMENT, -15);
+PIN(VYRE_E_NOT_FOUND, -1017);
+PIN(VYRE_E_HITS_TRUNCATED, -1018);
+PIN(VYRE_E_HITS_TRUNCATED - VYRE_E_INVALID_ARGUMENT, -17);
 
 int main(void)
 {

@@ -32,6 +32,8 @@ static const vyre_status all_codes[] = {
     VYRE_E_PANIC,
     VYRE_E_INTERNAL,
     VYRE_E_PROTOCOL,
+    VYRE_E_NOT_FOUND,
+    VYRE_E_HITS_TRUNCATED,
 };
 #define CODE_COUNT (sizeof all_codes / sizeof all_codes[0])
 
@@ -50,7 +52,7 @@ static void test_status_strings(void)
 {
     const char *text[CODE_COUNT];
     const char *unknown;
-    const vyre_status odd[] = {12345, INT32_MIN, INT32_MAX, -5, -1, -999, -1000, -1017,
+    const vyre_status odd[] = {12345, INT32_MIN, INT32_MAX, -5, -1, -999, -1000, -1019,
                                -100000, 1};
     size_t i, j;
 

@@ -19,6 +19,26 @@
 #include <stdbool.h>
 
 /**
+ * Most jobs in flight at once.
+ */
+#define VYRE_ENGINE_MAX_QUEUE_DEPTH 65536
+
+/**
+ * Most rule sets one engine loads.
+ */
+#define VYRE_ENGINE_MAX_RULE_SETS 1024
+
+/**
+ * Largest arena: 4 GiB - 16 bytes (one storage buffer of 32-bit offsets).
+ */
+#define VYRE_ENGINE_MAX_ARENA_BYTES 4294967280
+
+/**
+ * Longest job: byte offsets inside a job are 32-bit.
+ */
+#define VYRE_ENGINE_MAX_JOB_BYTES (uint64_t)UINT32_MAX
+
+/**
  * Device type: none of the others.
  */
 #define VYRE_DEVICE_TYPE_OTHER 0
@@ -47,6 +67,22 @@
  * Bytes of `vyre_device_info::name`, terminating NUL included.
  */
 #define VYRE_DEVICE_NAME_SIZE 256
+
+/**
+ * Resident kernel where the backend has one (the default).
+ */
+#define VYRE_PERSISTENT_AUTO 0
+
+/**
+ * Resident kernel, or `vyre_engine_create` fails with `VYRE_E_UNSUPPORTED`.
+ */
+#define VYRE_PERSISTENT_FORCE 1
+
+/**
+ * One dispatch per batch of published work (the baseline the benchmark
+ * compares against); same results, no resident kernel.
+ */
+#define VYRE_PERSISTENT_DISABLE 2
 
 /**
  * Pick the best available backend: Vulkan (the first GPU, else lavapipe)
@@ -482,6 +518,11 @@
 #define VYRE_STOP_PASS 3
 
 /**
+ * Stop reason: found no work for `idle_exit` passes (a dispatch per batch).
+ */
+#define VYRE_STOP_IDLE 4
+
+/**
  * "VYR1": control layout version 1.
  */
 #define VYRE_CONTROL_MAGIC 827480406
@@ -760,44 +801,279 @@
 #define VYRE_IO_OP_READ 1
 
 /**
- * Words of one engine work item in the GPU-visible work ring.
+ * DFA_SCAN argument: job entry index in the scan-state buffer.
  */
-#define VYRE_WORK_ITEM_WORDS 8
+#define VYRE_SCAN_ARG_JOB 0
 
 /**
- * Work item word: per-slot sequence (bounded MPMC ring, Vyukov style).
+ * DFA_SCAN argument: word offset of the rule table in the rules buffer.
  */
-#define VYRE_WORK_WORD_SEQUENCE 0
+#define VYRE_SCAN_ARG_TABLE 1
 
 /**
- * Work item word: input offset, low 32 bits.
+ * DFA_SCAN argument: arena word holding the walk's first byte.
  */
-#define VYRE_WORK_WORD_OFFSET_LO 1
+#define VYRE_SCAN_ARG_BASE_WORD 2
 
 /**
- * Work item word: input offset, high 32 bits.
+ * DFA_SCAN argument: byte of that word the walk starts at (0..=3).
  */
-#define VYRE_WORK_WORD_OFFSET_HI 2
+#define VYRE_SCAN_ARG_BASE_SKEW 3
 
 /**
- * Work item word: input length in bytes.
+ * DFA_SCAN argument: bytes the walk reads.
  */
-#define VYRE_WORK_WORD_LEN 3
+#define VYRE_SCAN_ARG_LEN 4
 
 /**
- * Work item word: rule set id.
+ * DFA_SCAN argument: bytes already read (a claim that ran out of budget
+ * stores its progress here and hands the slot back).
  */
-#define VYRE_WORK_WORD_RULE_SET 4
+#define VYRE_SCAN_ARG_POS 5
 
 /**
- * Work item word: user data, low 32 bits.
+ * DFA_SCAN argument: current state, as its row offset in the transitions,
+ * or `VYRE_SCAN_STATE_AFTER_PREVIOUS`.
  */
-#define VYRE_WORK_WORD_USER_LO 5
+#define VYRE_SCAN_ARG_STATE 6
 
 /**
- * Work item word: user data, high 32 bits.
+ * DFA_SCAN state: start with the start row for the arena byte just before
+ * the walk (a part that does not begin its job).
  */
-#define VYRE_WORK_WORD_USER_HI 6
+#define VYRE_SCAN_STATE_AFTER_PREVIOUS 4294967295
+
+/**
+ * DFA_SCAN argument: matches revealed before this walk index belong to the
+ * previous part and are not reported.
+ */
+#define VYRE_SCAN_ARG_REPORT_FROM 7
+
+/**
+ * DFA_SCAN argument: the walk's first byte as an offset in the job; a match
+ * revealed at walk index `i` ends at job offset `END_BIAS + i`.
+ */
+#define VYRE_SCAN_ARG_END_BIAS 8
+
+/**
+ * DFA_SCAN argument: `VYRE_SCAN_FLAG_*` bits.
+ */
+#define VYRE_SCAN_ARG_FLAGS 9
+
+/**
+ * DFA_SCAN flag: the walk ends at the end of the job, so it takes the
+ * end-of-input transition last.
+ */
+#define VYRE_SCAN_FLAG_EOI 1
+
+/**
+ * Scan-state word: `VYRE_SCAN_MAGIC` once the host laid the buffer out.
+ */
+#define VYRE_SCAN_HDR_MAGIC 0
+
+/**
+ * Scan-state word: job entries (and completion records).
+ */
+#define VYRE_SCAN_HDR_JOB_COUNT 1
+
+/**
+ * Scan-state word: hit records.
+ */
+#define VYRE_SCAN_HDR_HIT_RECORDS 2
+
+/**
+ * Scan-state word: completion records ever appended (device-owned).
+ */
+#define VYRE_SCAN_HDR_COMPLETION_TAIL 3
+
+/**
+ * Scan-state word: words in the rules buffer.
+ */
+#define VYRE_SCAN_HDR_RULE_WORDS 4
+
+/**
+ * Most words of an arena (4 GiB - 16 bytes): one storage buffer, and
+ * byte offsets inside it fit 32 bits.
+ */
+#define VYRE_SCAN_MAX_ARENA_WORDS 1073741820
+
+/**
+ * Scan-state word: words in the arena buffer.
+ */
+#define VYRE_SCAN_HDR_ARENA_WORDS 5
+
+/**
+ * Scan-state word: offset of the completion records.
+ */
+#define VYRE_SCAN_HDR_OFF_COMPLETIONS 6
+
+/**
+ * Scan-state word: offset of the job entries.
+ */
+#define VYRE_SCAN_HDR_OFF_JOBS 7
+
+/**
+ * Scan-state word: offset of the hit records.
+ */
+#define VYRE_SCAN_HDR_OFF_HITS 8
+
+/**
+ * Words of the scan-state header.
+ */
+#define VYRE_SCAN_HEADER_WORDS 16
+
+/**
+ * Scan-state magic ("VYS1").
+ */
+#define VYRE_SCAN_MAGIC 827545942
+
+/**
+ * Words of one completion record.
+ */
+#define VYRE_SCAN_COMPLETION_WORDS 4
+
+/**
+ * Completion word: the record's sequence word, written last (0: never written).
+ */
+#define VYRE_SCAN_COMPLETION_SEQ 0
+
+/**
+ * Record `n`'s sequence word is `n % VYRE_SCAN_SEQ_MODULUS + 1`.
+ */
+#define VYRE_SCAN_SEQ_MODULUS 2147483647
+
+/**
+ * Completion word: the job entry that finished.
+ */
+#define VYRE_SCAN_COMPLETION_JOB 1
+
+/**
+ * Completion word: matches found (may exceed the hit capacity).
+ */
+#define VYRE_SCAN_COMPLETION_HITS 2
+
+/**
+ * Completion word: first fault reason of any part, 0 for none.
+ */
+#define VYRE_SCAN_COMPLETION_FAULT 3
+
+/**
+ * Words of one job entry.
+ */
+#define VYRE_SCAN_JOB_WORDS 8
+
+/**
+ * Job word: parts not finished yet; the part that takes it to 0 appends
+ * the completion record.
+ */
+#define VYRE_SCAN_JOB_PARTS_LEFT 0
+
+/**
+ * Job word: matches found so far.
+ */
+#define VYRE_SCAN_JOB_HIT_COUNT 1
+
+/**
+ * Job word: first hit record of the job's share.
+ */
+#define VYRE_SCAN_JOB_HIT_BASE 2
+
+/**
+ * Job word: hit records in the job's share.
+ */
+#define VYRE_SCAN_JOB_HIT_CAPACITY 3
+
+/**
+ * Job word: first fault reason of any part, 0 for none.
+ */
+#define VYRE_SCAN_JOB_FAULT 4
+
+/**
+ * Words of one hit record.
+ */
+#define VYRE_SCAN_HIT_WORDS 2
+
+/**
+ * Hit word: pattern id.
+ */
+#define VYRE_SCAN_HIT_PATTERN 0
+
+/**
+ * Hit word: end offset of the match in its job (exclusive).
+ */
+#define VYRE_SCAN_HIT_END 1
+
+/**
+ * Rule-table word: `VYRE_TABLE_MAGIC`.
+ */
+#define VYRE_TABLE_MAGIC_WORD 0
+
+/**
+ * Rule-table word: byte classes; a transition row has one more column.
+ */
+#define VYRE_TABLE_CLASSES 1
+
+/**
+ * Rule-table word: DFA states (row offsets are `state * (classes + 1)`).
+ */
+#define VYRE_TABLE_STATES 2
+
+/**
+ * Rule-table word: offset of the transitions from the table start.
+ */
+#define VYRE_TABLE_OFF_TRANSITIONS 3
+
+/**
+ * Rule-table word: offset of the `states + 1` match offsets.
+ */
+#define VYRE_TABLE_OFF_MATCH_OFFSETS 4
+
+/**
+ * Rule-table word: offset of the match ids.
+ */
+#define VYRE_TABLE_OFF_MATCH_IDS 5
+
+/**
+ * Rule-table word: total words of the table.
+ */
+#define VYRE_TABLE_TOTAL_WORDS 6
+
+/**
+ * Rule-table word: the longest match list of any state.
+ */
+#define VYRE_TABLE_MAX_MATCH_LIST 7
+
+/**
+ * Rule-table word: offset of the 257 start rows (start of input, then one
+ * per previous byte).
+ */
+#define VYRE_TABLE_OFF_STARTS 8
+
+/**
+ * Rule-table words before the class map.
+ */
+#define VYRE_TABLE_HEADER_WORDS 12
+
+/**
+ * Words of the class map (256 byte classes, four per word, low byte first).
+ */
+#define VYRE_TABLE_CLASS_MAP_WORDS 64
+
+/**
+ * Rule-table magic ("VYT1").
+ */
+#define VYRE_TABLE_MAGIC 827611478
+
+/**
+ * Transition bit: the target state has a match list.
+ */
+#define VYRE_TABLE_MATCH_FLAG 2147483648
+
+/**
+ * Longest match list a loadable table may have: a lane must be able to
+ * report one whole list within its slice budget.
+ */
+#define VYRE_TABLE_MAX_MATCHES_PER_STATE 4096
 
 /**
  * Most ring slots one megakernel has.
@@ -859,6 +1135,30 @@
  * 256 MiB. Larger sets fail to compile; split them into several rule sets.
  */
 #define VYRE_RULE_SET_MAX_TABLE_BYTES (256 << 20)
+
+/**
+ * Largest bounded `vyre_rule_set_info::max_match_len`, in bytes: 16 MiB
+ * (256 × `VYRE_RULE_SET_MAX_PATTERN_LEN`). A pattern whose matches can be
+ * longer counts as unbounded (and is in practice too large to compile).
+ */
+#define VYRE_RULE_SET_MAX_MATCH_LEN (1 << 24)
+
+/**
+ * `vyre_rule_set_info::max_match_len` (and the serialized field) when some
+ * pattern's matches have no length bound (`a.*b`, `x+`).
+ */
+#define VYRE_MATCH_LEN_UNBOUNDED UINT32_MAX
+
+/**
+ * A scanning engine: a resident megakernel with an input arena, loaded
+ * rule sets, and a completion queue.
+ *
+ * Thread safety: every function taking a `vyre_engine *` may be called from
+ * any number of threads at once (enqueue is lock-free; polls take turns),
+ * except `vyre_engine_destroy`, which must be the last call on the handle
+ * and must not overlap any other.
+ */
+typedef struct vyre_engine vyre_engine;
 
 /**
  * A running megakernel: a ring of slots that workers (host threads on the
@@ -933,6 +1233,166 @@ typedef struct vyre_device_info {
      */
     char name[256];
 } vyre_device_info;
+
+/**
+ * Options for `vyre_engine_create`. Initialise with
+ * `vyre_engine_options_init`, then change what you need; every size left
+ * at 0 takes its default.
+ */
+typedef struct vyre_engine_options {
+    /**
+     * `sizeof(vyre_engine_options)`: lets the struct grow compatibly.
+     */
+    uint32_t struct_size;
+    /**
+     * `VYRE_BACKEND_*` (default `VYRE_BACKEND_AUTO`).
+     */
+    uint32_t backend;
+    /**
+     * `VYRE_PERSISTENT_*` (default `VYRE_PERSISTENT_AUTO`).
+     */
+    uint32_t persistent;
+    /**
+     * A Vulkan device index below `vyre_device_count`, or `VYRE_DEVICE_DEFAULT`.
+     */
+    uint32_t device_index;
+    /**
+     * Worker threads (reference) or workgroups (Vulkan); 0 = the default.
+     */
+    uint32_t worker_count;
+    /**
+     * Jobs in flight, 1..=`VYRE_ENGINE_MAX_QUEUE_DEPTH` (default 1024).
+     */
+    uint32_t queue_depth;
+    /**
+     * Hits stored per job, 1..=2^24 (default 4096); more are counted, and
+     * the job completes with `VYRE_E_HITS_TRUNCATED`.
+     */
+    uint32_t max_hits_per_job;
+    /**
+     * Bytes of a job one lane scans before the next lane takes over,
+     * 256..=2^30 (default 64 KiB).
+     */
+    uint32_t part_bytes;
+    /**
+     * Input arena bytes, up to `VYRE_ENGINE_MAX_ARENA_BYTES` (default 64 MiB).
+     */
+    uint64_t arena_bytes;
+    /**
+     * Room for loaded rule-set tables, 1 KiB..=4 GiB (default 64 MiB).
+     */
+    uint64_t rule_table_bytes;
+    /**
+     * Reserved; must be 0.
+     */
+    uint32_t flags;
+    /**
+     * Reserved; must be 0.
+     */
+    uint32_t reserved;
+} vyre_engine_options;
+
+/**
+ * What `vyre_engine_get_info` reports.
+ */
+typedef struct vyre_engine_info {
+    /**
+     * Set to `sizeof(vyre_engine_info)` before the call.
+     */
+    uint32_t struct_size;
+    /**
+     * `VYRE_BACKEND_REFERENCE` or `VYRE_BACKEND_VULKAN`.
+     */
+    uint32_t backend;
+    /**
+     * 1: a resident kernel serves the jobs; 0: a dispatch per batch.
+     */
+    uint32_t resident;
+    /**
+     * Lanes (GPU invocations or host threads) scanning.
+     */
+    uint32_t lane_count;
+    uint32_t queue_depth;
+    uint32_t max_hits_per_job;
+    uint64_t arena_bytes;
+    uint32_t part_bytes;
+    uint32_t reserved;
+    /**
+     * NUL-terminated: the Vulkan device's name, or "reference".
+     */
+    uint8_t device_name[256];
+} vyre_engine_info;
+
+/**
+ * One scan job, as C passes it (32 bytes).
+ */
+typedef struct vyre_work_item {
+    /**
+     * First arena byte of the job.
+     */
+    uint64_t input_offset;
+    /**
+     * Bytes, below 4 GiB; 0 is valid (no matches).
+     */
+    uint64_t input_len;
+    /**
+     * From `vyre_engine_load_rule_set`.
+     */
+    uint32_t rule_set_id;
+    /**
+     * Reserved; must be 0.
+     */
+    uint32_t flags;
+    /**
+     * Returned in the completion and in every hit.
+     */
+    uint64_t user_data;
+} vyre_work_item;
+
+/**
+ * The end of one job (32 bytes).
+ */
+typedef struct vyre_completion {
+    uint64_t user_data;
+    /**
+     * Matches found: the true count, also when not all were stored.
+     */
+    uint64_t hit_count;
+    /**
+     * Index of the job's first hit in the hits array of the call.
+     */
+    uint64_t first_hit;
+    /**
+     * Hits stored there; below `hit_count` only with `VYRE_E_HITS_TRUNCATED`.
+     */
+    uint32_t hits_stored;
+    /**
+     * `VYRE_OK`, or why the job failed.
+     */
+    int32_t status;
+} vyre_completion;
+
+/**
+ * One match (24 bytes).
+ */
+typedef struct vyre_hit {
+    /**
+     * The job's `user_data`.
+     */
+    uint64_t user_data;
+    /**
+     * Exclusive end of the match, relative to the job's `input_offset`.
+     */
+    uint64_t end_offset;
+    /**
+     * Index of the pattern in its rule set.
+     */
+    uint32_t pattern_id;
+    /**
+     * Reserved (0).
+     */
+    uint32_t reserved;
+} vyre_hit;
 
 /**
  * Options for `vyre_megakernel_create`. Initialise with
@@ -1149,7 +1609,32 @@ typedef struct vyre_rule_set_info {
      * end of input).
      */
     uint32_t class_count;
+    /**
+     * Written as 0. (It keeps `max_match_len` past the 32 bytes of the
+     * struct before it, so `struct_size` tells the two apart.)
+     */
+    uint32_t reserved;
+    /**
+     * The longest a match of any pattern can be, in bytes: every match
+     * `(pattern_id, end_offset)` has a start within `max_match_len` bytes
+     * before `end_offset`, so a scan split into parts needs
+     * `max_match_len - 1` bytes of overlap (docs/RULES.md). At most
+     * `VYRE_RULE_SET_MAX_MATCH_LEN`; 0 when nothing can match (no
+     * patterns); `VYRE_MATCH_LEN_UNBOUNDED` (0xFFFFFFFF) when some pattern's
+     * matches have no bound (`a.*b`, `x+`). Added after the first 32 bytes:
+     * a `struct_size` of 32 (the struct before it) is still accepted, and
+     * a library that returns `struct_size` 32 did not write it.
+     */
+    uint32_t max_match_len;
 } vyre_rule_set_info;
+
+/**
+ * Called by `vyre_rule_set_scan_cpu` once per match: `ctx` is the pointer
+ * given to it, `pattern_id` the pattern's index, `end_offset` the match's
+ * exclusive end in the scanned bytes. Return 0 to go on, anything else to
+ * stop the scan.
+ */
+typedef int (*vyre_match_callback)(void *ctx, uint32_t pattern_id, uint64_t end_offset);
 
 /**
  * Success.
@@ -1236,6 +1721,19 @@ typedef struct vyre_rule_set_info {
  */
 #define VYRE_E_PROTOCOL -1016
 
+/**
+ * No object has that id (an engine job naming an unknown rule set).
+ */
+#define VYRE_E_NOT_FOUND -1017
+
+/**
+ * A job had more matches than the engine stores per job: the completion
+ * carries the true count and as many hits as were stored.
+ */
+#define VYRE_E_HITS_TRUNCATED -1018
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1258,6 +1756,143 @@ vyre_status vyre_device_count(uint32_t *out_count);
  * `out` must be NULL (an error) or point to `out->struct_size` writable bytes.
  */
 vyre_status vyre_device_get_info(uint32_t index, struct vyre_device_info *out);
+
+/**
+ * Fill `opts` with the defaults (and `struct_size`).
+ *
+ * # Safety
+ * `opts` must be NULL (an error) or point to a writable options struct.
+ */
+vyre_status vyre_engine_options_init(struct vyre_engine_options *opts);
+
+/**
+ * Create an engine: a resident megakernel (or, with
+ * `VYRE_PERSISTENT_DISABLE`, one that dispatches per batch) with an input
+ * arena and room for rule tables. `opts` may be NULL for all defaults.
+ *
+ * # Safety
+ * `opts`, if not NULL, must point to `opts->struct_size` readable bytes.
+ */
+vyre_status vyre_engine_create(const struct vyre_engine_options *opts, struct vyre_engine **out);
+
+/**
+ * Stop the engine and free it. Jobs still in flight are abandoned (their
+ * completions are never returned). NULL is a no-op.
+ *
+ * # Safety
+ * `engine` must be NULL or a handle from `vyre_engine_create` not yet destroyed.
+ */
+void vyre_engine_destroy(struct vyre_engine *engine);
+
+/**
+ * Describe the engine. Set `out->struct_size` to `sizeof(vyre_engine_info)` first.
+ *
+ * # Safety
+ * `engine` must be a live handle; `out` must point to a writable `vyre_engine_info`.
+ */
+vyre_status vyre_engine_get_info(const struct vyre_engine *engine, struct vyre_engine_info *out);
+
+/**
+ * The arena's first byte and its length. Write job bytes there directly
+ * (on a GPU it is device memory mapped write-combined: write it
+ * sequentially, do not read it back), never into the bytes of a job in
+ * flight.
+ *
+ * # Safety
+ * `engine` must be a live handle; the outputs must be writable.
+ */
+vyre_status vyre_engine_arena(struct vyre_engine *engine, uint8_t **out_base, uint64_t *out_len);
+
+/**
+ * Copy `len` bytes into the arena at `offset`; `VYRE_E_OUT_OF_RANGE` if
+ * they do not fit.
+ *
+ * # Safety
+ * `engine` must be a live handle; `data` must hold `len` readable bytes
+ * (NULL only with `len` 0).
+ */
+vyre_status vyre_engine_write(struct vyre_engine *engine,
+                              uint64_t offset,
+                              const void *data,
+                              size_t len);
+
+/**
+ * Load a compiled rule set into the engine; `*out_id` receives the id jobs
+ * name. The rule set can be destroyed afterwards (the engine keeps its own
+ * copy of the table). Loaded sets stay until the engine is destroyed.
+ * `VYRE_E_OUT_OF_MEMORY` when `rule_table_bytes` is used up;
+ * `VYRE_E_INVALID_ARGUMENT` when more than
+ * `VYRE_TABLE_MAX_MATCHES_PER_STATE` patterns can end at one byte.
+ *
+ * # Safety
+ * `engine` and `rs` must be live handles; `out_id` writable.
+ */
+vyre_status vyre_engine_load_rule_set(struct vyre_engine *engine,
+                                      const struct vyre_rule_set *rs,
+                                      uint32_t *out_id);
+
+/**
+ * Enqueue one job. Thread-safe and lock-free. `VYRE_OK` means it was
+ * accepted and exactly one completion will follow (with an error status
+ * for a range outside the arena or an unknown rule set);
+ * `VYRE_E_QUEUE_FULL` means poll or wait, then retry.
+ *
+ * # Safety
+ * `engine` must be a live handle; `item` must point to a `vyre_work_item`.
+ */
+vyre_status vyre_engine_enqueue(struct vyre_engine *engine, const struct vyre_work_item *item);
+
+/**
+ * Enqueue `count` jobs in order, stopping at the first that is refused;
+ * `*out_accepted` (optional) says how many were accepted, the status why
+ * the next was not (`VYRE_OK` if all were).
+ *
+ * # Safety
+ * `engine` must be a live handle; `items` must hold `count` items.
+ */
+vyre_status vyre_engine_enqueue_batch(struct vyre_engine *engine,
+                                      const struct vyre_work_item *items,
+                                      size_t count,
+                                      size_t *out_accepted);
+
+/**
+ * Return finished jobs without blocking: up to `capacity` completions,
+ * their hits copied into `hits` (each completion's `first_hit` and
+ * `hits_stored` say where). `*out_completions` and `*out_hits` (optional)
+ * say how many. A completion whose hits do not fit stays for the next
+ * call; `VYRE_E_BUFFER_TOO_SMALL` if not even the first fits an empty
+ * `hits` (give at least `max_hits_per_job`). `VYRE_E_DEVICE_LOST` once the
+ * device is gone and every job in flight has been returned with that status.
+ *
+ * # Safety
+ * `engine` must be a live handle; `completions` must hold `capacity`
+ * writable entries and `hits` `hits_capacity` (either may be NULL with a
+ * capacity of 0); `out_completions` writable; `out_hits` NULL or writable.
+ */
+vyre_status vyre_engine_poll(struct vyre_engine *engine,
+                             struct vyre_completion *completions,
+                             size_t capacity,
+                             struct vyre_hit *hits,
+                             size_t hits_capacity,
+                             size_t *out_completions,
+                             size_t *out_hits);
+
+/**
+ * Like `vyre_engine_poll`, but block until at least one completion is
+ * returned or `timeout_ms` (`VYRE_WAIT_FOREVER`: no limit) passes, then
+ * `VYRE_E_TIMEOUT` with nothing returned.
+ *
+ * # Safety
+ * As for `vyre_engine_poll`.
+ */
+vyre_status vyre_engine_wait(struct vyre_engine *engine,
+                             struct vyre_completion *completions,
+                             size_t capacity,
+                             struct vyre_hit *hits,
+                             size_t hits_capacity,
+                             size_t *out_completions,
+                             size_t *out_hits,
+                             uint32_t timeout_ms);
 
 /**
  * Fill `opts` with the defaults (and `struct_size`).
@@ -1518,12 +2153,42 @@ vyre_status vyre_rule_set_deserialize(const uint8_t *bytes, size_t len, struct v
 
 /**
  * Describe a rule set. Set `out->struct_size` to
- * `sizeof(vyre_rule_set_info)` first.
+ * `sizeof(vyre_rule_set_info)` first; 32, the size before `max_match_len`
+ * was added, is accepted too and fills only those 32 bytes (and
+ * `struct_size` says 32).
  *
  * # Safety
  * `rs` must be a live handle; `out` must point to `out->struct_size` writable bytes.
  */
 vyre_status vyre_rule_set_get_info(const struct vyre_rule_set *rs, struct vyre_rule_set_info *out);
+
+/**
+ * Scan `len` bytes with the rule set on the CPU, calling `cb(ctx,
+ * pattern_id, end_offset)` for every match in the order of docs/RULES.md
+ * (every match end of every pattern, overlapping; increasing `end_offset`,
+ * then increasing `pattern_id`). This walks the same table the GPU does,
+ * one thread, in the calling thread: it is the oracle GPU scans are
+ * checked against.
+ *
+ * - If `cb` returns non-zero, the scan stops at once (no further calls)
+ *   and the function still returns `VYRE_OK`: stopping is not an error.
+ * - `cb` runs on the calling thread, before this function returns. It may
+ *   call other `vyre_*` functions, scan again, even with `rs`, but must not
+ *   call `vyre_rule_set_destroy` on `rs`.
+ * - Returns `VYRE_E_NULL_POINTER` if `rs` or `cb` is NULL, or `data` is
+ *   NULL while `len` is not 0 (a NULL `data` with `len` 0 scans nothing and
+ *   calls nothing).
+ *
+ * # Safety
+ * `rs` must be a live handle; `data` must be NULL (only with `len` 0) or
+ * point to `len` readable bytes that do not change during the call; `cb`
+ * must be safe to call with `ctx`.
+ */
+vyre_status vyre_rule_set_scan_cpu(const struct vyre_rule_set *rs,
+                                   const uint8_t *data,
+                                   size_t len,
+                                   vyre_match_callback cb,
+                                   void *ctx);
 
 /**
  * A static, NUL-terminated description of a status code. Never NULL,

@@ -26,6 +26,13 @@ layout(set = 0, binding = 1) coherent volatile buffer Ring { uint ring[]; };
 // all be in flight at once (on a GPU each is a trip to L2 or further).
 layout(set = 0, binding = 1) coherent readonly buffer RingSlots { uvec4 ring_slots[]; };
 layout(set = 0, binding = 2) coherent volatile buffer DebugLog { uint dlog[]; };
+// Scanning (src/protocol/scan.rs is the specification). The host rewrites
+// arena bytes between jobs while the kernel runs, so arena loads must not
+// hit a stale L1 line: coherent. Rule tables never change once loaded and
+// start on their own 256-byte lines, so they can take the cached path.
+layout(set = 0, binding = 3) coherent readonly buffer Arena { uvec4 arena[]; };
+layout(set = 0, binding = 4) readonly buffer Rules { uint rules[]; };
+layout(set = 0, binding = 5) coherent volatile buffer ScanState { uint sstate[]; };
 
 layout(push_constant) uniform Slice {
     uint budget;      // loop iterations a lane may spend in this slice
@@ -33,6 +40,7 @@ layout(push_constant) uniform Slice {
     uint lane_count;  // lanes in the whole grid
     uint idle_passes; // empty passes before a lane starts to back off
     uint backoff_max; // longest back-off, in device clock ticks (0: never)
+    uint idle_exit;   // leave after this many empty passes (0: never; a dispatch per batch)
 } pc;
 
 const uint RETRY = 0xFFFFFFFFu;
@@ -45,6 +53,8 @@ uint off_metrics, off_tenants, off_tenant_opcodes, off_fences, off_observables;
 uint iters = 0u;
 // Arguments of the slot being served.
 uint args[VYRE_SLOT_MAX_ARGS];
+// Set when a DFA_SCAN claim stored its progress in `args`.
+bool args_dirty = false;
 
 uint slot_word(uint slot, uint word) { return slot * VYRE_SLOT_WORDS + word; }
 uint obs(uint index) { return off_observables + index; }
@@ -130,7 +140,7 @@ uint check_args(uint opcode) {
     if (opcode == VYRE_OP_MEMCPY && args[2u] > VYRE_MEMCPY_MAX_WORDS) return VYRE_FAULT_BAD_ARGS;
     if (opcode == VYRE_OP_PRINTF && args[1u] > VYRE_PRINTF_MAX_VALUES) return VYRE_FAULT_BAD_ARGS;
     if (opcode == VYRE_OP_PACKED_SLOT) return check_packed();
-    if (opcode == VYRE_OP_DFA_SCAN) return VYRE_FAULT_UNKNOWN_OPCODE;
+    if (opcode == VYRE_OP_DFA_SCAN && (args[10u] != 0u || args[11u] != 0u)) return VYRE_FAULT_BAD_ARGS;
     if (!is_known(opcode)) return VYRE_FAULT_UNKNOWN_OPCODE;
     return 0u;
 }
@@ -247,6 +257,182 @@ uint fence(uint tenant, uint base, uint len) {
     return VYRE_METRIC_BATCH_FENCE;
 }
 
+// ------------------------------------------------------------- DFA_SCAN
+
+// Index of job `job`'s word `field` in the scan state, or 0xFFFFFFFF.
+uint job_word(uint job, uint field) {
+    if (job >= sstate[VYRE_SCAN_HDR_JOB_COUNT]) return 0xFFFFFFFFu;
+    return sstate[VYRE_SCAN_HDR_OFF_JOBS] + job * VYRE_SCAN_JOB_WORDS + field;
+}
+
+// The rule table being walked, checked to lie inside the rules buffer.
+uint t_start, t_end, t_stride, t_states, t_transitions, t_match_offsets, t_match_ids, t_starts, t_max_list;
+
+bool open_table(uint start) {
+    uint rule_words = sstate[VYRE_SCAN_HDR_RULE_WORDS];
+    if (start >= rule_words || rule_words - start < VYRE_TABLE_HEADER_WORDS + VYRE_TABLE_CLASS_MAP_WORDS) return false;
+    if (rules[start + VYRE_TABLE_MAGIC_WORD] != VYRE_TABLE_MAGIC) return false;
+    uint total = rules[start + VYRE_TABLE_TOTAL_WORDS];
+    if (total < VYRE_TABLE_HEADER_WORDS + VYRE_TABLE_CLASS_MAP_WORDS || total > rule_words - start) return false;
+    uint classes = rules[start + VYRE_TABLE_CLASSES];
+    if (classes == 0u || classes > 256u) return false;
+    t_start = start;
+    t_end = start + total;
+    t_stride = classes + 1u;
+    t_states = rules[start + VYRE_TABLE_STATES];
+    // Offsets past the table make every read below fail its bound check.
+    t_transitions = start + min(rules[start + VYRE_TABLE_OFF_TRANSITIONS], total);
+    t_match_offsets = start + min(rules[start + VYRE_TABLE_OFF_MATCH_OFFSETS], total);
+    t_match_ids = start + min(rules[start + VYRE_TABLE_OFF_MATCH_IDS], total);
+    t_starts = start + min(rules[start + VYRE_TABLE_OFF_STARTS], total);
+    t_max_list = rules[start + VYRE_TABLE_MAX_MATCH_LIST];
+    return t_max_list <= VYRE_TABLE_MAX_MATCHES_PER_STATE;
+}
+
+bool row_is_valid(uint row) { return row % t_stride == 0u && row / t_stride < t_states; }
+
+// A table word at `index` (checked against the table's end by callers).
+bool t_inside(uint first, uint offset) { return offset < t_end - first; }
+
+void report_hit(uint job, uint pattern, uint end) {
+    uint count = job_word(job, VYRE_SCAN_JOB_HIT_COUNT);
+    if (count == 0xFFFFFFFFu) return;
+    uint index = atomicAdd(sstate[count], 1u);
+    if (index >= sstate[job_word(job, VYRE_SCAN_JOB_HIT_CAPACITY)]) return;
+    uint record = sstate[job_word(job, VYRE_SCAN_JOB_HIT_BASE)] + index;
+    if (record >= sstate[VYRE_SCAN_HDR_HIT_RECORDS]) return;
+    uint first = sstate[VYRE_SCAN_HDR_OFF_HITS] + record * VYRE_SCAN_HIT_WORDS;
+    sstate[first + VYRE_SCAN_HIT_PATTERN] = pattern;
+    sstate[first + VYRE_SCAN_HIT_END] = end;
+}
+
+// Report `row`'s match list as ending at `end`; false if the table is corrupt.
+bool report_list(uint job, uint row, uint end) {
+    uint state = row / t_stride;
+    if (!t_inside(t_match_offsets, state + 1u)) return false;
+    uint first = rules[t_match_offsets + state];
+    uint last = rules[t_match_offsets + state + 1u];
+    if (last < first || last - first > t_max_list) return false;
+    if (last > first && !t_inside(t_match_ids, last - 1u)) return false;
+    for (uint k = first; k < last; k++) {
+        iters++;
+        report_hit(job, rules[t_match_ids + k], end);
+    }
+    return true;
+}
+
+uint class_of(uint byte_value) {
+    uint packed = rules[t_start + VYRE_TABLE_HEADER_WORDS + (byte_value >> 2u)];
+    return (packed >> (8u * (byte_value & 3u))) & 0xFFu;
+}
+
+// One claim of a DFA_SCAN part: walk from POS until the part ends or the
+// slice budget runs low, then store the progress (RETRY) or finish.
+uint dfa_scan() {
+    uint bad = fault(VYRE_FAULT_BAD_ARGS);
+    uint job = args[VYRE_SCAN_ARG_JOB];
+    if (!open_table(args[VYRE_SCAN_ARG_TABLE])) return bad;
+    uint skew = args[VYRE_SCAN_ARG_BASE_SKEW];
+    uint len = args[VYRE_SCAN_ARG_LEN];
+    uint pos = args[VYRE_SCAN_ARG_POS];
+    uint row = args[VYRE_SCAN_ARG_STATE];
+    uint report_from = args[VYRE_SCAN_ARG_REPORT_FROM];
+    uint bias = args[VYRE_SCAN_ARG_END_BIAS];
+    uint flags = args[VYRE_SCAN_ARG_FLAGS];
+    uint arena_words = sstate[VYRE_SCAN_HDR_ARENA_WORDS];
+    uint base_word = args[VYRE_SCAN_ARG_BASE_WORD];
+    // The walk's bytes must lie inside the arena: base_word * 4 + skew + len
+    // <= arena_words * 4, computed without overflow.
+    // (The host keeps arena_words below 2^30, so `room` cannot overflow.)
+    uint room = base_word <= arena_words ? (arena_words - base_word) * 4u : 0u;
+    bool inside_arena = arena_words <= VYRE_SCAN_MAX_ARENA_WORDS && base_word <= arena_words && skew <= 3u
+        && room >= skew && len <= room - skew;
+    if (job_word(job, VYRE_SCAN_JOB_PARTS_LEFT) == 0xFFFFFFFFu || !inside_arena || pos > len
+        || (flags & ~VYRE_SCAN_FLAG_EOI) != 0u) {
+        return bad;
+    }
+    if (row == VYRE_SCAN_STATE_AFTER_PREVIOUS) {
+        // Look-behind (\b, (?m)^) sees the byte before the part.
+        if (base_word == 0u && skew == 0u) return bad;
+        uint previous = base_word * 4u + skew - 1u;
+        uint previous_byte = (arena[previous >> 4u][(previous >> 2u) & 3u] >> (8u * (previous & 3u))) & 0xFFu;
+        if (!t_inside(t_starts, 1u + previous_byte)) return bad;
+        row = rules[t_starts + 1u + previous_byte];
+    }
+    if (!row_is_valid(row)) return bad;
+    uint step_cost = t_max_list + 1u;
+    uint first_byte_in_word = skew;  // the walk's byte b is arena byte base_word * 4 + skew + b
+    uvec4 chunk = uvec4(0u);
+    uint chunk_index = 0xFFFFFFFFu;
+    while (pos < len) {
+        if (iters + step_cost + 16u >= pc.budget) {
+            args[VYRE_SCAN_ARG_POS] = pos;
+            args[VYRE_SCAN_ARG_STATE] = row;
+            args_dirty = true;
+            return RETRY;
+        }
+        iters++;
+        uint at_byte = first_byte_in_word + pos;           // bytes from base_word * 4
+        uint word = base_word + (at_byte >> 2u);
+        if ((word >> 2u) != chunk_index) {
+            chunk_index = word >> 2u;
+            chunk = arena[chunk_index];
+        }
+        uint byte_value = (chunk[word & 3u] >> (8u * (at_byte & 3u))) & 0xFFu;
+        uint column = row + class_of(byte_value);
+        if (!t_inside(t_transitions, column)) return bad;
+        uint entry = rules[t_transitions + column];
+        row = entry & ~VYRE_TABLE_MATCH_FLAG;
+        if (!row_is_valid(row)) return bad;
+        if ((entry & VYRE_TABLE_MATCH_FLAG) != 0u && pos >= report_from) {
+            if (!report_list(job, row, bias + pos)) return bad;
+        }
+        pos++;
+        if (row == 0u) pos = len;  // dead: nothing can match any more
+    }
+    if ((flags & VYRE_SCAN_FLAG_EOI) != 0u) {
+        if (iters + step_cost + 16u >= pc.budget) {
+            args[VYRE_SCAN_ARG_POS] = pos;
+            args[VYRE_SCAN_ARG_STATE] = row;
+            args_dirty = true;
+            return RETRY;
+        }
+        uint column = row + t_stride - 1u;
+        if (!t_inside(t_transitions, column)) return bad;
+        uint entry = rules[t_transitions + column];
+        uint last_row = entry & ~VYRE_TABLE_MATCH_FLAG;
+        if (!row_is_valid(last_row)) return bad;
+        if ((entry & VYRE_TABLE_MATCH_FLAG) != 0u && len >= report_from) {
+            if (!report_list(job, last_row, bias + len)) return bad;
+        }
+    }
+    return VYRE_METRIC_DFA_SCAN;
+}
+
+void fault_part(uint job, uint reason) {
+    uint fault_word = job_word(job, VYRE_SCAN_JOB_FAULT);
+    if (fault_word != 0xFFFFFFFFu) atomicCompSwap(sstate[fault_word], 0u, reason);
+}
+
+// After a part's slot is final: the part that finishes its job last
+// appends the completion record, its sequence word last.
+void finish_part(uint job) {
+    uint parts_left = job_word(job, VYRE_SCAN_JOB_PARTS_LEFT);
+    if (parts_left == 0xFFFFFFFFu) return;
+    if (atomicAdd(sstate[parts_left], 0xFFFFFFFFu) != 1u) return;
+    memoryBarrierBuffer();
+    uint hits = atomicAdd(sstate[job_word(job, VYRE_SCAN_JOB_HIT_COUNT)], 0u);
+    uint job_fault = atomicAdd(sstate[job_word(job, VYRE_SCAN_JOB_FAULT)], 0u);
+    uint sequence = atomicAdd(sstate[VYRE_SCAN_HDR_COMPLETION_TAIL], 1u);
+    uint first = sstate[VYRE_SCAN_HDR_OFF_COMPLETIONS]
+        + (sequence % sstate[VYRE_SCAN_HDR_JOB_COUNT]) * VYRE_SCAN_COMPLETION_WORDS;
+    sstate[first + VYRE_SCAN_COMPLETION_JOB] = job;
+    sstate[first + VYRE_SCAN_COMPLETION_HITS] = hits;
+    sstate[first + VYRE_SCAN_COMPLETION_FAULT] = job_fault;
+    memoryBarrierBuffer();
+    atomicExchange(sstate[first + VYRE_SCAN_COMPLETION_SEQ], sequence % VYRE_SCAN_SEQ_MODULUS + 1u);
+}
+
 uint tenant_opcode(uint opcode, uint tenant, uint base, uint len) {
     if (opcode_owner(opcode) != tenant) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
     uint builtin = 0xFFFFFFFFu;
@@ -274,6 +460,7 @@ uint execute(uint opcode, uint tenant) {
     if (reason != 0u) return fault(reason);
     if (opcode == VYRE_OP_BATCH_FENCE) return fence(tenant, base, len);
     if (opcode == VYRE_OP_PACKED_SLOT) return packed(tenant, base, len);
+    if (opcode == VYRE_OP_DFA_SCAN) return dfa_scan();
     if (opcode == VYRE_OP_SHUTDOWN) {
         if (tenant != 0u) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
         atomicExchange(ctrl[VYRE_CTRL_SHUTDOWN], 1u);
@@ -334,12 +521,21 @@ void serve(uint slot, uint generation) {
     }
 
     if (result == RETRY) {
+        if (args_dirty) {
+            // A scan part's progress, visible before the slot is claimable.
+            ring[slot_word(slot, VYRE_SLOT_WORD_ARG0 + VYRE_SCAN_ARG_POS)] = args[VYRE_SCAN_ARG_POS];
+            ring[slot_word(slot, VYRE_SLOT_WORD_ARG0 + VYRE_SCAN_ARG_STATE)] = args[VYRE_SCAN_ARG_STATE];
+            args_dirty = false;
+            memoryBarrierBuffer();
+        }
         atomicExchange(ring[status], status_word(VYRE_SLOT_PUBLISHED, 0u, generation));
         return;
     }
+    uint scan_job = opcode == VYRE_OP_DFA_SCAN ? args[VYRE_SCAN_ARG_JOB] : 0xFFFFFFFFu;
     // Counters before the status word: whoever sees the slot finished also
     // sees it counted.
     bool faulted = (result & FAULTED) != 0u;
+    if (faulted && scan_job != 0xFFFFFFFFu) fault_part(scan_job, result & ~FAULTED);
     if (faulted) {
         bump_metric(VYRE_METRIC_FAULT);
         atomicAdd(ctrl[VYRE_CTRL_FAULT_COUNT], 1u);
@@ -357,6 +553,11 @@ void serve(uint slot, uint generation) {
     if (counter != 0xFFFFFFFFu) {
         memoryBarrierBuffer();
         atomicAdd(ctrl[counter], 1u);
+    }
+    // So does a scan part towards its job.
+    if (scan_job != 0xFFFFFFFFu) {
+        memoryBarrierBuffer();
+        finish_part(scan_job);
     }
 }
 
@@ -397,12 +598,18 @@ void main() {
         // SIMD devices (lavapipe) that would otherwise run the whole slot
         // body, masked, at every slot checked. (Claiming inside the scan
         // loop and breaking out of it executed some slots twice on lavapipe.)
+        // It stops at the first published slot: a big ring over few lanes
+        // (the engine's, on a CPU device) would otherwise spend most of a
+        // slice's budget reading status words.
         uint candidate = 0xFFFFFFFFu;
         for (uint s = lane % slot_count; s < slot_count; s += lanes) {
             iters++;
             uint slot = (s + pass) % slot_count;
             bool published = (ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)] & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED;
-            if (candidate == 0xFFFFFFFFu && published) candidate = slot;
+            if (published) {
+                candidate = slot;
+                break;
+            }
             // A long scan (a big ring over few lanes) must not eat the
             // budget the slot after it needs. The loop only reads, so
             // leaving it early is safe.
@@ -415,6 +622,7 @@ void main() {
             backoff = 0u;
         } else {
             idle++;
+            if (pc.idle_exit != 0u && idle >= pc.idle_exit) { stop = VYRE_STOP_IDLE; break; }
         }
 #ifdef VYRE_IDLE_BACKOFF
         // A lane that found nothing for a while waits before its next scan,

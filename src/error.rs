@@ -47,6 +47,11 @@ pub const VYRE_E_PANIC: vyre_status = -1014;
 pub const VYRE_E_INTERNAL: vyre_status = -1015;
 /// A buffer's contents violate the protocol (corrupt or foreign data).
 pub const VYRE_E_PROTOCOL: vyre_status = -1016;
+/// No object has that id (an engine job naming an unknown rule set).
+pub const VYRE_E_NOT_FOUND: vyre_status = -1017;
+/// A job had more matches than the engine stores per job: the completion
+/// carries the true count and as many hits as were stored.
+pub const VYRE_E_HITS_TRUNCATED: vyre_status = -1018;
 
 /// The kind of an [`Error`], one per status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,11 +73,13 @@ pub enum ErrorKind {
     Panic = VYRE_E_PANIC,
     Internal = VYRE_E_INTERNAL,
     Protocol = VYRE_E_PROTOCOL,
+    NotFound = VYRE_E_NOT_FOUND,
+    HitsTruncated = VYRE_E_HITS_TRUNCATED,
 }
 
 impl ErrorKind {
     /// Every kind, for exhaustive tests and tables.
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::InvalidArgument,
         ErrorKind::NullPointer,
         ErrorKind::OutOfRange,
@@ -89,6 +96,8 @@ impl ErrorKind {
         ErrorKind::Panic,
         ErrorKind::Internal,
         ErrorKind::Protocol,
+        ErrorKind::NotFound,
+        ErrorKind::HitsTruncated,
     ];
 
     /// The C status code.
@@ -115,6 +124,8 @@ impl ErrorKind {
             ErrorKind::Panic => c"internal panic (bug in libvyre)",
             ErrorKind::Internal => c"internal error (bug in libvyre)",
             ErrorKind::Protocol => c"protocol violation in buffer contents",
+            ErrorKind::NotFound => c"no object with that id",
+            ErrorKind::HitsTruncated => c"more matches than stored per job (true count reported)",
         }
     }
 

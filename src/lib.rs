@@ -8,6 +8,7 @@
 //! describes the buffers word by word.
 
 pub mod backend;
+pub mod engine;
 pub mod error;
 pub mod ffi;
 pub mod megakernel;

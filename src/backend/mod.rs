@@ -10,6 +10,7 @@ pub mod vulkan;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::control::Layout;
+use crate::protocol::scan::{ScanBuffers, ScanLayout};
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
@@ -38,6 +39,11 @@ pub struct BackendConfig {
     /// How long a kernel may show no progress before it counts as hung
     /// (Vulkan); `None` = `VYRE_WATCHDOG_MS` or 10 s.
     pub watchdog: Option<Duration>,
+    /// Sizes of the scanning buffers (arena, rule tables, scan state).
+    pub scan: ScanLayout,
+    /// Keep a kernel resident (true), or dispatch once per batch of
+    /// published work (Vulkan only; the reference workers always poll).
+    pub resident: bool,
 }
 
 /// A running executor over shared protocol buffers.
@@ -54,8 +60,16 @@ pub trait Backend: Send + Sync {
     fn control(&self) -> &[AtomicU32];
     fn ring(&self) -> &[AtomicU32];
     fn debug_log(&self) -> &[AtomicU32];
+    /// The scanning buffers (empty regions for a bare megakernel).
+    fn scan(&self) -> ScanBuffers<'_>;
+    /// Whether a kernel stays resident between batches of work.
+    fn resident(&self) -> bool {
+        true
+    }
+    /// The device, for humans: a Vulkan device name, or "reference".
+    fn device_name(&self) -> String;
     /// Tell idle workers that slots were published. Must be cheap.
-    fn notify(&self);
+    fn notify(&self, published: u32);
     /// `Err` once the executor has failed (device lost, worker crashed).
     fn health(&self) -> Result<()>;
     /// Whether every worker has exited, so nothing can touch the ring any more.

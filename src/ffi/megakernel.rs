@@ -196,7 +196,7 @@ pub(crate) fn check_struct_size<T>(declared: u32, what: &str) -> Result<u32> {
     Ok(size)
 }
 
-fn backend_to_c(choice: BackendChoice) -> u32 {
+pub(crate) fn backend_to_c(choice: BackendChoice) -> u32 {
     match choice {
         BackendChoice::Auto => VYRE_BACKEND_AUTO,
         BackendChoice::Reference => VYRE_BACKEND_REFERENCE,
@@ -204,18 +204,21 @@ fn backend_to_c(choice: BackendChoice) -> u32 {
     }
 }
 
+/// A `VYRE_BACKEND_*` value.
+pub(crate) fn backend_from_c(backend: u32) -> Result<BackendChoice> {
+    match backend {
+        VYRE_BACKEND_AUTO => Ok(BackendChoice::Auto),
+        VYRE_BACKEND_REFERENCE => Ok(BackendChoice::Reference),
+        VYRE_BACKEND_VULKAN => Ok(BackendChoice::Vulkan),
+        other => Err(Error::invalid(format!(
+            "backend {other} is not a VYRE_BACKEND_* value this build supports \
+             (VYRE_BACKEND_AUTO, VYRE_BACKEND_REFERENCE, VYRE_BACKEND_VULKAN)"
+        ))),
+    }
+}
+
 fn options_from_c(c: &vyre_megakernel_options) -> Result<Options> {
-    let backend = match c.backend {
-        VYRE_BACKEND_AUTO => BackendChoice::Auto,
-        VYRE_BACKEND_REFERENCE => BackendChoice::Reference,
-        VYRE_BACKEND_VULKAN => BackendChoice::Vulkan,
-        other => {
-            return Err(Error::invalid(format!(
-                "backend {other} is not a VYRE_BACKEND_* value this build supports \
-                 (VYRE_BACKEND_AUTO, VYRE_BACKEND_REFERENCE, VYRE_BACKEND_VULKAN)"
-            )))
-        }
-    };
+    let backend = backend_from_c(c.backend)?;
     if c.flags != 0 {
         return Err(Error::invalid(format!("flags is {:#x}; no flags are defined, pass 0", c.flags)));
     }
@@ -227,8 +230,7 @@ fn options_from_c(c: &vyre_megakernel_options) -> Result<Options> {
         tenant_count: c.tenant_count,
         debug_log_capacity: c.debug_log_capacity,
         device: (c.device_index != VYRE_DEVICE_DEFAULT).then_some(c.device_index),
-        slice_budget: None,
-        watchdog: None,
+        ..Options::default()
     })
 }
 
@@ -241,7 +243,7 @@ unsafe fn handle<'a>(mk: *const vyre_megakernel) -> Result<&'a Megakernel> {
     unsafe { input(mk, "mk") }.map(|mk| &mk.inner)
 }
 
-fn millis(timeout_ms: u32) -> Duration {
+pub(crate) fn millis(timeout_ms: u32) -> Duration {
     if timeout_ms == VYRE_WAIT_FOREVER {
         Duration::MAX
     } else {

@@ -4,6 +4,7 @@
 //! live here once, in [`input`], [`input_slice`] and [`output`].
 
 pub mod device;
+pub mod engine;
 pub mod megakernel;
 pub mod rules;
 pub mod status;

@@ -1,12 +1,17 @@
-//! `vyre_rule_set`: compile patterns into a DFA table, serialize, load, describe.
+//! `vyre_rule_set`: compile patterns into a DFA table, serialize, load,
+//! describe, and scan bytes on the CPU (the oracle for GPU scans).
 #![allow(non_camel_case_types)] // C names: the header and Rust say the same thing.
 
 use super::megakernel::{check_struct_size, read_sized};
 use super::{guard, input, input_slice, optional_output, output, output_slice};
 use crate::error::{vyre_status, Error, ErrorKind, Result};
 use crate::rules::{
-    CompileOptions, Pattern, PatternKind, RuleSet, VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN,
+    CompileOptions, Pattern, PatternKind, RuleSet, VYRE_MATCH_LEN_UNBOUNDED, VYRE_RULE_SET_MAX_PATTERNS,
+    VYRE_RULE_SET_MAX_PATTERN_LEN,
 };
+use std::ffi::{c_int, c_void};
+use std::mem::{offset_of, size_of};
+use std::ops::ControlFlow;
 
 /// A compiled rule set: patterns turned into one DFA table (docs/RULES.md).
 /// It never changes after creation.
@@ -74,22 +79,48 @@ pub struct vyre_rule_set_info {
     /// Byte classes: the table has `class_count + 1` columns (the last for
     /// end of input).
     pub class_count: u32,
+    /// Written as 0. (It keeps `max_match_len` past the 32 bytes of the
+    /// struct before it, so `struct_size` tells the two apart.)
+    pub reserved: u32,
+    /// The longest a match of any pattern can be, in bytes: every match
+    /// `(pattern_id, end_offset)` has a start within `max_match_len` bytes
+    /// before `end_offset`, so a scan split into parts needs
+    /// `max_match_len - 1` bytes of overlap (docs/RULES.md). At most
+    /// `VYRE_RULE_SET_MAX_MATCH_LEN`; 0 when nothing can match (no
+    /// patterns); `VYRE_MATCH_LEN_UNBOUNDED` (0xFFFFFFFF) when some pattern's
+    /// matches have no bound (`a.*b`, `x+`). Added after the first 32 bytes:
+    /// a `struct_size` of 32 (the struct before it) is still accepted, and
+    /// a library that returns `struct_size` 32 did not write it.
+    pub max_match_len: u32,
 }
+
+/// `vyre_rule_set_info::struct_size` of the struct before `max_match_len`.
+const INFO_SIZE_BEFORE_MAX_MATCH_LEN: u32 = offset_of!(vyre_rule_set_info, max_match_len) as u32;
+
+/// Called by `vyre_rule_set_scan_cpu` once per match: `ctx` is the pointer
+/// given to it, `pattern_id` the pattern's index, `end_offset` the match's
+/// exclusive end in the scanned bytes. Return 0 to go on, anything else to
+/// stop the scan.
+pub type vyre_match_callback =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, pattern_id: u32, end_offset: u64) -> c_int>;
 
 // The C layout, mirrored by _Static_assert in c_tests/test_rules.c.
 mod layout {
     use super::*;
     use static_assertions::const_assert_eq;
-    use std::mem::{align_of, offset_of, size_of};
+    use std::mem::align_of;
 
     const_assert_eq!(size_of::<vyre_rule_set_options>(), 8);
     const_assert_eq!(offset_of!(vyre_rule_set_options, flags), 4);
-    const_assert_eq!(size_of::<vyre_rule_set_info>(), 32);
+    const_assert_eq!(size_of::<vyre_rule_set_info>(), 40);
     const_assert_eq!(align_of::<vyre_rule_set_info>(), 8);
     const_assert_eq!(offset_of!(vyre_rule_set_info, table_bytes), 8);
     const_assert_eq!(offset_of!(vyre_rule_set_info, pattern_count), 16);
     const_assert_eq!(offset_of!(vyre_rule_set_info, state_count), 20);
     const_assert_eq!(offset_of!(vyre_rule_set_info, class_count), 24);
+    const_assert_eq!(offset_of!(vyre_rule_set_info, reserved), 28);
+    const_assert_eq!(offset_of!(vyre_rule_set_info, max_match_len), 32);
+    const_assert_eq!(INFO_SIZE_BEFORE_MAX_MATCH_LEN, 32);
     #[cfg(target_pointer_width = "64")]
     const _: () = {
         const_assert_eq!(size_of::<vyre_pattern>(), 24);
@@ -103,7 +134,7 @@ mod layout {
 /// # Safety
 /// A non-NULL `rs` must come from `vyre_rule_set_compile` or
 /// `vyre_rule_set_deserialize` and not be destroyed.
-unsafe fn handle<'a>(rs: *const vyre_rule_set) -> Result<&'a RuleSet> {
+pub(crate) unsafe fn handle<'a>(rs: *const vyre_rule_set) -> Result<&'a RuleSet> {
     // SAFETY: forwarded to the caller's contract.
     unsafe { input(rs, "rs") }.map(|rs| &rs.inner)
 }
@@ -283,7 +314,9 @@ pub unsafe extern "C" fn vyre_rule_set_deserialize(
 }
 
 /// Describe a rule set. Set `out->struct_size` to
-/// `sizeof(vyre_rule_set_info)` first.
+/// `sizeof(vyre_rule_set_info)` first; 32, the size before `max_match_len`
+/// was added, is accepted too and fills only those 32 bytes (and
+/// `struct_size` says 32).
 ///
 /// # Safety
 /// `rs` must be a live handle; `out` must point to `out->struct_size` writable bytes.
@@ -293,16 +326,83 @@ pub unsafe extern "C" fn vyre_rule_set_get_info(rs: *const vyre_rule_set, out: *
         // SAFETY: caller contract.
         let rs = unsafe { handle(rs) }?;
         // SAFETY: caller contract (only the leading struct_size is read).
-        let declared = unsafe { input(out.cast_const().cast::<u32>(), "out") }?;
-        check_struct_size::<vyre_rule_set_info>(*declared, "vyre_rule_set_info")?;
-        let out = output(out, "out")?;
-        out.write(vyre_rule_set_info {
-            struct_size: std::mem::size_of::<vyre_rule_set_info>() as u32,
+        let declared = *unsafe { input(out.cast_const().cast::<u32>(), "out") }?;
+        let size = if declared == INFO_SIZE_BEFORE_MAX_MATCH_LEN {
+            declared
+        } else {
+            check_struct_size::<vyre_rule_set_info>(declared, "vyre_rule_set_info").map_err(|e| {
+                Error::invalid(format!(
+                    "{} (or {INFO_SIZE_BEFORE_MAX_MATCH_LEN}, its size before max_match_len)",
+                    e.message
+                ))
+            })?
+        };
+        let info = vyre_rule_set_info {
+            struct_size: size,
             flags: if rs.ascii_case_insensitive() { VYRE_RULE_CASE_INSENSITIVE } else { 0 },
             table_bytes: rs.table_bytes(),
             pattern_count: rs.pattern_count(),
             state_count: rs.state_count(),
             class_count: rs.class_count(),
+            reserved: 0,
+            max_match_len: rs.max_match_len().unwrap_or(VYRE_MATCH_LEN_UNBOUNDED),
+        };
+        // SAFETY: `out` is not NULL (read above); `info` is a local of
+        // size_of::<vyre_rule_set_info>() >= `size` bytes, and the caller
+        // guarantees `declared` >= `size` writable bytes at `out`, which
+        // cannot overlap a local.
+        unsafe {
+            std::ptr::copy_nonoverlapping(std::ptr::from_ref(&info).cast::<u8>(), out.cast::<u8>(), size as usize);
+        }
+        Ok(())
+    })
+}
+
+/// Scan `len` bytes with the rule set on the CPU, calling `cb(ctx,
+/// pattern_id, end_offset)` for every match in the order of docs/RULES.md
+/// (every match end of every pattern, overlapping; increasing `end_offset`,
+/// then increasing `pattern_id`). This walks the same table the GPU does,
+/// one thread, in the calling thread: it is the oracle GPU scans are
+/// checked against.
+///
+/// - If `cb` returns non-zero, the scan stops at once (no further calls)
+///   and the function still returns `VYRE_OK`: stopping is not an error.
+/// - `cb` runs on the calling thread, before this function returns. It may
+///   call other `vyre_*` functions, scan again, even with `rs`, but must not
+///   call `vyre_rule_set_destroy` on `rs`.
+/// - Returns `VYRE_E_NULL_POINTER` if `rs` or `cb` is NULL, or `data` is
+///   NULL while `len` is not 0 (a NULL `data` with `len` 0 scans nothing and
+///   calls nothing).
+///
+/// # Safety
+/// `rs` must be a live handle; `data` must be NULL (only with `len` 0) or
+/// point to `len` readable bytes that do not change during the call; `cb`
+/// must be safe to call with `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn vyre_rule_set_scan_cpu(
+    rs: *const vyre_rule_set,
+    data: *const u8,
+    len: usize,
+    cb: vyre_match_callback,
+    ctx: *mut c_void,
+) -> vyre_status {
+    guard("vyre_rule_set_scan_cpu", || {
+        // SAFETY: caller contract.
+        let rs = unsafe { handle(rs) }?;
+        let Some(cb) = cb else {
+            return Err(Error::new(ErrorKind::NullPointer, "`cb` is NULL; pass a function to receive the matches"));
+        };
+        // SAFETY: caller contract: len readable bytes (NULL with len > 0 is rejected).
+        let data = unsafe { input_slice(data, len, "data") }?;
+        let _ = rs.scan_until(data, |pattern_id, end| {
+            // SAFETY: the caller guarantees cb may be called with ctx; the
+            // offsets fit (usize is at most 64 bits).
+            let verdict = unsafe { cb(ctx, pattern_id, end as u64) };
+            if verdict == 0 {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
         });
         Ok(())
     })
@@ -336,10 +436,11 @@ mod tests {
             assert_eq!(vyre_rule_set_deserialize(buf.as_ptr(), buf.len(), &mut back), VYRE_OK);
             assert_eq!((*back).inner, (*rs).inner);
             assert_eq!((*back).inner.matches(b"AB 12X"), vec![(0, 2), (1, 6)]);
-            let mut info = vyre_rule_set_info { struct_size: 32, ..Default::default() };
+            let mut info = vyre_rule_set_info { struct_size: 40, ..Default::default() };
             assert_eq!(vyre_rule_set_get_info(back, &mut info), VYRE_OK);
             assert_eq!((info.pattern_count, info.flags), (2, VYRE_RULE_CASE_INSENSITIVE));
             assert_eq!(info.table_bytes, (*rs).inner.table_bytes());
+            assert_eq!((info.struct_size, info.max_match_len), (40, VYRE_MATCH_LEN_UNBOUNDED));
             buf[40] ^= 1;
             assert_eq!(vyre_rule_set_deserialize(buf.as_ptr(), buf.len(), &mut back), VYRE_E_PROTOCOL);
             vyre_rule_set_destroy(back);
@@ -363,6 +464,67 @@ mod tests {
             assert_eq!(vyre_rule_set_deserialize(null(), 0, &mut rs), VYRE_E_PROTOCOL);
             assert_eq!(vyre_rule_set_serialize(null(), null_mut(), 0, null_mut()), VYRE_E_NULL_POINTER);
             assert!(rs.is_null());
+        }
+    }
+
+    #[test]
+    fn info_accepts_the_size_before_max_match_len() {
+        let patterns = [pattern(b"abc", VYRE_PATTERN_LITERAL), pattern(b"[0-9]{2}", VYRE_PATTERN_REGEX)];
+        let mut rs = null_mut();
+        // SAFETY: every pointer is valid for the call; `info` has 40 writable bytes.
+        unsafe {
+            assert_eq!(vyre_rule_set_compile(null(), patterns.as_ptr(), 2, &mut rs), VYRE_OK);
+            let mut info = vyre_rule_set_info { struct_size: 40, ..Default::default() };
+            assert_eq!(vyre_rule_set_get_info(rs, &mut info), VYRE_OK);
+            assert_eq!(info.max_match_len, 3);
+            let mut old = vyre_rule_set_info { struct_size: 32, max_match_len: 0x5A5A_5A5A, ..Default::default() };
+            assert_eq!(vyre_rule_set_get_info(rs, &mut old), VYRE_OK);
+            assert_eq!((old.struct_size, old.pattern_count, old.max_match_len), (32, 2, 0x5A5A_5A5A));
+            for bad in [0, 8, 31, 33, 36, 39] {
+                let mut info = vyre_rule_set_info { struct_size: bad, ..Default::default() };
+                assert_eq!(vyre_rule_set_get_info(rs, &mut info), VYRE_E_INVALID_ARGUMENT, "struct_size {bad}");
+                assert_eq!(info.pattern_count, 0);
+            }
+            vyre_rule_set_destroy(rs);
+        }
+    }
+
+    unsafe extern "C" fn collect(ctx: *mut c_void, pattern_id: u32, end_offset: u64) -> c_int {
+        // SAFETY: the tests pass a live (Vec, stop-after) pair as ctx.
+        let (seen, stop_after) = unsafe { &mut *ctx.cast::<(Vec<(u32, usize)>, usize)>() };
+        seen.push((pattern_id, end_offset as usize));
+        c_int::from(seen.len() >= *stop_after)
+    }
+
+    #[test]
+    fn scan_cpu_reports_what_scan_does_and_stops_early() {
+        let patterns = [pattern(b"ab", VYRE_PATTERN_LITERAL), pattern(b"abc", VYRE_PATTERN_LITERAL), pattern(b"b", 0)];
+        let haystack = b"xabcab";
+        let mut rs = null_mut();
+        // SAFETY: every pointer is valid (or NULL where tested) for the call;
+        // ctx is the live pair `collect` expects.
+        unsafe {
+            assert_eq!(vyre_rule_set_compile(null(), patterns.as_ptr(), 3, &mut rs), VYRE_OK);
+            let all = (*rs).inner.matches(haystack);
+            assert_eq!(all, vec![(0, 3), (2, 3), (1, 4), (0, 6), (2, 6)]);
+            for stop_after in 1..=all.len() + 1 {
+                let mut ctx: (Vec<(u32, usize)>, usize) = (Vec::new(), stop_after);
+                let ctx_ptr = std::ptr::from_mut(&mut ctx).cast::<c_void>();
+                let status = vyre_rule_set_scan_cpu(rs, haystack.as_ptr(), haystack.len(), Some(collect), ctx_ptr);
+                assert_eq!(status, VYRE_OK);
+                assert_eq!(ctx.0, all[..stop_after.min(all.len())]);
+            }
+            let mut ctx: (Vec<(u32, usize)>, usize) = (Vec::new(), usize::MAX);
+            let ctx_ptr = std::ptr::from_mut(&mut ctx).cast::<c_void>();
+            assert_eq!(vyre_rule_set_scan_cpu(rs, null(), 0, Some(collect), ctx_ptr), VYRE_OK);
+            assert_eq!(vyre_rule_set_scan_cpu(rs, null(), 3, Some(collect), ctx_ptr), VYRE_E_NULL_POINTER);
+            assert_eq!(vyre_rule_set_scan_cpu(rs, haystack.as_ptr(), 6, None, ctx_ptr), VYRE_E_NULL_POINTER);
+            assert_eq!(
+                vyre_rule_set_scan_cpu(null(), haystack.as_ptr(), 6, Some(collect), ctx_ptr),
+                VYRE_E_NULL_POINTER
+            );
+            assert!(ctx.0.is_empty());
+            vyre_rule_set_destroy(rs);
         }
     }
 }

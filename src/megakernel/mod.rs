@@ -17,6 +17,7 @@ use crate::protocol::abi::*;
 use crate::protocol::control::{opcode_owner, Control, Layout, Window};
 use crate::protocol::debug_log::{self, Contents};
 use crate::protocol::opcode::check_args;
+use crate::protocol::scan::ScanLayout;
 use crate::protocol::slot::{fault_name, Payload, Ring, Status};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -37,6 +38,11 @@ pub struct Options {
     pub slice_budget: Option<u32>,
     /// Vulkan watchdog limit; `None` = `VYRE_WATCHDOG_MS` or 10 s.
     pub watchdog: Option<Duration>,
+    /// Scanning buffers (the engine's); `ScanLayout::NONE` for a bare megakernel.
+    pub scan: ScanLayout,
+    /// Keep a kernel resident (the default), or run one dispatch per batch
+    /// of published work (the engine's Disable mode, a baseline).
+    pub resident: bool,
 }
 
 impl Default for Options {
@@ -51,6 +57,8 @@ impl Default for Options {
             device: None,
             slice_budget: None,
             watchdog: None,
+            scan: ScanLayout::NONE,
+            resident: true,
         }
     }
 }
@@ -183,6 +191,10 @@ pub struct Megakernel {
     published: AtomicU64,
     cancelled: AtomicU64,
     registry: Mutex<()>,
+    /// Only its owner (the engine) publishes, and it reports every slot's
+    /// end through `mark_finished`: a slot with no recorded outcome is in
+    /// flight, so reserving one never reads the device's status word.
+    owner_tracks_outcomes: bool,
 }
 
 impl Megakernel {
@@ -207,8 +219,17 @@ impl Megakernel {
             device: options.device,
             slice_budget: options.slice_budget,
             watchdog: options.watchdog,
+            scan: options.scan,
+            resident: options.resident,
         };
         Megakernel::on_backend(backend::start(options.backend, &config)?, layout)
+    }
+
+    /// A megakernel only `crate::engine` publishes to (see `owner_tracks_outcomes`).
+    pub(crate) fn create_owned(options: &Options) -> Result<Megakernel> {
+        let mut megakernel = Megakernel::create(options)?;
+        megakernel.owner_tracks_outcomes = true;
+        Ok(megakernel)
     }
 
     /// The host side over a started backend whose buffers follow `layout`.
@@ -236,6 +257,7 @@ impl Megakernel {
             published: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             registry: Mutex::new(()),
+            owner_tracks_outcomes: false,
         })
     }
 
@@ -273,6 +295,11 @@ impl Megakernel {
 
     fn check_request(&self, opcode: u32, tenant: u32, args: &[u32]) -> Result<Payload> {
         let payload = Payload::new(opcode, tenant, args)?;
+        if opcode == VYRE_OP_DFA_SCAN {
+            return Err(Error::invalid(
+                "DFA_SCAN slots are published by the scanning engine; scan with vyre_engine_enqueue",
+            ));
+        }
         if tenant >= self.layout.tenant_count {
             return Err(Error::out_of_range(format!(
                 "tenant {tenant} does not exist; this megakernel has {} tenants (0..{}); \
@@ -329,6 +356,8 @@ impl Megakernel {
             if current != 0 {
                 let outcome = if seen != 0 {
                     seen
+                } else if self.owner_tracks_outcomes {
+                    return None;
                 } else {
                     let status = ring.status(slot).ok()?;
                     // A status of a later generation means another thread
@@ -393,8 +422,62 @@ impl Megakernel {
         if opcode == VYRE_OP_SHUTDOWN && tenant == 0 {
             self.shutdown_published.store(true, Ordering::Release);
         }
-        self.backend.notify();
+        self.backend.notify(1);
         Ok(ticket)
+    }
+
+    /// Publish one tenant-0 slot of `opcode` per entry of `args`, all or
+    /// none (`QueueFull` when the ring has no room for all), filling
+    /// `tickets`. For the engine: no argument checks beyond the executor's.
+    pub(crate) fn publish_owned(
+        &self,
+        opcode: u32,
+        args: &[[u32; VYRE_SLOT_MAX_ARGS as usize]],
+        tickets: &mut [Ticket],
+    ) -> Result<()> {
+        let _guard = self.enter_publish()?;
+        if args.len() > tickets.len() || args.len() > self.layout.slot_count as usize {
+            return Err(Error::new(ErrorKind::Internal, format!(
+                "{} slots asked of a ring of {} with room for {} tickets",
+                args.len(),
+                self.layout.slot_count,
+                tickets.len()
+            )));
+        }
+        let ring = self.ring();
+        let mut reserved = Vec::with_capacity(args.len());
+        while reserved.len() < args.len() {
+            match self.reserve_slot(&ring) {
+                Some(slot) => reserved.push(slot),
+                None => {
+                    self.unreserve(&reserved);
+                    return Err(self.queue_full(args.len()));
+                }
+            }
+        }
+        for ((reservation, slot_args), ticket) in reserved.iter().zip(args).zip(tickets.iter_mut()) {
+            let payload = Payload { opcode, tenant: 0, batch: 0, args: *slot_args };
+            *ticket = self.write_slot(&ring, reservation, &payload);
+        }
+        self.backend.notify(args.len() as u32);
+        Ok(())
+    }
+
+    /// Record that `ticket`'s slot finished DONE, as its owner learnt from
+    /// the device another way (`owner_tracks_outcomes`); no-op if the slot
+    /// has moved on.
+    pub(crate) fn mark_finished(&self, ticket: Ticket) {
+        let host = &self.host_slots[ticket.slot as usize];
+        let word = host.load(Ordering::Acquire);
+        if host_generation(word) == ticket.generation && word & BUSY == 0 && (word >> SEEN_SHIFT) & OUTCOME_MASK == 0
+        {
+            let _ = host.compare_exchange(word, word | OUTCOME_DONE << SEEN_SHIFT, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// The backend, for the engine's scanning buffers.
+    pub(crate) fn backend_ref(&self) -> &dyn Backend {
+        self.backend.as_ref()
     }
 
     fn write_slot(&self, ring: &Ring, reservation: &Reservation, payload: &Payload) -> Ticket {
@@ -502,7 +585,7 @@ impl Megakernel {
         // The fence goes last so no worker can see it before its members.
         let fence_ticket = self.write_slot(&ring, &reserved[requests.len()], &fence_payload);
         self.fences[fence as usize].store(pack_ticket(fence_ticket), Ordering::Release);
-        self.backend.notify();
+        self.backend.notify(needed as u32);
         Ok(fence_ticket)
     }
 
@@ -869,8 +952,14 @@ mod tests {
         fn debug_log(&self) -> &[AtomicU32] {
             self.inner.debug_log()
         }
-        fn notify(&self) {
-            self.inner.notify()
+        fn scan(&self) -> crate::protocol::scan::ScanBuffers<'_> {
+            self.inner.scan()
+        }
+        fn device_name(&self) -> String {
+            self.inner.device_name()
+        }
+        fn notify(&self, published: u32) {
+            self.inner.notify(published)
         }
         fn health(&self) -> Result<()> {
             if self.lost.load(Ordering::Acquire) {
@@ -895,6 +984,8 @@ mod tests {
             device: None,
             slice_budget: None,
             watchdog: None,
+            scan: crate::protocol::scan::ScanLayout::NONE,
+            resident: true,
         };
         let lost = Arc::new(AtomicBool::new(false));
         let backend = LosableBackend { inner: ReferenceBackend::start(&config).unwrap(), lost: Arc::clone(&lost) };

@@ -177,6 +177,8 @@ pub const VYRE_STOP_BUDGET: u32 = 1;
 pub const VYRE_STOP_SHUTDOWN: u32 = 2;
 /// Stop reason: a single-pass dispatch finished its pass.
 pub const VYRE_STOP_PASS: u32 = 3;
+/// Stop reason: found no work for `idle_exit` passes (a dispatch per batch).
+pub const VYRE_STOP_IDLE: u32 = 4;
 /// "VYR1": control layout version 1.
 pub const VYRE_CONTROL_MAGIC: u32 = 0x3152_5956;
 
@@ -301,24 +303,131 @@ pub const VYRE_IO_ERROR: u32 = 0x11;
 /// IO operation: read a file range into the arena.
 pub const VYRE_IO_OP_READ: u32 = 1;
 
-// --------------------------------------------------------------- work items
+// ------------------------------------------------------------------ scanning
+// The engine's DFA_SCAN slots, the scan-state buffer and the rule tables the
+// kernel walks: docs/PROTOCOL.md ("Scanning") gives every word.
 
-/// Words of one engine work item in the GPU-visible work ring.
-pub const VYRE_WORK_ITEM_WORDS: u32 = 8;
-/// Work item word: per-slot sequence (bounded MPMC ring, Vyukov style).
-pub const VYRE_WORK_WORD_SEQUENCE: u32 = 0;
-/// Work item word: input offset, low 32 bits.
-pub const VYRE_WORK_WORD_OFFSET_LO: u32 = 1;
-/// Work item word: input offset, high 32 bits.
-pub const VYRE_WORK_WORD_OFFSET_HI: u32 = 2;
-/// Work item word: input length in bytes.
-pub const VYRE_WORK_WORD_LEN: u32 = 3;
-/// Work item word: rule set id.
-pub const VYRE_WORK_WORD_RULE_SET: u32 = 4;
-/// Work item word: user data, low 32 bits.
-pub const VYRE_WORK_WORD_USER_LO: u32 = 5;
-/// Work item word: user data, high 32 bits.
-pub const VYRE_WORK_WORD_USER_HI: u32 = 6;
+/// DFA_SCAN argument: job entry index in the scan-state buffer.
+pub const VYRE_SCAN_ARG_JOB: u32 = 0;
+/// DFA_SCAN argument: word offset of the rule table in the rules buffer.
+pub const VYRE_SCAN_ARG_TABLE: u32 = 1;
+/// DFA_SCAN argument: arena word holding the walk's first byte.
+pub const VYRE_SCAN_ARG_BASE_WORD: u32 = 2;
+/// DFA_SCAN argument: byte of that word the walk starts at (0..=3).
+pub const VYRE_SCAN_ARG_BASE_SKEW: u32 = 3;
+/// DFA_SCAN argument: bytes the walk reads.
+pub const VYRE_SCAN_ARG_LEN: u32 = 4;
+/// DFA_SCAN argument: bytes already read (a claim that ran out of budget
+/// stores its progress here and hands the slot back).
+pub const VYRE_SCAN_ARG_POS: u32 = 5;
+/// DFA_SCAN argument: current state, as its row offset in the transitions,
+/// or `VYRE_SCAN_STATE_AFTER_PREVIOUS`.
+pub const VYRE_SCAN_ARG_STATE: u32 = 6;
+/// DFA_SCAN state: start with the start row for the arena byte just before
+/// the walk (a part that does not begin its job).
+pub const VYRE_SCAN_STATE_AFTER_PREVIOUS: u32 = 0xFFFF_FFFF;
+/// DFA_SCAN argument: matches revealed before this walk index belong to the
+/// previous part and are not reported.
+pub const VYRE_SCAN_ARG_REPORT_FROM: u32 = 7;
+/// DFA_SCAN argument: the walk's first byte as an offset in the job; a match
+/// revealed at walk index `i` ends at job offset `END_BIAS + i`.
+pub const VYRE_SCAN_ARG_END_BIAS: u32 = 8;
+/// DFA_SCAN argument: `VYRE_SCAN_FLAG_*` bits.
+pub const VYRE_SCAN_ARG_FLAGS: u32 = 9;
+/// DFA_SCAN flag: the walk ends at the end of the job, so it takes the
+/// end-of-input transition last.
+pub const VYRE_SCAN_FLAG_EOI: u32 = 1;
+
+/// Scan-state word: `VYRE_SCAN_MAGIC` once the host laid the buffer out.
+pub const VYRE_SCAN_HDR_MAGIC: u32 = 0;
+/// Scan-state word: job entries (and completion records).
+pub const VYRE_SCAN_HDR_JOB_COUNT: u32 = 1;
+/// Scan-state word: hit records.
+pub const VYRE_SCAN_HDR_HIT_RECORDS: u32 = 2;
+/// Scan-state word: completion records ever appended (device-owned).
+pub const VYRE_SCAN_HDR_COMPLETION_TAIL: u32 = 3;
+/// Scan-state word: words in the rules buffer.
+pub const VYRE_SCAN_HDR_RULE_WORDS: u32 = 4;
+/// Most words of an arena (4 GiB - 16 bytes): one storage buffer, and
+/// byte offsets inside it fit 32 bits.
+pub const VYRE_SCAN_MAX_ARENA_WORDS: u32 = 0x3FFF_FFFC;
+/// Scan-state word: words in the arena buffer.
+pub const VYRE_SCAN_HDR_ARENA_WORDS: u32 = 5;
+/// Scan-state word: offset of the completion records.
+pub const VYRE_SCAN_HDR_OFF_COMPLETIONS: u32 = 6;
+/// Scan-state word: offset of the job entries.
+pub const VYRE_SCAN_HDR_OFF_JOBS: u32 = 7;
+/// Scan-state word: offset of the hit records.
+pub const VYRE_SCAN_HDR_OFF_HITS: u32 = 8;
+/// Words of the scan-state header.
+pub const VYRE_SCAN_HEADER_WORDS: u32 = 16;
+/// Scan-state magic ("VYS1").
+pub const VYRE_SCAN_MAGIC: u32 = 0x3153_5956;
+
+/// Words of one completion record.
+pub const VYRE_SCAN_COMPLETION_WORDS: u32 = 4;
+/// Completion word: the record's sequence word, written last (0: never written).
+pub const VYRE_SCAN_COMPLETION_SEQ: u32 = 0;
+/// Record `n`'s sequence word is `n % VYRE_SCAN_SEQ_MODULUS + 1`.
+pub const VYRE_SCAN_SEQ_MODULUS: u32 = 0x7FFF_FFFF;
+/// Completion word: the job entry that finished.
+pub const VYRE_SCAN_COMPLETION_JOB: u32 = 1;
+/// Completion word: matches found (may exceed the hit capacity).
+pub const VYRE_SCAN_COMPLETION_HITS: u32 = 2;
+/// Completion word: first fault reason of any part, 0 for none.
+pub const VYRE_SCAN_COMPLETION_FAULT: u32 = 3;
+
+/// Words of one job entry.
+pub const VYRE_SCAN_JOB_WORDS: u32 = 8;
+/// Job word: parts not finished yet; the part that takes it to 0 appends
+/// the completion record.
+pub const VYRE_SCAN_JOB_PARTS_LEFT: u32 = 0;
+/// Job word: matches found so far.
+pub const VYRE_SCAN_JOB_HIT_COUNT: u32 = 1;
+/// Job word: first hit record of the job's share.
+pub const VYRE_SCAN_JOB_HIT_BASE: u32 = 2;
+/// Job word: hit records in the job's share.
+pub const VYRE_SCAN_JOB_HIT_CAPACITY: u32 = 3;
+/// Job word: first fault reason of any part, 0 for none.
+pub const VYRE_SCAN_JOB_FAULT: u32 = 4;
+
+/// Words of one hit record.
+pub const VYRE_SCAN_HIT_WORDS: u32 = 2;
+/// Hit word: pattern id.
+pub const VYRE_SCAN_HIT_PATTERN: u32 = 0;
+/// Hit word: end offset of the match in its job (exclusive).
+pub const VYRE_SCAN_HIT_END: u32 = 1;
+
+/// Rule-table word: `VYRE_TABLE_MAGIC`.
+pub const VYRE_TABLE_MAGIC_WORD: u32 = 0;
+/// Rule-table word: byte classes; a transition row has one more column.
+pub const VYRE_TABLE_CLASSES: u32 = 1;
+/// Rule-table word: DFA states (row offsets are `state * (classes + 1)`).
+pub const VYRE_TABLE_STATES: u32 = 2;
+/// Rule-table word: offset of the transitions from the table start.
+pub const VYRE_TABLE_OFF_TRANSITIONS: u32 = 3;
+/// Rule-table word: offset of the `states + 1` match offsets.
+pub const VYRE_TABLE_OFF_MATCH_OFFSETS: u32 = 4;
+/// Rule-table word: offset of the match ids.
+pub const VYRE_TABLE_OFF_MATCH_IDS: u32 = 5;
+/// Rule-table word: total words of the table.
+pub const VYRE_TABLE_TOTAL_WORDS: u32 = 6;
+/// Rule-table word: the longest match list of any state.
+pub const VYRE_TABLE_MAX_MATCH_LIST: u32 = 7;
+/// Rule-table word: offset of the 257 start rows (start of input, then one
+/// per previous byte).
+pub const VYRE_TABLE_OFF_STARTS: u32 = 8;
+/// Rule-table words before the class map.
+pub const VYRE_TABLE_HEADER_WORDS: u32 = 12;
+/// Words of the class map (256 byte classes, four per word, low byte first).
+pub const VYRE_TABLE_CLASS_MAP_WORDS: u32 = 64;
+/// Rule-table magic ("VYT1").
+pub const VYRE_TABLE_MAGIC: u32 = 0x3154_5956;
+/// Transition bit: the target state has a match list.
+pub const VYRE_TABLE_MATCH_FLAG: u32 = 0x8000_0000;
+/// Longest match list a loadable table may have: a lane must be able to
+/// report one whole list within its slice budget.
+pub const VYRE_TABLE_MAX_MATCHES_PER_STATE: u32 = 4096;
 
 // -------------------------------------------------------------------- limits
 

@@ -13,8 +13,8 @@ pub mod control;
 pub mod debug_log;
 pub mod io_queue;
 pub mod opcode;
+pub mod scan;
 pub mod slot;
-pub mod work_item;
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -102,10 +102,10 @@ pub fn check_args(opcode: u32, args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Res
             bad(format!("PRINTF with {} values exceeds VYRE_PRINTF_MAX_VALUES ({VYRE_PRINTF_MAX_VALUES})", args[1]))
         }
         VYRE_OP_PACKED_SLOT => decode_packed(args).map(|_| ()).or_else(bad),
-        VYRE_OP_DFA_SCAN => Err((
-            VYRE_FAULT_UNKNOWN_OPCODE,
-            "DFA_SCAN is reserved for the scanning engine and not available yet".into(),
-        )),
+        // Its other arguments are checked against the scan buffers when it runs.
+        VYRE_OP_DFA_SCAN if args[10] != 0 || args[11] != 0 => {
+            bad("DFA_SCAN arguments 10 and 11 are reserved and must be 0".into())
+        }
         _ if !is_known(opcode) => Err((
             VYRE_FAULT_UNKNOWN_OPCODE,
             format!(
@@ -162,7 +162,10 @@ mod tests {
         args[1] = VYRE_PRINTF_MAX_VALUES + 1;
         assert!(check_args(VYRE_OP_PRINTF, &args).unwrap_err().1.contains("PRINTF"));
         assert_eq!(check_args(0x1234, &[0; 12]).unwrap_err().0, VYRE_FAULT_UNKNOWN_OPCODE);
-        assert_eq!(check_args(VYRE_OP_DFA_SCAN, &[0; 12]).unwrap_err().0, VYRE_FAULT_UNKNOWN_OPCODE);
+        assert!(check_args(VYRE_OP_DFA_SCAN, &[0; 12]).is_ok());
+        args = [0; 12];
+        args[11] = 1;
+        assert_eq!(check_args(VYRE_OP_DFA_SCAN, &args).unwrap_err().0, VYRE_FAULT_BAD_ARGS);
         assert!(check_args(VYRE_TENANT_OPCODE_BASE + 7, &[0; 12]).is_ok());
         assert!(check_args(VYRE_OP_SHUTDOWN, &[0; 12]).is_ok());
     }

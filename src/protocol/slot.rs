@@ -274,6 +274,17 @@ impl<'a> Ring<'a> {
         self.word(claimed.slot, VYRE_SLOT_WORD_STATUS).store(status.encode(), Ordering::Release);
     }
 
+    /// Overwrite a claimed slot's arguments (a DFA_SCAN part stores its
+    /// progress before [`Ring::unclaim`] hands it back).
+    pub fn store_args(&self, slot: u32, args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) {
+        if slot >= self.slots {
+            return;
+        }
+        for (i, &arg) in args.iter().enumerate() {
+            self.word(slot, VYRE_SLOT_WORD_ARG0 + i as u32).store(arg, Ordering::Relaxed);
+        }
+    }
+
     /// Hand a claimed slot back unexecuted, for any worker to claim again.
     pub fn unclaim(&self, claimed: &Claimed) {
         let status = Status::new(VYRE_SLOT_PUBLISHED, VYRE_FAULT_NONE, claimed.generation);

@@ -2,7 +2,8 @@
 
 use super::{
     table_bytes, CompileOptions, Pattern, PatternKind, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT,
-    VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN, VYRE_RULE_SET_MAX_STATES, VYRE_RULE_SET_MAX_TABLE_BYTES,
+    VYRE_RULE_SET_MAX_MATCH_LEN, VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN, VYRE_RULE_SET_MAX_STATES,
+    VYRE_RULE_SET_MAX_TABLE_BYTES,
 };
 use crate::error::{Error, ErrorKind, Result};
 use regex_automata::dfa::{dense, Automaton, StartKind};
@@ -10,7 +11,7 @@ use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, MatchKind};
-use regex_syntax::hir::Hir;
+use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -68,6 +69,75 @@ fn parse(index: usize, pattern: &Pattern, config: &syntax::Config) -> Result<Hir
     Ok(hir)
 }
 
+/// The longest match of a parsed pattern, in bytes (of the UTF-8 encoding
+/// where Unicode mode is on: the parsed form already holds the case-folded
+/// classes and literals, so this is what the DFA built from it matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Longest {
+    /// It can never match: an empty class (`[^\x00-\xFF]`) on every path.
+    Never,
+    /// At most this many bytes (saturating).
+    Bytes(u64),
+    /// No bound (`+`, `*`, `{n,}` of something non-empty).
+    Unbounded,
+}
+
+/// Like `hir.properties().maximum_len()`, except that a branch that can
+/// never match does not make the whole pattern unbounded (regex-syntax
+/// reports `None` for both) and the arithmetic saturates instead of giving
+/// up. The recursion is bounded by the parser's nesting limit.
+pub(super) fn longest(hir: &Hir) -> Longest {
+    use Longest::{Bytes, Never, Unbounded};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Bytes(0),
+        HirKind::Literal(literal) => Bytes(literal.0.len() as u64),
+        HirKind::Class(class) => class.maximum_len().map_or(Never, |len| Bytes(len as u64)),
+        HirKind::Capture(capture) => longest(&capture.sub),
+        HirKind::Repetition(rep) => match (longest(&rep.sub), rep.max) {
+            (_, Some(0)) | (Bytes(0), _) => Bytes(0),
+            (Never, _) if rep.min == 0 => Bytes(0),
+            (Never, _) => Never,
+            (Bytes(len), Some(max)) => Bytes(len.saturating_mul(u64::from(max))),
+            (Bytes(_), None) | (Unbounded, _) => Unbounded,
+        },
+        HirKind::Concat(subs) => subs.iter().map(longest).fold(Bytes(0), |acc, sub| match (acc, sub) {
+            (Never, _) | (_, Never) => Never,
+            (Unbounded, _) | (_, Unbounded) => Unbounded,
+            (Bytes(a), Bytes(b)) => Bytes(a.saturating_add(b)),
+        }),
+        HirKind::Alternation(subs) => subs.iter().map(longest).fold(Never, |acc, sub| match (acc, sub) {
+            (Never, other) | (other, Never) => other,
+            (Unbounded, _) | (_, Unbounded) => Unbounded,
+            (Bytes(a), Bytes(b)) => Bytes(a.max(b)),
+        }),
+    }
+}
+
+/// The set's longest match over the patterns that appear in a match list
+/// (the others can never match): `Some(0)` when none does, `None` when one
+/// is unbounded or longer than `VYRE_RULE_SET_MAX_MATCH_LEN`.
+pub(super) fn max_match_len(longest: &[Longest], match_ids: &[u32]) -> Result<Option<u32>> {
+    let mut can_match = vec![false; longest.len()];
+    for &id in match_ids {
+        can_match[id as usize] = true;
+    }
+    let mut max = Some(0u32);
+    for (index, len) in longest.iter().enumerate().filter(|&(index, _)| can_match[index]) {
+        match *len {
+            Longest::Never | Longest::Bytes(0) => {
+                return Err(internal(format!(
+                    "pattern {index} matches in the DFA but its parsed form cannot match a byte"
+                )))
+            }
+            Longest::Bytes(len) if len <= u64::from(VYRE_RULE_SET_MAX_MATCH_LEN) => {
+                max = max.map(|max| max.max(len as u32));
+            }
+            Longest::Bytes(_) | Longest::Unbounded => max = None,
+        }
+    }
+    Ok(max)
+}
+
 pub(super) fn compile(patterns: &[Pattern], options: &CompileOptions) -> Result<RuleSet> {
     compile_limited(patterns, options, VYRE_RULE_SET_MAX_TABLE_BYTES)
 }
@@ -90,6 +160,7 @@ pub(super) fn compile_limited(patterns: &[Pattern], options: &CompileOptions, ma
         .enumerate()
         .map(|(index, pattern)| parse(index, pattern, &config))
         .collect::<Result<Vec<Hir>>>()?;
+    let longest = hirs.iter().map(longest).collect::<Vec<Longest>>();
     let nfa = thompson::Compiler::new()
         .configure(
             thompson::Config::new()
@@ -115,7 +186,9 @@ pub(super) fn compile_limited(patterns: &[Pattern], options: &CompileOptions, ma
         .build_from_nfa(&nfa)
         .map_err(|e| too_large(format!("building the DFA failed: {e}")))?;
     let flags = if options.ascii_case_insensitive { FLAG_CASE_INSENSITIVE } else { 0 };
-    flatten(&dfa, patterns.len() as u32, flags, max_table_bytes)
+    let mut rs = flatten(&dfa, patterns.len() as u32, flags, max_table_bytes)?;
+    rs.max_match_len = max_match_len(&longest, &rs.match_ids)?;
+    Ok(rs)
 }
 
 /// Re-lay the DFA: state 0 is dead, the rest numbered in breadth-first
@@ -203,5 +276,6 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
         transitions,
         match_offsets,
         match_ids,
+        max_match_len: Some(0), // set by the caller, from the parsed patterns
     })
 }

@@ -3,18 +3,19 @@
 //! before it. Loading checks every byte before trusting any of it.
 
 use super::{
-    table_bytes, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT, VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_STATES,
-    VYRE_RULE_SET_MAX_TABLE_BYTES,
+    table_bytes, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT, VYRE_MATCH_LEN_UNBOUNDED, VYRE_RULE_SET_MAX_MATCH_LEN,
+    VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_STATES, VYRE_RULE_SET_MAX_TABLE_BYTES,
 };
 use crate::error::{Error, Result};
 
 /// The first 8 bytes of every serialized rule set.
 pub(crate) const MAGIC: [u8; 8] = *b"VYRERULE";
-/// The format version this libvyre writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format version this libvyre writes and reads. Version 1 had no
+/// `max_match_len`; it is not read (recompile the patterns).
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Header bytes: magic, version, flags, pattern_count, state_count,
-/// class_count, match_id_count.
-pub(crate) const HEADER_LEN: usize = 32;
+/// class_count, match_id_count, max_match_len.
+pub(crate) const HEADER_LEN: usize = 36;
 /// Checksum bytes at the end.
 const CHECKSUM_LEN: usize = 8;
 /// Flags a serialized set may carry.
@@ -43,7 +44,15 @@ pub(super) fn to_bytes(rs: &RuleSet) -> Vec<u8> {
     out.extend_from_slice(&MAGIC);
     put_u32s(
         &mut out,
-        &[FORMAT_VERSION, rs.flags, rs.pattern_count, rs.state_count, rs.class_count, rs.match_ids.len() as u32],
+        &[
+            FORMAT_VERSION,
+            rs.flags,
+            rs.pattern_count,
+            rs.state_count,
+            rs.class_count,
+            rs.match_ids.len() as u32,
+            rs.max_match_len.unwrap_or(VYRE_MATCH_LEN_UNBOUNDED),
+        ],
     );
     out.extend_from_slice(&rs.class_of);
     put_u32s(&mut out, &rs.starts);
@@ -120,6 +129,7 @@ pub(super) fn from_bytes(bytes: &[u8]) -> Result<RuleSet> {
     let state_count = reader.u32()?;
     let class_count = reader.u32()?;
     let match_id_count = reader.u32()?;
+    let max_match_len = reader.u32()?;
     if flags & !KNOWN_FLAGS != 0 {
         return Err(corrupt(format!("unknown flags {:#x}", flags & !KNOWN_FLAGS)));
     }
@@ -170,6 +180,7 @@ pub(super) fn from_bytes(bytes: &[u8]) -> Result<RuleSet> {
         transitions,
         match_offsets,
         match_ids,
+        max_match_len: (max_match_len != VYRE_MATCH_LEN_UNBOUNDED).then_some(max_match_len),
     };
     validate(&rs)?;
     Ok(rs)
@@ -225,6 +236,29 @@ pub(crate) fn validate(rs: &RuleSet) -> Result<()> {
         if ids.windows(2).any(|p| p[0] >= p[1]) {
             return Err(corrupt(format!("the match list of state {state} is not strictly increasing")));
         }
+    }
+    // max_match_len cannot be checked against the table (that would take
+    // the patterns), only for consistency: 0 exactly when nothing can match,
+    // and no bounded value beyond what compiling ever stores. (A forged but
+    // plausible value cannot make a walk go out of bounds; an engine that
+    // trusts it to split inputs may miss matches across split points.)
+    match rs.max_match_len {
+        Some(0) if !rs.match_ids.is_empty() => {
+            return Err(corrupt("max_match_len is 0 but some state matches a pattern"));
+        }
+        Some(len) if len != 0 && rs.match_ids.is_empty() => {
+            return Err(corrupt(format!("max_match_len is {len} but no state matches any pattern (it must be 0)")));
+        }
+        None if rs.match_ids.is_empty() => {
+            return Err(corrupt("max_match_len is unbounded but no state matches any pattern (it must be 0)"));
+        }
+        Some(len) if len > VYRE_RULE_SET_MAX_MATCH_LEN => {
+            return Err(corrupt(format!(
+                "max_match_len {len} exceeds VYRE_RULE_SET_MAX_MATCH_LEN ({VYRE_RULE_SET_MAX_MATCH_LEN}) \
+                 and is not VYRE_MATCH_LEN_UNBOUNDED"
+            )));
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -34,6 +34,16 @@
 //! class_count]` (the end-of-input column) reveals the matches ending at
 //! `len`. `stride = class_count + 1`. State 0 is the dead state: nothing can
 //! match any more, so a walker may stop there.
+//!
+//! # Longest match
+//!
+//! [`RuleSet::max_match_len`] bounds how far back from its end a match can
+//! start (or says there is no bound, `a.*b`): every reported `(p, e)` has a
+//! start `s` with `e - s <= max_match_len`. A walk that starts at offset `t`
+//! in [`RuleSet::start_state_after`]`(haystack[t - 1])` therefore reports
+//! every match ending after `t + max_match_len - 1` exactly as a walk over
+//! the whole input does: splitting a long input into parts needs
+//! `max_match_len - 1` bytes of overlap.
 
 mod compile;
 mod format;
@@ -41,6 +51,7 @@ mod format;
 mod tests;
 
 use crate::error::Result;
+use std::ops::ControlFlow;
 
 /// Most patterns in one rule set.
 pub const VYRE_RULE_SET_MAX_PATTERNS: u32 = 65_536;
@@ -51,6 +62,13 @@ pub const VYRE_RULE_SET_MAX_STATES: u32 = 1 << 22;
 /// Largest rule-set table (`vyre_rule_set_info::table_bytes`), in bytes:
 /// 256 MiB. Larger sets fail to compile; split them into several rule sets.
 pub const VYRE_RULE_SET_MAX_TABLE_BYTES: u32 = 256 << 20;
+/// Largest bounded `vyre_rule_set_info::max_match_len`, in bytes: 16 MiB
+/// (256 × `VYRE_RULE_SET_MAX_PATTERN_LEN`). A pattern whose matches can be
+/// longer counts as unbounded (and is in practice too large to compile).
+pub const VYRE_RULE_SET_MAX_MATCH_LEN: u32 = 1 << 24;
+/// `vyre_rule_set_info::max_match_len` (and the serialized field) when some
+/// pattern's matches have no length bound (`a.*b`, `x+`).
+pub const VYRE_MATCH_LEN_UNBOUNDED: u32 = u32::MAX;
 
 /// What a pattern's bytes mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +124,9 @@ pub struct RuleSet {
     /// patterns `match_ids[match_offsets[s]..match_offsets[s + 1]]`.
     pub(crate) match_offsets: Vec<u32>,
     pub(crate) match_ids: Vec<u32>,
+    /// [`RuleSet::max_match_len`]: at most `VYRE_RULE_SET_MAX_MATCH_LEN`;
+    /// `Some(0)` exactly when `match_ids` is empty (nothing can match).
+    pub(crate) max_match_len: Option<u32>,
 }
 
 /// `RuleSet::flags` bit: compiled with ASCII case folding (informational).
@@ -129,24 +150,44 @@ impl RuleSet {
     /// the flat table exactly as the GPU does: it is the oracle for the
     /// kernel.
     pub fn scan(&self, haystack: &[u8], mut on_match: impl FnMut(u32, usize)) {
+        let _: ControlFlow<()> = self.scan_until(haystack, |id, end| {
+            on_match(id, end);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// [`RuleSet::scan`] that stops as soon as `on_match` returns
+    /// `ControlFlow::Break`, returning that break (or `Continue` when the
+    /// whole haystack was scanned).
+    pub fn scan_until<B>(
+        &self,
+        haystack: &[u8],
+        mut on_match: impl FnMut(u32, usize) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
         let stride = self.class_count as usize + 1;
         let mut state = self.starts[0] as usize;
         for (i, &byte) in haystack.iter().enumerate() {
             state = self.transitions[state * stride + usize::from(self.class_of[usize::from(byte)])] as usize;
             if state == 0 {
-                return;
+                return ControlFlow::Continue(());
             }
-            self.report(state, i, &mut on_match);
+            self.report(state, i, &mut on_match)?;
         }
         state = self.transitions[state * stride + self.class_count as usize] as usize;
-        self.report(state, haystack.len(), &mut on_match);
+        self.report(state, haystack.len(), &mut on_match)
     }
 
-    fn report(&self, state: usize, end: usize, on_match: &mut impl FnMut(u32, usize)) {
+    fn report<B>(
+        &self,
+        state: usize,
+        end: usize,
+        on_match: &mut impl FnMut(u32, usize) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
         let (first, last) = (self.match_offsets[state] as usize, self.match_offsets[state + 1] as usize);
         for &id in &self.match_ids[first..last] {
-            on_match(id, end);
+            on_match(id, end)?;
         }
+        ControlFlow::Continue(())
     }
 
     /// Every `(pattern_id, end)` of [`RuleSet::scan`], collected.
@@ -170,6 +211,19 @@ impl RuleSet {
     /// last one for end of input.
     pub fn class_count(&self) -> u32 {
         self.class_count
+    }
+
+    /// The longest a match of any pattern can be, in bytes: every `(id,
+    /// end)` that [`RuleSet::scan`] reports has a start `s` with `end - s <=`
+    /// this. `None` when some pattern's matches are unbounded (`a.*b`,
+    /// `x+`). Literals count their length; regexes the longest match of
+    /// their parsed form, in bytes (of the UTF-8 encoding in Unicode mode),
+    /// after case folding (`(?ui)k` also matches the 3-byte KELVIN SIGN).
+    /// Patterns that can never match (`[^\x00-\xFF]`) count for nothing, so
+    /// `Some(0)` means nothing can match (e.g. no patterns). At most
+    /// [`VYRE_RULE_SET_MAX_MATCH_LEN`]: a longer bound counts as unbounded.
+    pub fn max_match_len(&self) -> Option<u32> {
+        self.max_match_len
     }
 
     /// Whether it was compiled ASCII case-insensitive.

@@ -9,6 +9,7 @@ use crate::protocol::abi::*;
 use crate::protocol::control::{metric_of, opcode_owner, tenant_may_alias, Control, Window};
 use crate::protocol::debug_log::DebugLog;
 use crate::protocol::opcode::{check_args, decode_packed};
+use crate::protocol::scan::{self, Part, ScanBuffers, Step};
 use crate::protocol::slot::{Claimed, Outcome, Payload, Ring};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -18,7 +19,13 @@ pub struct Context<'a> {
     pub control: Control<'a>,
     pub ring: Ring<'a>,
     pub log: DebugLog<'a>,
+    pub scan: ScanBuffers<'a>,
 }
+
+/// Iterations one claim of a DFA_SCAN part may spend (a byte or a reported
+/// match each). Small, so the tests exercise parts continued across claims
+/// exactly as slices of a GPU kernel continue them.
+pub(crate) const SCAN_CLAIM_BUDGET: u32 = 8192;
 
 /// What running a slot's opcode produced.
 enum Exec {
@@ -27,6 +34,8 @@ enum Exec {
     Fault(u32),
     /// Not runnable yet (a fence whose batch is unfinished): hand it back.
     Retry,
+    /// A DFA_SCAN part ran out of budget: store its progress, hand it back.
+    Continue(Part),
 }
 
 /// A data operation with every index already resolved inside the window.
@@ -44,26 +53,37 @@ enum Resolved {
 /// Returns whether the slot completed.
 pub fn serve(ctx: &Context, claimed: &Claimed) -> bool {
     let payload = &claimed.payload;
-    let fence_counter = match batch_counter(ctx, payload) {
-        Ok(counter) => counter,
-        Err(reason) => {
-            finish(ctx, claimed, None, Outcome::Fault(reason));
-            return true;
-        }
+    let outcome = match batch_counter(ctx, payload) {
+        Err(reason) => (None, Outcome::Fault(reason), None),
+        Ok(fence_counter) => match execute(ctx, payload) {
+            Exec::Retry => {
+                ctx.ring.unclaim(claimed);
+                return false;
+            }
+            Exec::Continue(part) => {
+                ctx.ring.store_args(claimed.slot, &part.to_args());
+                ctx.ring.unclaim(claimed);
+                return false;
+            }
+            Exec::Done(metric) => (Some(metric), Outcome::Done, fence_counter),
+            Exec::Fault(reason) => (None, Outcome::Fault(reason), fence_counter),
+        },
     };
-    let outcome = match execute(ctx, payload) {
-        Exec::Retry => {
-            ctx.ring.unclaim(claimed);
-            return false;
-        }
-        Exec::Done(metric) => (Some(metric), Outcome::Done),
-        Exec::Fault(reason) => (None, Outcome::Fault(reason)),
-    };
-    finish(ctx, claimed, outcome.0, outcome.1);
+    let (metric, outcome, fence_counter) = outcome;
+    let scan_job = (payload.opcode == VYRE_OP_DFA_SCAN).then(|| Part::from_args(&payload.args).job);
+    if let (Some(job), Outcome::Fault(reason)) = (scan_job, outcome) {
+        scan::fault_part(ctx.scan.state, job, reason);
+    }
+    finish(ctx, claimed, metric, outcome);
     // Counted only after the member's own status is final, so a fence that
-    // sees the full count knows every member is DONE or FAULT.
+    // sees the full count knows every member is DONE or FAULT; likewise a
+    // scan part towards its job, so when the job's completion record shows,
+    // every part's slot is reusable.
     if let Some(counter) = fence_counter {
         counter.fetch_add(1, Ordering::AcqRel);
+    }
+    if let Some(job) = scan_job {
+        scan::finish_part(ctx.scan.state, job);
     }
     true
 }
@@ -102,6 +122,14 @@ fn execute(ctx: &Context, payload: &Payload) -> Exec {
     match payload.opcode {
         VYRE_OP_BATCH_FENCE => fence(ctx, payload, window),
         VYRE_OP_PACKED_SLOT => packed(ctx, payload.tenant, window, args),
+        VYRE_OP_DFA_SCAN => {
+            let mut part = Part::from_args(args);
+            match scan::walk(&ctx.scan, &mut part, SCAN_CLAIM_BUDGET) {
+                Step::Finished => Exec::Done(VYRE_METRIC_DFA_SCAN),
+                Step::Continue => Exec::Continue(part),
+                Step::Fault(reason) => Exec::Fault(reason),
+            }
+        }
         VYRE_OP_SHUTDOWN if payload.tenant != 0 => Exec::Fault(VYRE_FAULT_OPCODE_NOT_ALLOWED),
         VYRE_OP_SHUTDOWN => {
             ctx.control.request_shutdown();
@@ -275,6 +303,7 @@ mod tests {
         control: Vec<AtomicU32>,
         ring: Vec<AtomicU32>,
         log: Vec<AtomicU32>,
+        scan: Vec<AtomicU32>,
     }
 
     fn bufs(tenants: u32) -> Bufs {
@@ -283,6 +312,7 @@ mod tests {
             control: live_words(&layout.initial_words()),
             ring: zeroed_words(8 * VYRE_SLOT_WORDS as usize),
             log: live_words(&debug_log::initial_words(2).unwrap()),
+            scan: live_words(&crate::protocol::scan::ScanLayout::NONE.initial_words().unwrap()),
         }
     }
 
@@ -292,6 +322,7 @@ mod tests {
                 control: Control::new(&self.control).unwrap(),
                 ring: Ring::new(&self.ring).unwrap(),
                 log: DebugLog::new(&self.log).unwrap(),
+                scan: ScanBuffers { arena: &[], rules: &[], state: &self.scan },
             }
         }
 

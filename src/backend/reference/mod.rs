@@ -9,12 +9,13 @@ use super::{Backend, BackendChoice, BackendConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::control::Control;
 use crate::protocol::debug_log::{self, DebugLog};
+use crate::protocol::scan::ScanBuffers;
 use crate::protocol::slot::Ring;
 use crate::protocol::{abi::VYRE_SLOT_WORDS, at, live_words, zeroed_words};
 use exec::Context;
 use parking_lot::{Condvar, Mutex};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -31,6 +32,9 @@ struct Shared {
     control: Vec<AtomicU32>,
     ring: Vec<AtomicU32>,
     log: Vec<AtomicU32>,
+    arena: Vec<AtomicU8>,
+    rules: Vec<AtomicU32>,
+    scan: Vec<AtomicU32>,
     sleepers: AtomicU32,
     doorbell: Mutex<u64>,
     bell: Condvar,
@@ -44,7 +48,12 @@ impl Shared {
             control: Control::new(&self.control)?,
             ring: Ring::new(&self.ring)?,
             log: DebugLog::new(&self.log)?,
+            scan: self.scan_buffers(),
         })
+    }
+
+    fn scan_buffers(&self) -> ScanBuffers<'_> {
+        ScanBuffers { arena: &self.arena, rules: &self.rules, state: &self.scan }
     }
 
     fn sleep(&self, seen: &mut u64) {
@@ -82,6 +91,9 @@ impl ReferenceBackend {
             control: live_words(&config.layout.initial_words()),
             ring: zeroed_words(at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)),
             log: live_words(&debug_log::initial_words(config.debug_log_capacity)?),
+            arena: zeroed_bytes(at(config.scan.arena_words) * 4),
+            rules: zeroed_words(at(config.scan.rule_words)),
+            scan: scan_state(&config.scan)?,
             sleepers: AtomicU32::new(0),
             doorbell: Mutex::new(0),
             bell: Condvar::new(),
@@ -111,6 +123,25 @@ impl ReferenceBackend {
         }
         Ok(ReferenceBackend { shared, workers: Mutex::new(workers), worker_count })
     }
+}
+
+/// `count` zeroed bytes as atomics, allocated zeroed in one go (an arena
+/// of gigabytes built cell by cell takes seconds in a debug build).
+fn zeroed_bytes(count: usize) -> Vec<AtomicU8> {
+    let mut bytes = std::mem::ManuallyDrop::new(vec![0u8; count]);
+    // SAFETY: AtomicU8 has the size, alignment and bit validity of u8, so
+    // the allocation (pointer, length, capacity) is a valid Vec<AtomicU8>;
+    // ManuallyDrop keeps the original Vec from freeing it.
+    unsafe { Vec::from_raw_parts(bytes.as_mut_ptr().cast::<AtomicU8>(), bytes.len(), bytes.capacity()) }
+}
+
+/// A fresh scan-state buffer: the layout's initial words, then zeroed hit records.
+fn scan_state(layout: &crate::protocol::scan::ScanLayout) -> Result<Vec<AtomicU32>> {
+    let words = zeroed_words(at(layout.state_words()?));
+    for (word, value) in words.iter().zip(layout.initial_words()?) {
+        word.store(value, Ordering::Relaxed);
+    }
+    Ok(words)
 }
 
 fn worker(shared: &Shared, id: u32, worker_count: u32) {
@@ -176,7 +207,15 @@ impl Backend for ReferenceBackend {
         &self.shared.log
     }
 
-    fn notify(&self) {
+    fn scan(&self) -> ScanBuffers<'_> {
+        self.shared.scan_buffers()
+    }
+
+    fn device_name(&self) -> String {
+        "reference".into()
+    }
+
+    fn notify(&self, _published: u32) {
         if self.shared.sleepers.load(Ordering::Acquire) > 0 {
             self.ring_bell();
         }

@@ -27,6 +27,8 @@ pub struct DeviceInfo {
     pub device_clock: bool,
     pub subgroup_size: u32,
     pub queue_family: Option<u32>,
+    /// Largest storage buffer a shader may bind, in bytes.
+    pub max_storage_buffer_range: u64,
 }
 
 impl DeviceInfo {
@@ -127,6 +129,7 @@ impl Instance {
         let queue_family =
             families.iter().position(|f| f.queue_flags.contains(vk::QueueFlags::COMPUTE)).map(|i| i as u32);
         DeviceInfo {
+            max_storage_buffer_range: u64::from(base.limits.max_storage_buffer_range),
             index,
             name: base
                 .device_name_as_c_str()
@@ -196,7 +199,7 @@ pub fn choose(
         })
     };
     if let Some(index) = requested {
-        return by_index(index, "the options");
+        return by_index(index, "device_index in the options");
     }
     if let Some(wanted) = env.map(str::trim).filter(|w| !w.is_empty()) {
         if let Ok(index) = wanted.parse::<u32>() {
@@ -229,6 +232,7 @@ mod tests {
                 device_clock: false,
                 subgroup_size: 32,
                 queue_family: Some(0),
+                max_storage_buffer_range: u64::from(u32::MAX),
             },
         )
     }

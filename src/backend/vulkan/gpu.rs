@@ -6,7 +6,7 @@ use super::device::{DeviceInfo, Instance};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::abi::*;
 use ash::vk;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU8};
 
 // The shader reads a claimed slot as four uvec4s: status, opcode, tenant,
 // batch, then the twelve arguments.
@@ -25,6 +25,10 @@ static MEGAKERNEL_SPIRV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/megak
 /// The same shader built with VYRE_IDLE_BACKOFF: idle lanes wait on the
 /// device clock. Used on GPUs that have VK_KHR_shader_clock's device clock.
 static MEGAKERNEL_BACKOFF_SPIRV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/megakernel-backoff.spv"));
+
+/// Storage buffers bound to the kernel: control, ring, debug log, input
+/// arena, rule tables, scan state (bindings 0..=5 of the shader).
+pub(crate) const SHARED_BUFFERS: usize = 6;
 
 /// Where a buffer's memory lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +59,27 @@ impl Buffer {
         // device is only ever accessed through atomics on the host.
         unsafe { std::slice::from_raw_parts(self.mapped, self.words) }
     }
+
+    /// The same memory as bytes (the input arena).
+    pub fn bytes(&self) -> &[AtomicU8] {
+        // SAFETY: as in `words`: a live mapping of `words * 4` bytes, and
+        // AtomicU8 has u8's layout and alignment 1.
+        unsafe { std::slice::from_raw_parts(self.mapped.cast::<AtomicU8>(), self.words * 4) }
+    }
+}
+
+/// What each shared buffer holds: its size in words and its first words
+/// (the rest starts as whatever the allocation holds; nothing reads it
+/// before the host writes it).
+pub struct BufferInit<'a> {
+    pub words: usize,
+    pub initial: &'a [u32],
+}
+
+impl<'a> BufferInit<'a> {
+    pub fn filled(initial: &'a [u32]) -> BufferInit<'a> {
+        BufferInit { words: initial.len(), initial }
+    }
 }
 
 /// Push constants of one slice (the shader's `Slice` block).
@@ -68,6 +93,8 @@ pub struct SliceParams {
     pub idle_passes: u32,
     /// Longest back-off in device clock ticks; 0 never backs off.
     pub backoff_max: u32,
+    /// Empty passes after which a lane leaves the dispatch; 0 never does.
+    pub idle_exit: u32,
 }
 
 pub struct Gpu {
@@ -79,6 +106,9 @@ pub struct Gpu {
     pub control: Buffer,
     pub ring: Buffer,
     pub log: Buffer,
+    pub arena: Buffer,
+    pub rules: Buffer,
+    pub scan: Buffer,
     descriptor_pool: vk::DescriptorPool,
     set_layout: vk::DescriptorSetLayout,
     layout: vk::PipelineLayout,
@@ -114,13 +144,13 @@ fn vk_error(what: &str) -> impl Fn(vk::Result) -> Error + '_ {
 }
 
 impl Gpu {
-    /// Create the device and every object on `physical`, with buffers sized
-    /// for `words` = (control, ring, log), initialised from `initial`.
+    /// Create the device and every object on `physical`, with the shared
+    /// buffers (control, ring, log, arena, rules, scan state) as `buffers` says.
     pub fn new(
         instance: Instance,
         physical: vk::PhysicalDevice,
         info: DeviceInfo,
-        initial: [&[u32]; 3],
+        buffers: [BufferInit; SHARED_BUFFERS],
         workgroups: u32,
     ) -> Result<Gpu> {
         let family =
@@ -152,6 +182,9 @@ impl Gpu {
             control: Buffer::null(),
             ring: Buffer::null(),
             log: Buffer::null(),
+            arena: Buffer::null(),
+            rules: Buffer::null(),
+            scan: Buffer::null(),
             descriptor_pool: vk::DescriptorPool::null(),
             set_layout: vk::DescriptorSetLayout::null(),
             layout: vk::PipelineLayout::null(),
@@ -164,15 +197,31 @@ impl Gpu {
             abandoned: false,
         };
         // From here on, Drop releases whatever was created.
-        gpu.control = gpu.buffer(&memory, initial[0])?;
-        gpu.ring = gpu.buffer(&memory, initial[1])?;
-        gpu.log = gpu.buffer(&memory, initial[2])?;
+        let [control, ring, log, arena, rules, scan] = buffers;
+        gpu.control = gpu.buffer(&memory, &control)?;
+        gpu.ring = gpu.buffer(&memory, &ring)?;
+        gpu.log = gpu.buffer(&memory, &log)?;
+        gpu.arena = gpu.buffer(&memory, &arena)?;
+        gpu.rules = gpu.buffer(&memory, &rules)?;
+        gpu.scan = gpu.buffer(&memory, &scan)?;
         gpu.pipeline_objects()?;
         Ok(gpu)
     }
 
-    fn buffer(&self, memory: &vk::PhysicalDeviceMemoryProperties, initial: &[u32]) -> Result<Buffer> {
-        let bytes = (initial.len().max(1) * 4) as u64;
+    fn buffer(&self, memory: &vk::PhysicalDeviceMemoryProperties, init: &BufferInit) -> Result<Buffer> {
+        // At least one 16-byte element: the arena is read as uvec4s.
+        let words = init.words.max(init.initial.len()).max(4);
+        let bytes = (words * 4) as u64;
+        if bytes > self.info.max_storage_buffer_range {
+            return Err(Error::new(
+                ErrorKind::OutOfMemory,
+                format!(
+                    "a shared buffer of {bytes} bytes exceeds this device's maxStorageBufferRange ({}); \
+                     ask for a smaller arena, rule table space or queue",
+                    self.info.max_storage_buffer_range
+                ),
+            ));
+        }
         let create = vk::BufferCreateInfo::default()
             .size(bytes)
             .usage(vk::BufferUsageFlags::STORAGE_BUFFER)
@@ -208,7 +257,20 @@ impl Gpu {
         };
         // SAFETY: the allocate info names a memory type of this device.
         let memory = unsafe { self.device.allocate_memory(&allocate, None) }
-            .map_err(vk_error("vkAllocateMemory (shared buffers)"))
+            .map_err(|e| {
+                Error::new(
+                    if matches!(e, vk::Result::ERROR_OUT_OF_DEVICE_MEMORY | vk::Result::ERROR_OUT_OF_HOST_MEMORY) {
+                        ErrorKind::OutOfMemory
+                    } else {
+                        ErrorKind::DeviceLost
+                    },
+                    format!(
+                        "vkAllocateMemory of {} bytes for a shared buffer failed: {e}; ask for a smaller arena, \
+                         rule table space or queue",
+                        needs.size
+                    ),
+                )
+            })
             .map_err(destroy_buffer)?;
         out.memory = memory;
         // SAFETY: memory was allocated for this buffer's requirements; both are unbound and ours.
@@ -229,9 +291,9 @@ impl Gpu {
             }
         };
         out.mapped = mapped;
-        out.words = initial.len();
+        out.words = words;
         out.placement = placement;
-        for (word, &value) in out.words().iter().zip(initial) {
+        for (word, &value) in out.words().iter().zip(init.initial) {
             word.store(value, std::sync::atomic::Ordering::Relaxed);
         }
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
@@ -240,7 +302,7 @@ impl Gpu {
 
     fn pipeline_objects(&mut self) -> Result<()> {
         let d = &self.device;
-        let bindings: Vec<_> = (0..3)
+        let bindings: Vec<_> = (0..SHARED_BUFFERS as u32)
             .map(|b| {
                 vk::DescriptorSetLayoutBinding::default()
                     .binding(b)
@@ -300,9 +362,11 @@ impl Gpu {
             )
         }
         .map_err(vk_error("vkAllocateDescriptorSets"))?[0];
-        let infos: Vec<_> = [self.control.buffer, self.ring.buffer, self.log.buffer]
+        let infos: Vec<_> = self
+            .buffers()
             .iter()
-            .map(|&b| vk::DescriptorBufferInfo::default().buffer(b).offset(0).range(vk::WHOLE_SIZE))
+            .map(|b| b.buffer)
+            .map(|b| vk::DescriptorBufferInfo::default().buffer(b).offset(0).range(vk::WHOLE_SIZE))
             .collect();
         let writes: Vec<_> = infos
             .iter()
@@ -327,6 +391,11 @@ impl Gpu {
         self.workgroups * self.workgroup_size
     }
 
+    /// The shared buffers in binding order.
+    fn buffers(&self) -> [&Buffer; SHARED_BUFFERS] {
+        [&self.control, &self.ring, &self.log, &self.arena, &self.rules, &self.scan]
+    }
+
     /// A command buffer that runs one slice with `params`.
     pub fn record_slice(&self, params: SliceParams) -> Result<vk::CommandBuffer> {
         let d = &self.device;
@@ -343,7 +412,14 @@ impl Gpu {
                 .map_err(vk_error("vkBeginCommandBuffer"))?;
             d.cmd_bind_pipeline(cb, vk::PipelineBindPoint::COMPUTE, self.pipeline);
             d.cmd_bind_descriptor_sets(cb, vk::PipelineBindPoint::COMPUTE, self.layout, 0, &[self.descriptor_set], &[]);
-            let bytes = [params.budget, params.max_passes, params.lane_count, params.idle_passes, params.backoff_max];
+            let bytes = [
+                params.budget,
+                params.max_passes,
+                params.lane_count,
+                params.idle_passes,
+                params.backoff_max,
+                params.idle_exit,
+            ];
             let bytes: Vec<u8> = bytes.iter().flat_map(|w| w.to_ne_bytes()).collect();
             d.cmd_push_constants(cb, self.layout, vk::ShaderStageFlags::COMPUTE, 0, &bytes);
             d.cmd_dispatch(cb, self.workgroups, 1, 1);
@@ -417,7 +493,7 @@ impl Drop for Gpu {
             d.destroy_pipeline(self.pipeline, None);
             d.destroy_pipeline_layout(self.layout, None);
             d.destroy_descriptor_set_layout(self.set_layout, None);
-            for buffer in [&self.control, &self.ring, &self.log] {
+            for buffer in self.buffers() {
                 if !buffer.mapped.is_null() {
                     d.unmap_memory(buffer.memory);
                 }

@@ -18,9 +18,10 @@ use crate::protocol::abi::*;
 use crate::protocol::control::Control;
 use crate::protocol::{at, debug_log};
 use ash::vk;
-use gpu::{Gpu, Placement, SliceParams};
-use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::protocol::scan::ScanBuffers;
+use gpu::{BufferInit, Gpu, Placement, SliceParams};
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,6 +41,8 @@ const IDLE_PASSES_BEFORE_BACKOFF: u32 = 256;
 const BACKOFF_MAX_TICKS: u32 = 1000;
 /// Most workgroups a megakernel launches.
 const MAX_WORKGROUPS: u32 = 4096;
+/// Empty passes after which a lane of a per-batch dispatch leaves it.
+const IDLE_PASSES_BEFORE_EXIT: u32 = 4;
 /// Slices kept submitted: the running one and the next.
 const SLICES_IN_FLIGHT: usize = 2;
 /// How often the driver thread wakes to check on the kernel.
@@ -47,6 +50,10 @@ const DRIVER_POLL: Duration = Duration::from_millis(50);
 /// A slice that shows no heartbeat for this long is hung (override with
 /// `VYRE_WATCHDOG_MS`).
 const DEFAULT_WATCHDOG: Duration = Duration::from_secs(10);
+/// The same on a CPU device, whose slices share the host's cores with
+/// everything else: a loaded machine (parallel test runs) can starve a
+/// lavapipe slice for seconds without anything being wrong.
+const DEFAULT_CPU_WATCHDOG: Duration = Duration::from_secs(60);
 
 struct Shared {
     gpu: Gpu,
@@ -58,6 +65,13 @@ struct Shared {
     ignore_slice_ends: AtomicBool,
     failed: Mutex<Option<Error>>,
     driver_done: AtomicBool,
+    /// Resident kernel, or a dispatch per batch (the engine's Disable mode).
+    resident: bool,
+    /// Slots published so far (per-batch mode: the driver dispatches while
+    /// the device has finished fewer).
+    published: AtomicU64,
+    doorbell: Mutex<()>,
+    bell: Condvar,
 }
 
 pub struct VulkanBackend {
@@ -85,7 +99,16 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let control = config.layout.initial_words();
     let ring = vec![0u32; at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)];
     let log = debug_log::initial_words(config.debug_log_capacity)?;
-    let gpu = Gpu::new(instance, physical, info, [&control, &ring, &log], workgroups)?;
+    let scan = config.scan.initial_words()?;
+    let buffers = [
+        BufferInit::filled(&control),
+        BufferInit::filled(&ring),
+        BufferInit::filled(&log),
+        BufferInit { words: at(config.scan.arena_words), initial: &[] },
+        BufferInit { words: at(config.scan.rule_words), initial: &[] },
+        BufferInit { words: at(config.scan.state_words()?), initial: &scan },
+    ];
+    let gpu = Gpu::new(instance, physical, info, buffers, workgroups)?;
     let default_cpu = gpu.info.is_cpu() && device_index.is_none() && env.is_none();
     super::note(&format!(
         "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes; idle lanes {}",
@@ -106,7 +129,8 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
 impl VulkanBackend {
     pub fn start(config: &BackendConfig, device_index: Option<u32>) -> Result<VulkanBackend> {
         let gpu = open(config, device_index)?;
-        let default_budget = if gpu.info.is_cpu() { CPU_SLICE_BUDGET } else { GPU_SLICE_BUDGET };
+        let cpu_device = gpu.info.is_cpu();
+        let default_budget = if cpu_device { CPU_SLICE_BUDGET } else { GPU_SLICE_BUDGET };
         let budget = config.slice_budget.unwrap_or(default_budget);
         if gpu.info.is_cpu() && budget > CPU_SLICE_BUDGET {
             return Err(Error::invalid(format!(
@@ -120,25 +144,35 @@ impl VulkanBackend {
             lane_count: gpu.lane_count(),
             idle_passes: IDLE_PASSES_BEFORE_BACKOFF,
             backoff_max: if gpu.idle_backoff { BACKOFF_MAX_TICKS } else { 0 },
+            idle_exit: if config.resident { 0 } else { IDLE_PASSES_BEFORE_EXIT },
         };
+        // A dispatch per batch needs one command buffer; a resident kernel
+        // keeps the next slice queued behind the running one.
+        let in_flight = if config.resident { SLICES_IN_FLIGHT } else { 1 };
         let slices =
-            (0..SLICES_IN_FLIGHT).map(|_| Ok((gpu.record_slice(params)?, gpu.fence()?))).collect::<Result<Vec<_>>>()?;
+            (0..in_flight).map(|_| Ok((gpu.record_slice(params)?, gpu.fence()?))).collect::<Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             gpu,
-            watchdog: watchdog_limit(config.watchdog),
+            watchdog: watchdog_limit(config.watchdog, cpu_device),
             stop: AtomicBool::new(false),
             #[cfg(test)]
             ignore_slice_ends: AtomicBool::new(false),
             failed: Mutex::new(None),
             driver_done: AtomicBool::new(false),
+            resident: config.resident,
+            published: AtomicU64::new(0),
+            doorbell: Mutex::new(()),
+            bell: Condvar::new(),
         });
-        for &(cb, fence) in &slices {
-            shared.gpu.submit(cb, fence)?;
+        if config.resident {
+            for &(cb, fence) in &slices {
+                shared.gpu.submit(cb, fence)?;
+            }
         }
         let driver_shared = Arc::clone(&shared);
         let driver = std::thread::Builder::new()
             .name("vyre-vk-driver".into())
-            .spawn(move || drive(&driver_shared, slices))
+            .spawn(move || if driver_shared.resident { drive(&driver_shared, slices) } else { drive_per_batch(&driver_shared, slices[0]) })
             .map_err(|e| Error::new(ErrorKind::OutOfMemory, format!("could not start the driver thread: {e}")))?;
         Ok(VulkanBackend { shared, driver: Mutex::new(Some(driver)) })
     }
@@ -162,6 +196,7 @@ impl PerDispatch {
             lane_count: gpu.lane_count(),
             idle_passes: 0,
             backoff_max: 0,
+            idle_exit: 0,
         };
         let command_buffer = gpu.record_slice(params)?;
         let fence = gpu.fence()?;
@@ -195,12 +230,12 @@ impl Drop for PerDispatch {
     }
 }
 
-fn watchdog_limit(configured: Option<Duration>) -> Duration {
+fn watchdog_limit(configured: Option<Duration>, cpu_device: bool) -> Duration {
     configured.unwrap_or_else(|| {
-        std::env::var("VYRE_WATCHDOG_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map_or(DEFAULT_WATCHDOG, Duration::from_millis)
+        std::env::var("VYRE_WATCHDOG_MS").ok().and_then(|v| v.parse().ok()).map_or(
+            if cpu_device { DEFAULT_CPU_WATCHDOG } else { DEFAULT_WATCHDOG },
+            Duration::from_millis,
+        )
     })
 }
 
@@ -269,15 +304,7 @@ fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
             }
             Ok(false) => {
                 if watchdog.hung(control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now()) {
-                    fail(Error::new(
-                        ErrorKind::DeviceLost,
-                        format!(
-                            "the megakernel made no progress for {} ms (no heartbeat, no slice ended); \
-                             it is treated as hung. Destroy this megakernel and create a new one; \
-                             VYRE_WATCHDOG_MS sets the limit",
-                            watchdog.limit.as_millis()
-                        ),
-                    ));
+                    fail(hung_error(watchdog.limit));
                     break;
                 }
             }
@@ -293,6 +320,77 @@ fn drive(shared: &Shared, slices: Vec<(vk::CommandBuffer, vk::Fence)>) {
         }
     }
     shared.driver_done.store(true, Ordering::Release);
+}
+
+/// The engine's Disable mode: whenever the device has finished fewer slots
+/// than were published, run one dispatch whose lanes leave once they find
+/// no work, and wait for it. A scan part continued across claims is not
+/// finished, so the next dispatch picks it up.
+fn drive_per_batch(shared: &Shared, (cb, fence): (vk::CommandBuffer, vk::Fence)) {
+    let gpu = &shared.gpu;
+    let control = Control::new(gpu.control.words()).expect("control buffer built from its layout");
+    let finished = || {
+        u64::from(control_word(&control, VYRE_CTRL_DONE_COUNT))
+            .wrapping_add(u64::from(control_word(&control, VYRE_CTRL_FAULT_COUNT)))
+            & u64::from(u32::MAX)
+    };
+    let mut watchdog = Watchdog::new(shared.watchdog, control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now());
+    let mut failure = None;
+    'serve: while !shared.stop.load(Ordering::Acquire) && !control.shutdown_requested() {
+        // The device counters wrap at 2^32: compare in that space.
+        let published = shared.published.load(Ordering::Acquire) & u64::from(u32::MAX);
+        if published == finished() {
+            let mut doorbell = shared.doorbell.lock();
+            if shared.published.load(Ordering::Acquire) & u64::from(u32::MAX) == published {
+                shared.bell.wait_for(&mut doorbell, DRIVER_POLL);
+            }
+            continue;
+        }
+        if let Err(e) = gpu.submit(cb, fence) {
+            failure = Some(e);
+            break;
+        }
+        watchdog.progress(Instant::now());
+        loop {
+            match gpu.wait(fence, DRIVER_POLL.as_nanos() as u64) {
+                Ok(true) => break,
+                Ok(false) if watchdog.hung(control_word(&control, VYRE_CTRL_HEARTBEAT), Instant::now()) => {
+                    failure = Some(hung_error(watchdog.limit));
+                    break 'serve;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break 'serve;
+                }
+            }
+        }
+        control_add(&control, VYRE_CTRL_SLICE_COUNT);
+        if let Err(e) = gpu.reset(fence) {
+            failure = Some(e);
+            break;
+        }
+    }
+    match failure {
+        Some(error) => {
+            control.request_shutdown();
+            *shared.failed.lock() = Some(error);
+        }
+        None => gpu.destroy_fence(fence),
+    }
+    shared.driver_done.store(true, Ordering::Release);
+}
+
+fn hung_error(limit: Duration) -> Error {
+    Error::new(
+        ErrorKind::DeviceLost,
+        format!(
+            "the megakernel made no progress for {} ms (no heartbeat, no slice ended); \
+             it is treated as hung. Destroy this megakernel and create a new one; \
+             VYRE_WATCHDOG_MS sets the limit",
+            limit.as_millis()
+        ),
+    )
 }
 
 fn control_word(control: &Control, index: u32) -> u32 {
@@ -330,8 +428,26 @@ impl Backend for VulkanBackend {
         self.shared.gpu.log.words()
     }
 
-    fn notify(&self) {
-        // The resident kernel polls the ring: publishing is the notification.
+    fn scan(&self) -> ScanBuffers<'_> {
+        let gpu = &self.shared.gpu;
+        ScanBuffers { arena: gpu.arena.bytes(), rules: gpu.rules.words(), state: gpu.scan.words() }
+    }
+
+    fn resident(&self) -> bool {
+        self.shared.resident
+    }
+
+    fn device_name(&self) -> String {
+        self.shared.gpu.info.name.clone()
+    }
+
+    fn notify(&self, published: u32) {
+        // A resident kernel polls the ring: publishing is the notification.
+        if !self.shared.resident {
+            self.shared.published.fetch_add(u64::from(published), Ordering::AcqRel);
+            let _doorbell = self.shared.doorbell.lock();
+            self.shared.bell.notify_one();
+        }
     }
 
     fn health(&self) -> Result<()> {
@@ -347,6 +463,8 @@ impl Backend for VulkanBackend {
 
     fn join(&self, timeout: Duration) -> bool {
         self.shared.stop.store(true, Ordering::Release);
+        drop(self.shared.doorbell.lock());
+        self.shared.bell.notify_all();
         if !super::wait_until(timeout, || self.stopped()) {
             return false;
         }
@@ -406,6 +524,8 @@ mod tests {
             device: None,
             slice_budget: Some(2000),
             watchdog: Some(Duration::from_secs(2)),
+            scan: crate::protocol::scan::ScanLayout::NONE,
+            resident: true,
         };
         let backend = match VulkanBackend::start(&config, None) {
             Ok(backend) => backend,

@@ -1,0 +1,5 @@
+region            = "us-east-1"
+instance_type     = "t3.micro"
+aws_access_key    = "AKIAV2T3HACR5EXAMPLE"
+aws_secret_key    = "wJalrXUtnFEMI/K7MDENG/ICFFgd0jEXAMPLEKEY"
+github_token      = "ghp_FAKEpFNordXhpWXiI5JoY9BkfHjeNWivpAUU"

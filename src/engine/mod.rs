@@ -1,0 +1,699 @@
+//! The scanning engine (docs/ENGINE.md): rule sets loaded into the kernel's
+//! rule buffer, an input arena, jobs split into DFA_SCAN parts published on
+//! a resident megakernel, and one completion per job with its matches.
+//!
+//! Enqueue is lock-free: a job entry comes from a lock-free free list, its
+//! parts go to the ring through the megakernel's compare-and-swap
+//! reservations. Completions come back through the scan-state buffer: the
+//! part that finishes a job last appends a completion record, which a
+//! polling host thread reads in order (the consumer side is serialised by a
+//! mutex; polls from several threads take turns).
+
+mod table;
+
+use crate::backend::BackendChoice;
+use crate::error::{Error, ErrorKind, Result};
+use crate::megakernel::{Megakernel, Options, Ticket};
+use crate::protocol::abi::*;
+use crate::protocol::scan::{sequence_word, Part, ScanBuffers, ScanLayout};
+use crate::protocol::{at, publish_barrier};
+use crate::rules::RuleSet;
+use crossbeam_queue::ArrayQueue;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Most jobs in flight at once.
+pub const VYRE_ENGINE_MAX_QUEUE_DEPTH: u32 = 65_536;
+/// Most rule sets one engine loads.
+pub const VYRE_ENGINE_MAX_RULE_SETS: u32 = 1024;
+/// Largest arena: 4 GiB - 16 bytes (one storage buffer of 32-bit offsets).
+pub const VYRE_ENGINE_MAX_ARENA_BYTES: u64 = 0xFFFF_FFF0;
+static_assertions::const_assert_eq!(VYRE_ENGINE_MAX_ARENA_BYTES, VYRE_SCAN_MAX_ARENA_WORDS as u64 * 4);
+/// Longest job: byte offsets inside a job are 32-bit.
+pub const VYRE_ENGINE_MAX_JOB_BYTES: u64 = u32::MAX as u64;
+
+const DEFAULT_QUEUE_DEPTH: u32 = 1024;
+const DEFAULT_MAX_HITS_PER_JOB: u32 = 4096;
+const DEFAULT_ARENA_BYTES: u64 = 64 << 20;
+const DEFAULT_RULE_TABLE_BYTES: u64 = 64 << 20;
+/// Bytes of a job one lane scans before the next part begins: small enough
+/// to spread a large file over many lanes, large enough that the overlap a
+/// part re-reads (the longest match) stays a small fraction.
+const DEFAULT_PART_BYTES: u32 = 64 << 10;
+
+/// Whether jobs run on a resident kernel (`VYRE_PERSISTENT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistent {
+    /// Resident where the backend has a resident kernel (always, today).
+    Auto,
+    /// Resident or fail at creation.
+    Force,
+    /// One dispatch per batch of published work: the baseline.
+    Disable,
+}
+
+/// Creation options; zero means "default" for every size.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    pub backend: BackendChoice,
+    pub persistent: Persistent,
+    /// Vulkan device index; `None` = default choice.
+    pub device: Option<u32>,
+    pub workers: u32,
+    pub queue_depth: u32,
+    pub max_hits_per_job: u32,
+    pub arena_bytes: u64,
+    pub rule_table_bytes: u64,
+    pub part_bytes: u32,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            backend: BackendChoice::Auto,
+            persistent: Persistent::Auto,
+            device: None,
+            workers: 0,
+            queue_depth: 0,
+            max_hits_per_job: 0,
+            arena_bytes: 0,
+            rule_table_bytes: 0,
+            part_bytes: 0,
+        }
+    }
+}
+
+/// One scan job, as C passes it (32 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(non_camel_case_types)]
+pub struct vyre_work_item {
+    /// First arena byte of the job.
+    pub input_offset: u64,
+    /// Bytes, below 4 GiB; 0 is valid (no matches).
+    pub input_len: u64,
+    /// From `vyre_engine_load_rule_set`.
+    pub rule_set_id: u32,
+    /// Reserved; must be 0.
+    pub flags: u32,
+    /// Returned in the completion and in every hit.
+    pub user_data: u64,
+}
+
+/// The end of one job (32 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(non_camel_case_types)]
+pub struct vyre_completion {
+    pub user_data: u64,
+    /// Matches found: the true count, also when not all were stored.
+    pub hit_count: u64,
+    /// Index of the job's first hit in the hits array of the call.
+    pub first_hit: u64,
+    /// Hits stored there; below `hit_count` only with `VYRE_E_HITS_TRUNCATED`.
+    pub hits_stored: u32,
+    /// `VYRE_OK`, or why the job failed.
+    pub status: i32,
+}
+
+/// One match (24 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(non_camel_case_types)]
+pub struct vyre_hit {
+    /// The job's `user_data`.
+    pub user_data: u64,
+    /// Exclusive end of the match, relative to the job's `input_offset`.
+    pub end_offset: u64,
+    /// Index of the pattern in its rule set.
+    pub pattern_id: u32,
+    /// Reserved (0).
+    pub reserved: u32,
+}
+
+pub type WorkItem = vyre_work_item;
+pub type Completion = vyre_completion;
+pub type Hit = vyre_hit;
+
+static_assertions::assert_eq_size!(vyre_work_item, [u8; 32]);
+static_assertions::assert_eq_size!(vyre_completion, [u8; 32]);
+static_assertions::assert_eq_size!(vyre_hit, [u8; 24]);
+
+/// What an engine runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub backend: BackendChoice,
+    pub resident: bool,
+    pub lane_count: u32,
+    pub queue_depth: u32,
+    pub max_hits_per_job: u32,
+    pub arena_bytes: u64,
+    pub part_bytes: u32,
+    pub device_name: String,
+}
+
+/// A loaded rule set.
+struct Loaded {
+    table: u32,
+    start_row: u32,
+    /// Longest match; `None` when unbounded (jobs are then never split).
+    max_match_len: Option<u32>,
+}
+
+// Job entry states.
+const JOB_FREE: u32 = 0;
+/// Taken by an enqueuer that is still publishing its parts.
+const JOB_PUBLISHING: u32 = 1;
+const JOB_IN_FLIGHT: u32 = 2;
+/// Finished on the host (an error found at enqueue, or the device lost).
+const JOB_HOST_DONE: u32 = 3;
+
+const NO_SLOT: u32 = u32::MAX;
+
+/// Host-side record of a job entry.
+struct Job {
+    state: AtomicU32,
+    user_data: AtomicU64,
+    /// Status of a job finished on the host.
+    host_status: AtomicI32,
+    /// The first ring slot of its parts, chained through `Engine::next_slot`.
+    first_slot: AtomicU32,
+}
+
+/// A completion record read from the device, waiting to be returned.
+#[derive(Debug, Clone, Copy)]
+struct Finished {
+    job: u32,
+    hits: u32,
+    fault: u32,
+}
+
+struct Consumer {
+    /// Completion records consumed so far.
+    head: u32,
+    /// Read but not yet returned (the caller's arrays were full).
+    ready: VecDeque<Finished>,
+    /// Hit records of one job, read from the device.
+    scratch: Vec<(u32, u32)>,
+}
+
+/// A scanning engine over its own megakernel.
+pub struct Engine {
+    megakernel: Megakernel,
+    layout: ScanLayout,
+    arena_bytes: u64,
+    queue_depth: u32,
+    max_hits_per_job: u32,
+    part_bytes: u32,
+    max_parts: u32,
+    jobs: Box<[Job]>,
+    free_jobs: ArrayQueue<u32>,
+    host_done: ArrayQueue<u32>,
+    /// Ring slot → the next slot of the same job (or `NO_SLOT`), and the
+    /// generation its part was published as.
+    next_slot: Box<[AtomicU32]>,
+    slot_generation: Box<[AtomicU32]>,
+    rule_sets: Box<[OnceLock<Loaded>]>,
+    rule_set_count: AtomicU32,
+    /// Serialises loads: the next free word of the rule buffer.
+    rule_cursor: Mutex<u32>,
+    consumer: Mutex<Consumer>,
+}
+
+fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
+    if value == T::default() {
+        default
+    } else {
+        value
+    }
+}
+
+fn check_option(what: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::invalid(format!("{what} is {value} but must be in {min}..={max}; pass 0 for the default")));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Validate `options`, start a megakernel with scanning buffers.
+    pub fn create(options: &EngineOptions) -> Result<Engine> {
+        let queue_depth = or_default(options.queue_depth, DEFAULT_QUEUE_DEPTH);
+        check_option("queue_depth", queue_depth.into(), 1, VYRE_ENGINE_MAX_QUEUE_DEPTH.into())?;
+        let max_hits_per_job = or_default(options.max_hits_per_job, DEFAULT_MAX_HITS_PER_JOB);
+        check_option("max_hits_per_job", max_hits_per_job.into(), 1, 1 << 24)?;
+        let arena_bytes = or_default(options.arena_bytes, DEFAULT_ARENA_BYTES).div_ceil(16) * 16;
+        check_option("arena_bytes", arena_bytes, 16, VYRE_ENGINE_MAX_ARENA_BYTES)?;
+        let rule_table_bytes = or_default(options.rule_table_bytes, DEFAULT_RULE_TABLE_BYTES);
+        check_option("rule_table_bytes", rule_table_bytes, 1024, 1 << 32)?;
+        let part_bytes = or_default(options.part_bytes, DEFAULT_PART_BYTES);
+        check_option("part_bytes", part_bytes.into(), 256, 1 << 30)?;
+        let hit_records = u64::from(queue_depth) * u64::from(max_hits_per_job);
+        let layout = ScanLayout {
+            job_count: queue_depth,
+            hit_records: u32::try_from(hit_records).map_err(|_| {
+                Error::invalid(format!(
+                    "queue_depth {queue_depth} x max_hits_per_job {max_hits_per_job} = {hit_records} hit records, \
+                     more than 2^32; lower one of them"
+                ))
+            })?,
+            rule_words: (rule_table_bytes / 4) as u32,
+            arena_words: (arena_bytes / 4) as u32,
+        };
+        layout.state_words()?;
+        // Enough slots for every job in flight to have a few parts, and for
+        // a large job to spread over many lanes.
+        let slot_count = (queue_depth.saturating_mul(4)).clamp(1024, VYRE_MAX_SLOTS);
+        let megakernel = Megakernel::create_owned(&Options {
+            backend: options.backend,
+            slot_count,
+            worker_count: options.workers,
+            observable_count: 1,
+            tenant_count: 1,
+            device: options.device,
+            scan: layout,
+            resident: options.persistent != Persistent::Disable,
+            ..Options::default()
+        })?;
+        if options.persistent == Persistent::Force && !megakernel.backend_ref().resident() {
+            return Err(Error::new(ErrorKind::Unsupported, "the backend has no resident kernel; use VYRE_PERSISTENT_AUTO"));
+        }
+        let free_jobs = ArrayQueue::new(queue_depth as usize);
+        for job in 0..queue_depth {
+            let _ = free_jobs.push(job);
+        }
+        Ok(Engine {
+            megakernel,
+            layout,
+            arena_bytes,
+            queue_depth,
+            max_hits_per_job,
+            part_bytes,
+            max_parts: slot_count / 4,
+            jobs: (0..queue_depth)
+                .map(|_| Job {
+                    state: AtomicU32::new(JOB_FREE),
+                    user_data: AtomicU64::new(0),
+                    host_status: AtomicI32::new(0),
+                    first_slot: AtomicU32::new(NO_SLOT),
+                })
+                .collect(),
+            free_jobs,
+            host_done: ArrayQueue::new(queue_depth as usize),
+            next_slot: (0..slot_count).map(|_| AtomicU32::new(NO_SLOT)).collect(),
+            slot_generation: (0..slot_count).map(|_| AtomicU32::new(0)).collect(),
+            rule_sets: (0..VYRE_ENGINE_MAX_RULE_SETS).map(|_| OnceLock::new()).collect(),
+            rule_set_count: AtomicU32::new(0),
+            rule_cursor: Mutex::new(0),
+            consumer: Mutex::new(Consumer { head: 0, ready: VecDeque::new(), scratch: Vec::new() }),
+        })
+    }
+
+    fn buffers(&self) -> ScanBuffers<'_> {
+        self.megakernel.backend_ref().scan()
+    }
+
+    /// What the engine runs on.
+    pub fn info(&self) -> EngineInfo {
+        let backend = self.megakernel.backend_ref();
+        EngineInfo {
+            backend: backend.kind(),
+            resident: backend.resident(),
+            lane_count: backend.lane_count(),
+            queue_depth: self.queue_depth,
+            max_hits_per_job: self.max_hits_per_job,
+            arena_bytes: self.arena_bytes,
+            part_bytes: self.part_bytes,
+            device_name: backend.device_name(),
+        }
+    }
+
+    /// Bytes in the arena.
+    pub fn arena_len(&self) -> u64 {
+        self.arena_bytes
+    }
+
+    /// The arena's first byte, for callers that write it in place. Writes
+    /// must not touch the bytes of a job in flight.
+    pub fn arena_ptr(&self) -> *mut u8 {
+        // The arena is a slice of AtomicU8 (UnsafeCell inside), so writing
+        // through a pointer derived from it is permitted.
+        self.buffers().arena.as_ptr().cast::<u8>().cast_mut()
+    }
+
+    /// Copy `bytes` into the arena at `offset`.
+    pub fn write(&self, offset: u64, bytes: &[u8]) -> Result<()> {
+        let end = offset.checked_add(bytes.len() as u64).filter(|&end| end <= self.arena_bytes);
+        if end.is_none() {
+            return Err(Error::out_of_range(format!(
+                "writing {} bytes at offset {offset} passes the end of the {}-byte arena",
+                bytes.len(),
+                self.arena_bytes
+            )));
+        }
+        let arena = self.buffers().arena;
+        // SAFETY: [offset, offset + len) lies inside the arena (checked
+        // above), whose AtomicU8 cells permit writes through a shared
+        // reference's pointer; the source is a distinct Rust slice, so the
+        // regions do not overlap. Concurrent device reads of these bytes are
+        // excluded by the API contract (no writes to a job in flight).
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), arena[offset as usize..].as_ptr().cast::<u8>().cast_mut(), bytes.len());
+        }
+        Ok(())
+    }
+
+    /// Load `rule_set`'s table into the rule buffer; returns its id.
+    pub fn load_rule_set(&self, rule_set: &RuleSet) -> Result<u32> {
+        let words = table::encode(rule_set)?;
+        let mut cursor = self.rule_cursor.lock();
+        let id = self.rule_set_count.load(Ordering::Acquire);
+        if id >= VYRE_ENGINE_MAX_RULE_SETS {
+            return Err(Error::new(
+                ErrorKind::OutOfMemory,
+                format!("this engine already holds VYRE_ENGINE_MAX_RULE_SETS ({VYRE_ENGINE_MAX_RULE_SETS}) rule sets"),
+            ));
+        }
+        let start = *cursor;
+        let room = self.layout.rule_words - start;
+        if words.len() as u64 > u64::from(room) {
+            return Err(Error::new(
+                ErrorKind::OutOfMemory,
+                format!(
+                    "the rule set's table needs {} bytes but only {} of the engine's rule_table_bytes ({}) are free; \
+                     create the engine with a larger rule_table_bytes",
+                    words.len() * 4,
+                    u64::from(room) * 4,
+                    u64::from(self.layout.rule_words) * 4
+                ),
+            ));
+        }
+        let rules = self.buffers().rules;
+        for (cell, &word) in rules[at(start)..].iter().zip(&words) {
+            cell.store(word, Ordering::Relaxed);
+        }
+        // The table is complete before any job can name it.
+        publish_barrier();
+        *cursor = start + words.len() as u32;
+        let loaded = Loaded {
+            table: start,
+            start_row: rule_set.start_state() * (rule_set.class_count() + 1),
+            max_match_len: rule_set.max_match_len(),
+        };
+        let _ = self.rule_sets[at(id)].set(loaded);
+        self.rule_set_count.store(id + 1, Ordering::Release);
+        Ok(id)
+    }
+
+    fn rule_set(&self, id: u32) -> Option<&Loaded> {
+        if id >= self.rule_set_count.load(Ordering::Acquire) {
+            return None;
+        }
+        self.rule_sets.get(at(id))?.get()
+    }
+
+    /// Accept one job (see docs/ENGINE.md for every outcome).
+    pub fn enqueue(&self, item: &WorkItem) -> Result<()> {
+        if item.flags != 0 {
+            return Err(Error::invalid(format!("work item flags are {:#x}; none are defined, pass 0", item.flags)));
+        }
+        self.megakernel.backend_ref().health()?;
+        let Some(job) = self.free_jobs.pop() else {
+            return Err(Error::new(
+                ErrorKind::QueueFull,
+                format!(
+                    "all {} job entries are in flight; poll or wait for completions, then retry \
+                     (or create the engine with a larger queue_depth)",
+                    self.queue_depth
+                ),
+            ));
+        };
+        let entry = &self.jobs[at(job)];
+        entry.state.store(JOB_PUBLISHING, Ordering::Release);
+        entry.user_data.store(item.user_data, Ordering::Relaxed);
+        let rule_set = self.rule_set(item.rule_set_id);
+        let in_arena = item.input_offset.checked_add(item.input_len).is_some_and(|end| end <= self.arena_bytes);
+        let host_status = match rule_set {
+            None => Some(ErrorKind::NotFound),
+            Some(_) if !in_arena || item.input_len > VYRE_ENGINE_MAX_JOB_BYTES => Some(ErrorKind::OutOfRange),
+            Some(_) => None,
+        };
+        if let Some(kind) = host_status {
+            self.finish_on_host(job, kind.code());
+            return Ok(());
+        }
+        let loaded = rule_set.expect("checked above");
+        let parts = self.plan(item, job, loaded);
+        self.write_job_entry(job, parts.len() as u32);
+        let mut tickets = vec![Ticket { slot: 0, generation: 0 }; parts.len()];
+        if let Err(e) = self.megakernel.publish_owned(VYRE_OP_DFA_SCAN, &parts, &mut tickets) {
+            entry.state.store(JOB_FREE, Ordering::Release);
+            let _ = self.free_jobs.push(job);
+            return Err(e);
+        }
+        for (i, ticket) in tickets.iter().enumerate() {
+            self.slot_generation[at(ticket.slot)].store(ticket.generation, Ordering::Relaxed);
+            let next = tickets.get(i + 1).map_or(NO_SLOT, |t| t.slot);
+            self.next_slot[at(ticket.slot)].store(next, Ordering::Relaxed);
+        }
+        entry.first_slot.store(tickets[0].slot, Ordering::Relaxed);
+        entry.state.store(JOB_IN_FLIGHT, Ordering::Release);
+        Ok(())
+    }
+
+    /// Accept a prefix of `items`: how many, and why the next was refused.
+    pub fn enqueue_batch(&self, items: &[WorkItem]) -> (usize, Result<()>) {
+        for (i, item) in items.iter().enumerate() {
+            if let Err(e) = self.enqueue(item) {
+                return (i, Err(Error::new(e.kind, format!("item {i}: {}", e.message))));
+            }
+        }
+        (items.len(), Ok(()))
+    }
+
+    fn finish_on_host(&self, job: u32, status: i32) {
+        let entry = &self.jobs[at(job)];
+        entry.host_status.store(status, Ordering::Relaxed);
+        entry.state.store(JOB_HOST_DONE, Ordering::Release);
+        // Never full: at most queue_depth jobs exist.
+        let _ = self.host_done.push(job);
+    }
+
+    /// The job's parts as DFA_SCAN arguments. A part owns the match ends in
+    /// `(start, end]` of the job; it starts reading `max_match_len - 1`
+    /// bytes earlier (the longest match ending inside it starts there) and
+    /// reads one byte past its end (matches show one byte late).
+    fn plan(&self, item: &WorkItem, job: u32, loaded: &Loaded) -> Vec<[u32; VYRE_SLOT_MAX_ARGS as usize]> {
+        let len = item.input_len;
+        let splittable = loaded.max_match_len.is_some_and(|l| l <= self.part_bytes / 2);
+        let count = if splittable { len.div_ceil(u64::from(self.part_bytes)).clamp(1, self.max_parts.into()) } else { 1 };
+        let part_len = len.div_ceil(count).max(1);
+        let overlap = u64::from(loaded.max_match_len.unwrap_or(0));
+        (0..count)
+            .map(|k| {
+                let start = (k * part_len).min(len);
+                let end = ((k + 1) * part_len).min(len);
+                let walk = (start + 1).saturating_sub(overlap).min(start);
+                let walk_end = (end + 1).min(len);
+                let first = item.input_offset + walk;
+                Part {
+                    job,
+                    table: loaded.table,
+                    base_word: (first / 4) as u32,
+                    base_skew: (first % 4) as u32,
+                    len: (walk_end - walk) as u32,
+                    pos: 0,
+                    state: if walk == 0 { loaded.start_row } else { VYRE_SCAN_STATE_AFTER_PREVIOUS },
+                    report_from: (start + 1 - walk) as u32,
+                    end_bias: walk as u32,
+                    flags: if end == len { VYRE_SCAN_FLAG_EOI } else { 0 },
+                }
+                .to_args()
+            })
+            .collect()
+    }
+
+    fn write_job_entry(&self, job: u32, parts: u32) {
+        let state = self.buffers().state;
+        let base = at(self.layout_offset(VYRE_SCAN_HDR_OFF_JOBS)) + at(job) * at(VYRE_SCAN_JOB_WORDS);
+        for (field, value) in [
+            (VYRE_SCAN_JOB_PARTS_LEFT, parts),
+            (VYRE_SCAN_JOB_HIT_COUNT, 0),
+            (VYRE_SCAN_JOB_HIT_BASE, job * self.max_hits_per_job),
+            (VYRE_SCAN_JOB_HIT_CAPACITY, self.max_hits_per_job),
+            (VYRE_SCAN_JOB_FAULT, 0),
+        ] {
+            state[base + at(field)].store(value, Ordering::Relaxed);
+        }
+        // publish_owned's barrier orders these before the parts' status words.
+    }
+
+    /// A region offset from the scan-state header (written once at creation).
+    fn layout_offset(&self, header_word: u32) -> u32 {
+        self.buffers().state[at(header_word)].load(Ordering::Relaxed)
+    }
+
+    /// Return finished jobs without blocking: completions in `completions`,
+    /// their hits in `hits` (see docs/ENGINE.md). Returns how many of each.
+    pub fn poll(&self, completions: &mut [Completion], hits: &mut [Hit]) -> Result<(usize, usize)> {
+        let mut consumer = self.consumer.lock();
+        self.collect(&mut consumer);
+        let lost = self.finish_lost_jobs(&consumer);
+        let (mut done, mut stored) = (0, 0);
+        while done < completions.len() {
+            let next = match self.host_done.pop() {
+                Some(job) => {
+                    let entry = &self.jobs[at(job)];
+                    completions[done] = Completion {
+                        user_data: entry.user_data.load(Ordering::Relaxed),
+                        status: entry.host_status.load(Ordering::Relaxed),
+                        ..Completion::default()
+                    };
+                    self.release(job, false);
+                    done += 1;
+                    continue;
+                }
+                None => consumer.ready.front().copied(),
+            };
+            let Some(finished) = next else { break };
+            // A job whose enqueuer has not finished recording it waits.
+            if self.jobs[at(finished.job)].state.load(Ordering::Acquire) != JOB_IN_FLIGHT {
+                break;
+            }
+            let keep = finished.hits.min(self.max_hits_per_job) as usize;
+            if keep > hits.len() - stored {
+                if done == 0 {
+                    return Err(Error::new(
+                        ErrorKind::BufferTooSmall,
+                        format!(
+                            "the next completion has {keep} hits but the hits array holds {}; pass at least \
+                             max_hits_per_job ({}) hits",
+                            hits.len(),
+                            self.max_hits_per_job
+                        ),
+                    ));
+                }
+                break;
+            }
+            consumer.ready.pop_front();
+            let user_data = self.jobs[at(finished.job)].user_data.load(Ordering::Relaxed);
+            self.read_hits(finished.job, keep, &mut consumer.scratch);
+            for (hit, &(pattern_id, end)) in hits[stored..].iter_mut().zip(&consumer.scratch) {
+                *hit = Hit { user_data, end_offset: u64::from(end), pattern_id, reserved: 0 };
+            }
+            completions[done] = Completion {
+                user_data,
+                hit_count: u64::from(finished.hits),
+                first_hit: stored as u64,
+                hits_stored: keep as u32,
+                status: match (finished.fault, keep < finished.hits as usize) {
+                    (0, false) => 0,
+                    (0, true) => ErrorKind::HitsTruncated.code(),
+                    _ => ErrorKind::Protocol.code(),
+                },
+            };
+            stored += keep;
+            done += 1;
+            self.release(finished.job, true);
+        }
+        match lost {
+            Some(error) if done == 0 => Err(error),
+            _ => Ok((done, stored)),
+        }
+    }
+
+    /// Block until at least one completion is returned or `timeout` passes.
+    pub fn wait(&self, completions: &mut [Completion], hits: &mut [Hit], timeout: Duration) -> Result<(usize, usize)> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut spins = 0u32;
+        loop {
+            let got = self.poll(completions, hits)?;
+            if got.0 > 0 || completions.is_empty() {
+                return Ok(got);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::new(ErrorKind::Timeout, "no job finished before the timeout"));
+            }
+            // Spin briefly (a resident kernel answers in microseconds), then sleep.
+            spins = spins.saturating_add(1);
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+
+    /// Read new completion records from the device, in order.
+    fn collect(&self, consumer: &mut Consumer) {
+        let state = self.buffers().state;
+        let records = at(self.layout_offset(VYRE_SCAN_HDR_OFF_COMPLETIONS));
+        loop {
+            let record = records + at(consumer.head % self.queue_depth) * at(VYRE_SCAN_COMPLETION_WORDS);
+            if state[record + at(VYRE_SCAN_COMPLETION_SEQ)].load(Ordering::Acquire) != sequence_word(consumer.head) {
+                return;
+            }
+            let word = |field: u32| state[record + at(field)].load(Ordering::Acquire);
+            let finished = Finished {
+                job: word(VYRE_SCAN_COMPLETION_JOB),
+                hits: word(VYRE_SCAN_COMPLETION_HITS),
+                fault: word(VYRE_SCAN_COMPLETION_FAULT),
+            };
+            consumer.head = consumer.head.wrapping_add(1);
+            if finished.job < self.queue_depth {
+                consumer.ready.push_back(finished);
+            }
+        }
+    }
+
+    /// The first `count` hit records of `job`, sorted by (end, pattern).
+    fn read_hits(&self, job: u32, count: usize, out: &mut Vec<(u32, u32)>) {
+        let state = self.buffers().state;
+        let first = at(self.layout_offset(VYRE_SCAN_HDR_OFF_HITS))
+            + at(job) * at(self.max_hits_per_job) * at(VYRE_SCAN_HIT_WORDS);
+        out.clear();
+        out.extend(state[first..first + count * at(VYRE_SCAN_HIT_WORDS)].chunks_exact(2).map(|record| {
+            (
+                record[at(VYRE_SCAN_HIT_PATTERN)].load(Ordering::Relaxed),
+                record[at(VYRE_SCAN_HIT_END)].load(Ordering::Relaxed),
+            )
+        }));
+        out.sort_unstable_by_key(|&(pattern, end)| (end, pattern));
+    }
+
+    /// Give a finished job's entry back; its parts' slots are final, which
+    /// the megakernel learns here instead of reading the device.
+    fn release(&self, job: u32, had_parts: bool) {
+        let entry = &self.jobs[at(job)];
+        if had_parts {
+            let mut slot = entry.first_slot.load(Ordering::Relaxed);
+            while slot != NO_SLOT {
+                let generation = self.slot_generation[at(slot)].load(Ordering::Relaxed);
+                self.megakernel.mark_finished(Ticket { slot, generation });
+                slot = self.next_slot[at(slot)].load(Ordering::Relaxed);
+            }
+        }
+        entry.state.store(JOB_FREE, Ordering::Release);
+        let _ = self.free_jobs.push(job);
+    }
+
+    /// After a device loss, finish every job in flight whose record was not
+    /// read with DEVICE_LOST (on the host: the device will never append
+    /// their records). Returns the loss, if any.
+    fn finish_lost_jobs(&self, consumer: &Consumer) -> Option<Error> {
+        let error = self.megakernel.backend_ref().health().err()?;
+        for (job, entry) in self.jobs.iter().enumerate() {
+            let job = job as u32;
+            if consumer.ready.iter().any(|f| f.job == job) {
+                continue;
+            }
+            if entry.state.compare_exchange(JOB_IN_FLIGHT, JOB_PUBLISHING, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                self.finish_on_host(job, ErrorKind::DeviceLost.code());
+            }
+        }
+        Some(error)
+    }
+}

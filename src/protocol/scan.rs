@@ -1,0 +1,400 @@
+//! Scanning: the scan-state buffer (job entries, completion records, hit
+//! records), the rule tables the kernel walks, and the executable
+//! specification of one DFA_SCAN claim, which the reference backend runs and
+//! the shader mirrors (docs/PROTOCOL.md, "Scanning").
+//!
+//! A job is split by the host into parts, each published as one DFA_SCAN
+//! slot. A claim walks at most its iteration budget of bytes; a part that is
+//! not finished stores its progress in its own arguments and is handed back
+//! for any worker to continue. The part that finishes last appends the job's
+//! completion record.
+
+use super::abi::*;
+use super::at;
+use crate::error::Result;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
+/// Sizes of the scanning buffers. `NONE` is what a bare megakernel gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanLayout {
+    pub job_count: u32,
+    /// Hit records in the whole buffer.
+    pub hit_records: u32,
+    pub rule_words: u32,
+    pub arena_words: u32,
+}
+
+impl ScanLayout {
+    /// No scanning: empty regions (DFA_SCAN slots fault with BAD_ARGS).
+    pub const NONE: ScanLayout = ScanLayout { job_count: 0, hit_records: 0, rule_words: 0, arena_words: 0 };
+
+    fn completions(&self) -> u64 {
+        u64::from(VYRE_SCAN_HEADER_WORDS)
+    }
+
+    fn jobs(&self) -> u64 {
+        self.completions() + u64::from(self.job_count) * u64::from(VYRE_SCAN_COMPLETION_WORDS)
+    }
+
+    fn hits(&self) -> u64 {
+        self.jobs() + u64::from(self.job_count) * u64::from(VYRE_SCAN_JOB_WORDS)
+    }
+
+    /// Words of the scan-state buffer, or an error when it would not be
+    /// addressable with 32-bit word indices.
+    pub fn state_words(&self) -> Result<u32> {
+        let total = self.hits() + u64::from(self.hit_records) * u64::from(VYRE_SCAN_HIT_WORDS);
+        u32::try_from(total).map_err(|_| {
+            crate::error::Error::out_of_range(format!(
+                "{} jobs with {} hit records need {total} words of scan state, more than 2^32; \
+                 lower queue_depth or max_hits_per_job",
+                self.job_count, self.hit_records
+            ))
+        })
+    }
+
+    /// The first words of a fresh scan-state buffer: the header, then zeroed
+    /// completion records and job entries. The hit records after them need
+    /// no initial value (only counted records are ever read).
+    pub fn initial_words(&self) -> Result<Vec<u32>> {
+        self.state_words()?;
+        let mut words = vec![0u32; self.hits() as usize];
+        for (index, value) in [
+            (VYRE_SCAN_HDR_MAGIC, VYRE_SCAN_MAGIC),
+            (VYRE_SCAN_HDR_JOB_COUNT, self.job_count),
+            (VYRE_SCAN_HDR_HIT_RECORDS, self.hit_records),
+            (VYRE_SCAN_HDR_RULE_WORDS, self.rule_words),
+            (VYRE_SCAN_HDR_ARENA_WORDS, self.arena_words),
+            (VYRE_SCAN_HDR_OFF_COMPLETIONS, self.completions() as u32),
+            (VYRE_SCAN_HDR_OFF_JOBS, self.jobs() as u32),
+            (VYRE_SCAN_HDR_OFF_HITS, self.hits() as u32),
+        ] {
+            words[at(index)] = value;
+        }
+        Ok(words)
+    }
+}
+
+/// The three scanning buffers, live.
+#[derive(Clone, Copy)]
+pub struct ScanBuffers<'a> {
+    pub arena: &'a [AtomicU8],
+    pub rules: &'a [AtomicU32],
+    pub state: &'a [AtomicU32],
+}
+
+/// A DFA_SCAN slot's arguments, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Part {
+    pub job: u32,
+    pub table: u32,
+    pub base_word: u32,
+    pub base_skew: u32,
+    pub len: u32,
+    pub pos: u32,
+    pub state: u32,
+    pub report_from: u32,
+    pub end_bias: u32,
+    pub flags: u32,
+}
+
+impl Part {
+    pub fn from_args(args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Part {
+        let arg = |index: u32| args[at(index)];
+        Part {
+            job: arg(VYRE_SCAN_ARG_JOB),
+            table: arg(VYRE_SCAN_ARG_TABLE),
+            base_word: arg(VYRE_SCAN_ARG_BASE_WORD),
+            base_skew: arg(VYRE_SCAN_ARG_BASE_SKEW),
+            len: arg(VYRE_SCAN_ARG_LEN),
+            pos: arg(VYRE_SCAN_ARG_POS),
+            state: arg(VYRE_SCAN_ARG_STATE),
+            report_from: arg(VYRE_SCAN_ARG_REPORT_FROM),
+            end_bias: arg(VYRE_SCAN_ARG_END_BIAS),
+            flags: arg(VYRE_SCAN_ARG_FLAGS),
+        }
+    }
+
+    pub fn to_args(&self) -> [u32; VYRE_SLOT_MAX_ARGS as usize] {
+        let mut args = [0u32; VYRE_SLOT_MAX_ARGS as usize];
+        for (index, value) in [
+            (VYRE_SCAN_ARG_JOB, self.job),
+            (VYRE_SCAN_ARG_TABLE, self.table),
+            (VYRE_SCAN_ARG_BASE_WORD, self.base_word),
+            (VYRE_SCAN_ARG_BASE_SKEW, self.base_skew),
+            (VYRE_SCAN_ARG_LEN, self.len),
+            (VYRE_SCAN_ARG_POS, self.pos),
+            (VYRE_SCAN_ARG_STATE, self.state),
+            (VYRE_SCAN_ARG_REPORT_FROM, self.report_from),
+            (VYRE_SCAN_ARG_END_BIAS, self.end_bias),
+            (VYRE_SCAN_ARG_FLAGS, self.flags),
+        ] {
+            args[at(index)] = value;
+        }
+        args
+    }
+}
+
+/// What one claim of a part did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The part is scanned; finish the slot, then call [`finish_part`].
+    Finished,
+    /// Out of budget: store the part's arguments and hand the slot back.
+    Continue,
+    /// The arguments or the table are invalid: fault the slot with this
+    /// reason (the job, if valid, is marked faulted by [`fault_part`]).
+    Fault(u32),
+}
+
+fn word(buffer: &[AtomicU32], index: u64) -> Option<u32> {
+    buffer.get(usize::try_from(index).ok()?).map(|w| w.load(Ordering::Acquire))
+}
+
+/// A rule table checked to lie inside the rules buffer.
+struct Table<'a> {
+    rules: &'a [AtomicU32],
+    start: u64,
+    stride: u32,
+    states: u32,
+    transitions: u64,
+    match_offsets: u64,
+    match_ids: u64,
+    starts: u64,
+    end: u64,
+    max_list: u32,
+}
+
+impl<'a> Table<'a> {
+    fn open(rules: &'a [AtomicU32], start: u32) -> Option<Table<'a>> {
+        let start = u64::from(start);
+        let field = |index: u32| word(rules, start + u64::from(index));
+        if field(VYRE_TABLE_MAGIC_WORD)? != VYRE_TABLE_MAGIC {
+            return None;
+        }
+        let total = u64::from(field(VYRE_TABLE_TOTAL_WORDS)?);
+        let end = start + total;
+        if end > rules.len() as u64 || total < u64::from(VYRE_TABLE_HEADER_WORDS + VYRE_TABLE_CLASS_MAP_WORDS) {
+            return None;
+        }
+        let classes = field(VYRE_TABLE_CLASSES)?;
+        if classes == 0 || classes > 256 {
+            return None;
+        }
+        let max_list = field(VYRE_TABLE_MAX_MATCH_LIST)?;
+        if max_list > VYRE_TABLE_MAX_MATCHES_PER_STATE {
+            return None;
+        }
+        Some(Table {
+            rules,
+            start,
+            stride: classes + 1,
+            states: field(VYRE_TABLE_STATES)?,
+            transitions: start + u64::from(field(VYRE_TABLE_OFF_TRANSITIONS)?),
+            match_offsets: start + u64::from(field(VYRE_TABLE_OFF_MATCH_OFFSETS)?),
+            match_ids: start + u64::from(field(VYRE_TABLE_OFF_MATCH_IDS)?),
+            starts: start + u64::from(field(VYRE_TABLE_OFF_STARTS)?),
+            end,
+            max_list,
+        })
+    }
+
+    /// Any read outside the table is a corrupt table: `None`.
+    fn read(&self, index: u64) -> Option<u32> {
+        if index >= self.end {
+            return None;
+        }
+        word(self.rules, index)
+    }
+
+    fn class_of(&self, byte: u8) -> Option<u32> {
+        let packed = self.read(self.start + u64::from(VYRE_TABLE_HEADER_WORDS) + u64::from(byte / 4))?;
+        Some((packed >> (8 * u32::from(byte % 4))) & 0xFF)
+    }
+
+    fn row_is_valid(&self, row: u32) -> bool {
+        row % self.stride == 0 && row / self.stride < self.states
+    }
+}
+
+/// The job entry `job`'s word `field`, if the job exists.
+fn job_word<'a>(state: &'a [AtomicU32], job: u32, field: u32) -> Option<&'a AtomicU32> {
+    if job >= word(state, u64::from(VYRE_SCAN_HDR_JOB_COUNT))? {
+        return None;
+    }
+    let jobs = u64::from(word(state, u64::from(VYRE_SCAN_HDR_OFF_JOBS))?);
+    state.get(usize::try_from(jobs + u64::from(job) * u64::from(VYRE_SCAN_JOB_WORDS) + u64::from(field)).ok()?)
+}
+
+/// Record a match of `pattern` ending at `end` in the job's share of the hit
+/// records; past its capacity the match is only counted.
+fn report(bufs: &ScanBuffers, job: u32, pattern: u32, end: u32) {
+    let (Some(count), Some(base), Some(capacity)) = (
+        job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_COUNT),
+        job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_BASE),
+        job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_CAPACITY),
+    ) else {
+        return;
+    };
+    let index = count.fetch_add(1, Ordering::AcqRel);
+    if index >= capacity.load(Ordering::Acquire) {
+        return;
+    }
+    let records = word(bufs.state, u64::from(VYRE_SCAN_HDR_HIT_RECORDS)).unwrap_or(0);
+    let record = u64::from(base.load(Ordering::Acquire)) + u64::from(index);
+    if record >= u64::from(records) {
+        return;
+    }
+    let hits = u64::from(word(bufs.state, u64::from(VYRE_SCAN_HDR_OFF_HITS)).unwrap_or(0));
+    let first = hits + record * u64::from(VYRE_SCAN_HIT_WORDS);
+    for (field, value) in [(VYRE_SCAN_HIT_PATTERN, pattern), (VYRE_SCAN_HIT_END, end)] {
+        if let Some(w) = usize::try_from(first + u64::from(field)).ok().and_then(|i| bufs.state.get(i)) {
+            w.store(value, Ordering::Release);
+        }
+    }
+}
+
+/// Report every pattern of `row`'s match list as ending at `end`; `budget`
+/// pays one iteration per pattern. `None`: the table is corrupt.
+fn report_list(bufs: &ScanBuffers, table: &Table, job: u32, row: u32, end: u32, budget: &mut u32) -> Option<()> {
+    let state = u64::from(row / table.stride);
+    let first = table.read(table.match_offsets + state)?;
+    let last = table.read(table.match_offsets + state + 1)?;
+    if last < first || last - first > table.max_list {
+        return None;
+    }
+    // The whole list lies inside the table, checked before any report.
+    if last > first {
+        table.read(table.match_ids + u64::from(last) - 1)?;
+    }
+    for k in first..last {
+        *budget = budget.saturating_sub(1);
+        report(bufs, job, table.read(table.match_ids + u64::from(k))?, end);
+    }
+    Some(())
+}
+
+/// One claim of a DFA_SCAN part: walk at most `budget` iterations (one per
+/// byte and one per reported match) from `part.pos`, updating `part`.
+pub fn walk(bufs: &ScanBuffers, part: &mut Part, mut budget: u32) -> Step {
+    let bad = Step::Fault(VYRE_FAULT_BAD_ARGS);
+    let Some(table) = Table::open(bufs.rules, part.table) else { return bad };
+    let arena_bytes = bufs.arena.len() as u64;
+    if arena_bytes > u64::from(VYRE_SCAN_MAX_ARENA_WORDS) * 4 {
+        return bad;
+    }
+    let first_byte = u64::from(part.base_word) * 4 + u64::from(part.base_skew);
+    if job_word(bufs.state, part.job, VYRE_SCAN_JOB_PARTS_LEFT).is_none()
+        || part.base_skew > 3
+        || first_byte + u64::from(part.len) > arena_bytes
+        || part.pos > part.len
+        || part.flags & !VYRE_SCAN_FLAG_EOI != 0
+    {
+        return bad;
+    }
+    if part.state == VYRE_SCAN_STATE_AFTER_PREVIOUS {
+        // Look-behind (`\b`, `(?m)^`) sees the byte before the part.
+        let Some(previous) = first_byte.checked_sub(1) else { return bad };
+        let previous = bufs.arena[previous as usize].load(Ordering::Relaxed);
+        let Some(row) = table.read(table.starts + 1 + u64::from(previous)) else { return bad };
+        part.state = row;
+    }
+    if !table.row_is_valid(part.state) {
+        return bad;
+    }
+    // A claim starts only with room for one byte and one whole match list.
+    let step_cost = table.max_list.saturating_add(1);
+    let mut row = part.state;
+    while part.pos < part.len {
+        if budget < step_cost {
+            part.state = row;
+            return Step::Continue;
+        }
+        budget -= 1;
+        let byte = bufs.arena[(first_byte + u64::from(part.pos)) as usize].load(Ordering::Relaxed);
+        let Some(class) = table.class_of(byte) else { return bad };
+        let Some(entry) = table.read(table.transitions + u64::from(row) + u64::from(class)) else { return bad };
+        row = entry & !VYRE_TABLE_MATCH_FLAG;
+        if !table.row_is_valid(row) {
+            return bad;
+        }
+        if entry & VYRE_TABLE_MATCH_FLAG != 0 && part.pos >= part.report_from {
+            let end = part.end_bias.wrapping_add(part.pos);
+            if report_list(bufs, &table, part.job, row, end, &mut budget).is_none() {
+                return bad;
+            }
+        }
+        part.pos += 1;
+        // The dead state never matches again: skip the rest of the part.
+        if row == 0 {
+            part.pos = part.len;
+        }
+    }
+    part.state = row;
+    if part.flags & VYRE_SCAN_FLAG_EOI != 0 {
+        if budget < step_cost {
+            return Step::Continue;
+        }
+        let Some(entry) =
+            table.read(table.transitions + u64::from(row) + u64::from(table.stride - 1))
+        else {
+            return bad;
+        };
+        let row = entry & !VYRE_TABLE_MATCH_FLAG;
+        if !table.row_is_valid(row) {
+            return bad;
+        }
+        if entry & VYRE_TABLE_MATCH_FLAG != 0 && part.len >= part.report_from {
+            let end = part.end_bias.wrapping_add(part.len);
+            if report_list(bufs, &table, part.job, row, end, &mut budget).is_none() {
+                return bad;
+            }
+        }
+        // Done: a continued claim must not take the end transition twice.
+        part.flags &= !VYRE_SCAN_FLAG_EOI;
+    }
+    Step::Finished
+}
+
+/// Mark the part's job faulted with `reason` (the first reason wins); an
+/// unknown job is left alone.
+pub fn fault_part(state: &[AtomicU32], job: u32, reason: u32) {
+    if let Some(fault) = job_word(state, job, VYRE_SCAN_JOB_FAULT) {
+        let _ = fault.compare_exchange(0, reason, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+/// After a part's slot is final: count the part done, and if it was the
+/// job's last, append the job's completion record (its words first, the
+/// sequence word last).
+pub fn finish_part(state: &[AtomicU32], job: u32) {
+    let Some(parts_left) = job_word(state, job, VYRE_SCAN_JOB_PARTS_LEFT) else { return };
+    if parts_left.fetch_sub(1, Ordering::AcqRel) != 1 {
+        return;
+    }
+    let load = |field| job_word(state, job, field).map_or(0, |w| w.load(Ordering::Acquire));
+    let (hits, fault) = (load(VYRE_SCAN_JOB_HIT_COUNT), load(VYRE_SCAN_JOB_FAULT));
+    let header = |index: u32| word(state, u64::from(index)).unwrap_or(0);
+    let (jobs, records) = (header(VYRE_SCAN_HDR_JOB_COUNT), header(VYRE_SCAN_HDR_OFF_COMPLETIONS));
+    let Some(tail) = state.get(at(VYRE_SCAN_HDR_COMPLETION_TAIL)) else { return };
+    let sequence = tail.fetch_add(1, Ordering::AcqRel);
+    let first = u64::from(records) + u64::from(sequence % jobs) * u64::from(VYRE_SCAN_COMPLETION_WORDS);
+    let cell = |field: u32| usize::try_from(first + u64::from(field)).ok().and_then(|i| state.get(i));
+    for (field, value) in
+        [(VYRE_SCAN_COMPLETION_JOB, job), (VYRE_SCAN_COMPLETION_HITS, hits), (VYRE_SCAN_COMPLETION_FAULT, fault)]
+    {
+        if let Some(w) = cell(field) {
+            w.store(value, Ordering::Release);
+        }
+    }
+    if let Some(w) = cell(VYRE_SCAN_COMPLETION_SEQ) {
+        w.store(sequence_word(sequence), Ordering::Release);
+    }
+}
+
+/// The sequence word of completion record number `sequence`: never 0 (the
+/// value of a record not written yet), and unlike the word any earlier use
+/// of the same record left behind.
+pub fn sequence_word(sequence: u32) -> u32 {
+    sequence % VYRE_SCAN_SEQ_MODULUS + 1
+}

@@ -1,0 +1,308 @@
+//! The scanning engine against the CPU oracle (`RuleSet::scan`), on both
+//! backends: every match of every job, split or not, from one thread or
+//! many, in resident and per-batch modes, plus every error a job can end in.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+use vyre::backend::BackendChoice;
+use vyre::engine::{Completion, Engine, EngineOptions, Hit, Persistent, WorkItem};
+use vyre::error::ErrorKind;
+use vyre::rules::{CompileOptions, Pattern, RuleSet};
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// Both backends; Vulkan only where a device exists, unless
+/// VYRE_CONFORMANCE_REQUIRE_VULKAN demands it.
+fn engines(options: EngineOptions) -> Vec<Engine> {
+    let mut out = vec![Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..options }).unwrap()];
+    match Engine::create(&EngineOptions { backend: BackendChoice::Vulkan, ..options }) {
+        Ok(engine) => out.push(engine),
+        Err(e) if e.kind == ErrorKind::Unsupported && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() => {
+            eprintln!("Vulkan skipped: {e}")
+        }
+        Err(e) => panic!("Vulkan engine: {e}"),
+    }
+    out
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn bytes(&mut self, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len).map(|_| alphabet[self.below(alphabet.len() as u64) as usize]).collect()
+    }
+}
+
+/// Hits of one job as (end, pattern), sorted.
+type Matches = Vec<(u64, u32)>;
+
+fn oracle(rs: &RuleSet, bytes: &[u8]) -> Matches {
+    let mut out: Matches = rs.matches(bytes).into_iter().map(|(p, e)| (e as u64, p)).collect();
+    out.sort_unstable();
+    out
+}
+
+/// Run `jobs` (arena offset, bytes) through `engine` with rule set `id` and
+/// return each job's status and matches, keyed by job index.
+fn run_jobs(engine: &Engine, id: u32, jobs: &[(u64, Vec<u8>)]) -> BTreeMap<u64, (i32, u64, Matches)> {
+    for (offset, bytes) in jobs {
+        engine.write(*offset, bytes).unwrap();
+    }
+    let mut results = BTreeMap::new();
+    let mut completions = vec![Completion::default(); 64];
+    let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 2];
+    let mut next = 0;
+    while results.len() < jobs.len() {
+        while next < jobs.len() {
+            let (offset, bytes) = &jobs[next];
+            let item = WorkItem {
+                input_offset: *offset,
+                input_len: bytes.len() as u64,
+                rule_set_id: id,
+                flags: 0,
+                user_data: next as u64,
+            };
+            match engine.enqueue(&item) {
+                Ok(()) => next += 1,
+                Err(e) if e.kind == ErrorKind::QueueFull => break,
+                Err(e) => panic!("enqueue: {e}"),
+            }
+        }
+        let (n, _) = engine.wait(&mut completions, &mut hits, LONG).unwrap();
+        for c in &completions[..n] {
+            let mine = &hits[c.first_hit as usize..(c.first_hit + u64::from(c.hits_stored)) as usize];
+            assert!(mine.iter().all(|h| h.user_data == c.user_data && h.reserved == 0));
+            let matches = mine.iter().map(|h| (h.end_offset, h.pattern_id)).collect();
+            assert!(results.insert(c.user_data, (c.status, c.hit_count, matches)).is_none(), "two completions");
+        }
+    }
+    results
+}
+
+fn literal_set(rng: &mut Rng, count: usize) -> Vec<Pattern> {
+    (0..count).map(|_| {
+        let len = 1 + rng.below(6) as usize;
+        Pattern::literal(rng.bytes(len, b"abcd"))
+    }).collect()
+}
+
+fn check_against_oracle(options: EngineOptions, patterns: &[Pattern], compile: CompileOptions, seed: u64) {
+    let rs = RuleSet::compile(patterns, &compile).unwrap();
+    let mut rng = Rng(seed);
+    for engine in engines(options) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let mut jobs = Vec::new();
+        let mut offset = 0u64;
+        for _ in 0..40 {
+            let len = match rng.below(4) {
+                0 => rng.below(3) as usize,
+                1 => rng.below(64) as usize,
+                _ => rng.below(3000) as usize,
+            };
+            let bytes = rng.bytes(len, b"abcdABCD \n");
+            jobs.push((offset + rng.below(4), bytes));
+            offset += 4096;
+        }
+        let results = run_jobs(&engine, id, &jobs);
+        for (index, (_, bytes)) in jobs.iter().enumerate() {
+            let (status, count, matches) = &results[&(index as u64)];
+            let expected = oracle(&rs, bytes);
+            assert_eq!(*status, 0, "job {index} on {:?}", engine.info().backend);
+            assert_eq!(*count, expected.len() as u64, "job {index} count on {:?}", engine.info().backend);
+            assert_eq!(matches, &expected, "job {index} ({} bytes) on {:?}", bytes.len(), engine.info().backend);
+        }
+    }
+}
+
+fn small_parts() -> EngineOptions {
+    EngineOptions { part_bytes: 256, arena_bytes: 1 << 20, queue_depth: 16, max_hits_per_job: 8192, ..Default::default() }
+}
+
+#[test]
+fn literal_sets_match_the_cpu_oracle_across_split_points() {
+    for seed in 1..=3u64 {
+        let mut rng = Rng(seed * 7919);
+        let count = 1 + rng.below(12) as usize;
+        let patterns = literal_set(&mut rng, count);
+        check_against_oracle(small_parts(), &patterns, CompileOptions::default(), seed);
+    }
+}
+
+#[test]
+fn case_insensitive_literals_and_regexes_match_the_oracle() {
+    let patterns = [
+        Pattern::literal(&b"abc"[..]),
+        Pattern::regex(&br"\bda+b\b"[..]),
+        Pattern::regex(&br"(?m)^cd"[..]),
+        Pattern::regex(&br"a[bc]{2,5}d$"[..]),
+    ];
+    check_against_oracle(small_parts(), &patterns, CompileOptions { ascii_case_insensitive: true }, 11);
+}
+
+#[test]
+fn unbounded_regexes_are_scanned_whole_in_continued_claims() {
+    let patterns = [Pattern::regex(&b"a[^\\n]*b"[..]), Pattern::literal(&b"dd"[..])];
+    check_against_oracle(small_parts(), &patterns, CompileOptions::default(), 5);
+}
+
+#[test]
+fn a_job_of_several_mib_is_scanned_completely() {
+    // Far past lavapipe's 65 535 loop iterations: every part runs in many
+    // claims, and every split point is crossed by planted matches.
+    let rs = RuleSet::compile(&[Pattern::literal(&b"needle"[..]), Pattern::regex(&b"x[0-9]{3}y"[..])], &Default::default())
+        .unwrap();
+    let mut rng = Rng(42);
+    let mut bytes = rng.bytes(3 << 20, b"abcdefghij0123456789xy");
+    for k in 0..2000usize {
+        let at = (k * 1571) % (bytes.len() - 8);
+        bytes[at..at + 6].copy_from_slice(b"needle");
+    }
+    let options = EngineOptions { arena_bytes: 4 << 20, queue_depth: 4, max_hits_per_job: 1 << 16, ..Default::default() };
+    for engine in engines(options) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let results = run_jobs(&engine, id, &[(0, bytes.clone())]);
+        let (status, count, matches) = &results[&0];
+        let expected = oracle(&rs, &bytes);
+        assert!(expected.len() > 2000);
+        assert_eq!((*status, *count), (0, expected.len() as u64), "{:?}", engine.info().backend);
+        assert_eq!(matches, &expected, "{:?}", engine.info().backend);
+    }
+}
+
+#[test]
+fn eight_threads_enqueue_thousands_of_jobs_and_every_one_completes_once() {
+    let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..]), Pattern::literal(&b"bca"[..])], &Default::default()).unwrap();
+    let options = EngineOptions { arena_bytes: 1 << 20, queue_depth: 256, max_hits_per_job: 512, ..Default::default() };
+    for engine in engines(options) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let mut rng = Rng(3);
+        // 256 distinct 1 KiB inputs; job j scans input j % 256.
+        let inputs: Vec<Vec<u8>> = (0..256).map(|_| rng.bytes(1024, b"abc")).collect();
+        for (i, input) in inputs.iter().enumerate() {
+            engine.write(i as u64 * 1024, input).unwrap();
+        }
+        let expected: Vec<u64> = inputs.iter().map(|input| oracle(&rs, input).len() as u64).collect();
+        const PER_THREAD: u64 = 500;
+        let seen = std::sync::Mutex::new(BTreeMap::new());
+        std::thread::scope(|scope| {
+            for t in 0..8u64 {
+                let (engine, seen, expected) = (&engine, &seen, &expected);
+                scope.spawn(move || {
+                    let mut completions = vec![Completion::default(); 32];
+                    let mut hits = vec![Hit::default(); 512 * 4];
+                    let mut sent = 0;
+                    let mut drain = |got: usize, completions: &[Completion], hits: &[Hit]| {
+                        let mut seen = seen.lock().unwrap();
+                        for c in &completions[..got] {
+                            let input = c.user_data % 256;
+                            assert_eq!(c.status, 0);
+                            assert_eq!(c.hit_count, expected[input as usize], "job {}", c.user_data);
+                            let mine = &hits[c.first_hit as usize..][..c.hits_stored as usize];
+                            assert!(mine.iter().all(|h| h.user_data == c.user_data));
+                            assert!(seen.insert(c.user_data, ()).is_none(), "job {} completed twice", c.user_data);
+                        }
+                    };
+                    while sent < PER_THREAD {
+                        let job = t * PER_THREAD + sent;
+                        let input = job % 256;
+                        let item = WorkItem { input_offset: input * 1024, input_len: 1024, rule_set_id: id, flags: 0, user_data: job };
+                        match engine.enqueue(&item) {
+                            Ok(()) => sent += 1,
+                            Err(e) if e.kind == ErrorKind::QueueFull => {
+                                let (got, _) = engine.poll(&mut completions, &mut hits).unwrap();
+                                drain(got, &completions, &hits);
+                                std::thread::yield_now();
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    // Completions may be collected by any thread: drain until all are seen.
+                    while seen.lock().unwrap().len() < (8 * PER_THREAD) as usize {
+                        let (got, _) = engine.poll(&mut completions, &mut hits).unwrap();
+                        drain(got, &completions, &hits);
+                        std::thread::yield_now();
+                    }
+                });
+            }
+        });
+        assert_eq!(seen.into_inner().unwrap().len(), 8 * PER_THREAD as usize);
+    }
+}
+
+#[test]
+fn every_failing_job_still_completes_once_with_its_error() {
+    let rs = RuleSet::compile(&[Pattern::literal(&b"a"[..])], &Default::default()).unwrap();
+    let options = EngineOptions { arena_bytes: 4096, queue_depth: 8, max_hits_per_job: 10, ..Default::default() };
+    for engine in engines(options) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        engine.write(0, &[b'a'; 100]).unwrap();
+        let item = |offset: u64, len: u64, rule_set_id: u32, user_data: u64| WorkItem {
+            input_offset: offset,
+            input_len: len,
+            rule_set_id,
+            flags: 0,
+            user_data,
+        };
+        let bad_flags = WorkItem { flags: 1, ..item(0, 1, id, 9) };
+        assert_eq!(engine.enqueue(&bad_flags).unwrap_err().kind, ErrorKind::InvalidArgument);
+        for job in [
+            item(0, 100, id, 1),         // 100 matches, 10 stored
+            item(4000, 200, id, 2),      // past the arena's end
+            item(u64::MAX, 2, id, 3),    // offset + len overflows
+            item(0, 5, id + 7, 4),       // no such rule set
+            item(0, 5, id, 5),           // fine
+        ] {
+            engine.enqueue(&job).unwrap();
+        }
+        let mut completions = vec![Completion::default(); 8];
+        let mut hits = vec![Hit::default(); 10];
+        let mut got = BTreeMap::new();
+        while got.len() < 5 {
+            let (n, _) = engine.wait(&mut completions, &mut hits, LONG).unwrap();
+            for c in &completions[..n] {
+                assert!(got.insert(c.user_data, *c).is_none());
+            }
+        }
+        assert_eq!((got[&1].status, got[&1].hit_count, got[&1].hits_stored), (ErrorKind::HitsTruncated.code(), 100, 10));
+        assert_eq!(got[&2].status, ErrorKind::OutOfRange.code());
+        assert_eq!(got[&3].status, ErrorKind::OutOfRange.code());
+        assert_eq!(got[&4].status, ErrorKind::NotFound.code());
+        assert_eq!((got[&5].status, got[&5].hit_count), (0, 5));
+        assert_eq!(engine.poll(&mut completions, &mut hits).unwrap(), (0, 0), "nothing more");
+        let err = engine.wait(&mut completions, &mut hits, Duration::from_millis(20)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Timeout);
+        // A hits array smaller than one job's hits is refused, not truncated.
+        engine.enqueue(&item(0, 100, id, 6)).unwrap();
+        let mut tiny = vec![Hit::default(); 3];
+        let deadline = std::time::Instant::now() + LONG;
+        loop {
+            match engine.poll(&mut completions, &mut tiny) {
+                Err(e) if e.kind == ErrorKind::BufferTooSmall => break,
+                Ok((0, _)) if std::time::Instant::now() < deadline => std::thread::yield_now(),
+                other => panic!("{other:?}"),
+            }
+        }
+        let (n, stored) = engine.wait(&mut completions, &mut hits, LONG).unwrap();
+        assert_eq!((n, stored, completions[0].user_data), (1, 10, 6));
+    }
+}
+
+#[test]
+fn disable_mode_dispatches_per_batch_with_the_same_results() {
+    let patterns = [Pattern::literal(&b"abc"[..]), Pattern::regex(&b"d[ab]+c"[..])];
+    let disabled = EngineOptions { persistent: Persistent::Disable, ..small_parts() };
+    for engine in engines(disabled) {
+        let resident = engine.info().backend == BackendChoice::Reference;
+        assert_eq!(engine.info().resident, resident, "only the reference backend's workers stay");
+    }
+    check_against_oracle(disabled, &patterns, CompileOptions::default(), 77);
+}
