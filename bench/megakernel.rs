@@ -152,6 +152,8 @@ fn backend_config(workgroups: u32) -> BackendConfig {
         device: None,
         slice_budget: None,
         watchdog: None,
+        scan: vyre::protocol::scan::ScanLayout::NONE,
+        resident: true,
     }
 }
 

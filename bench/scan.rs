@@ -2,34 +2,47 @@
 //! and regex-automata on the same corpora and pattern sets, in one run.
 //!
 //! cargo run --release --example bench-scan -- [--quick] [--engines LIST] [--threads N]
-//!     [--vyre-submitters N] [--csv PATH] [--svg PATH] [--cache DIR] [--reps N] [--sets LIST] [--headline-jobs N]
-//!     [--small-mib N] [--large-files N] [--large-mib N] [--chunk-kib N]
+//!     [--vyre-submitters N] [--csv PATH] [--svg PATH] [--cache DIR] [--reps N] [--sets LIST]
+//!     [--headline-jobs N] [--small-mib N] [--large-files N] [--large-mib N] [--chunk-kib N]
 //!
 //! 1. Headline: 10 000 jobs of 1 KiB with 1 000 literals, vyre's resident
 //!    kernel (Persistent::Auto) against Persistent::Disable (one dispatch
-//!    per batch): total time and jobs/s.
-//! 2. Every engine on two corpora (many small files of 1–4 KiB; a few large
-//!    files) with 10, 100, 1 000 and 5 000 literals and 20 secret-scanning
-//!    regexes: GB/s (1 GB = 10^9 bytes), jobs/s, match counts. Every engine
-//!    must find the same `(file, pattern, end)` set (count and an
-//!    order-independent checksum); a MISMATCH line and a non-zero exit
-//!    otherwise.
+//!    per batch), data already in the arena: total time and jobs/s.
+//! 2. Every engine on two corpora, 64 MiB of small files (1–4 KiB) and
+//!    4 files of 64 MiB, with 10, 100, 1 000 and 5 000 literals (8–24 bytes)
+//!    and 20 secret-scanning regexes: GB/s (1 GB = 10^9 bytes), jobs/s,
+//!    match counts. Every engine must find the same `(file, pattern, end)`
+//!    set (count and an order-independent checksum): a MISMATCH line and
+//!    exit status 1 otherwise.
 //! 3. The targets, printed next to the measurements.
 //!
-//! Engines (`--engines`, comma-separated; default all):
-//!   vyre          the GPU engine: data already in the arena, and streamed
-//!                 from host memory (writes included in the time)
+//! Engines (`--engines`, comma-separated; default all; an engine that
+//! cannot run is skipped with a note unless it was named):
+//!   vyre          the GPU engine (vyre::engine): "in GPU" = the corpus
+//!                 already in the arena; "from host" = streamed through
+//!                 Engine::write into arena regions, writes in the time
 //!   hyperscan     Hyperscan 5 block mode (dlopen of libhs.so.5), all cores,
 //!                 one scratch per thread
 //!   aho-corasick  the aho-corasick crate, overlapping iteration (literal
 //!                 sets only), all cores
 //!   regex         regex-automata (the regex crate's engine) as a dense DFA,
 //!                 MatchKind::All, overlapping search, all cores
-//!   vyre-cpu      vyre's CPU table walker (RuleSet::scan, the oracle),
-//!                 all cores
+//!   vyre-cpu      vyre's CPU table walker (RuleSet::scan, the oracle; the
+//!                 reference of the count check), all cores
 //! CPU engines scan small files whole and large files in windows of
 //! --chunk-kib (default 1024) that overlap by the longest match, so all
-//! cores work on a few large files too.
+//! cores work on a few large files too; vyre gets every file as one job.
+//!
+//! `--quick` (a smoke run for a 2-core machine): 4 MiB of small files,
+//! 2 files of 4 MiB, 2 000 headline jobs, one repetition, and only the 10-,
+//! 100-literal and regex sets (the headline then uses the 100-literal set):
+//! compiling 1 000 literals into one DFA takes minutes there, 5 000 far
+//! longer. `--cache DIR` keeps compiled tables between runs.
+//!
+//! On the GPU machine (../shared/GPU.md): build here, then
+//!   ../shared/gpu/pack.sh target/release/examples/bench-scan /usr/lib/x86_64-linux-gnu/libhs.so.5
+//! and there `. .gpu/env.sh && bench-scan --csv $OUT/scan.csv --svg $OUT/scan.svg`
+//! (without libhs.so.5, from Debian's libhyperscan5, Hyperscan is skipped).
 
 #[path = "scan/cache.rs"]
 mod cache;
@@ -41,10 +54,7 @@ mod cpu;
 mod hyperscan;
 #[path = "scan/report.rs"]
 mod report;
-// The GPU part needs vyre::engine (src/engine). Until it exists the stub
-// says so; switch the two lines below to measure vyre.
-// #[path = "scan/vyre_gpu.rs"]
-#[path = "scan/vyre_gpu_stub.rs"]
+#[path = "scan/vyre_gpu.rs"]
 mod vyre_gpu;
 
 use corpus::{Corpus, Plants, LITERAL_SET_SIZES};
@@ -114,7 +124,10 @@ fn parse_args() -> Result<Config, String> {
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
         let number = |text: String, name: &str| -> Result<usize, String> {
-            text.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| format!("{name}: {text:?} is not a positive number"))
+            text.parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("{name}: {text:?} is not a positive number"))
         };
         match arg.as_str() {
             "--quick" => {}
@@ -176,7 +189,8 @@ pub struct PatternSet {
 }
 
 impl PatternSet {
-    pub fn len(&self) -> usize {
+    /// Patterns in the set.
+    pub fn count(&self) -> usize {
         self.literals.len() + self.regexes.len()
     }
 
@@ -222,8 +236,11 @@ fn build_set(
     } else {
         regexes.iter().map(|r| regex_max_len(r)).collect::<Option<Vec<usize>>>().and_then(|v| v.into_iter().max())
     };
-    let raw: Vec<&[u8]> =
-        if regexes.is_empty() { literals.iter().map(Vec::as_slice).collect() } else { regexes.iter().map(|r| r.as_bytes()).collect() };
+    let raw: Vec<&[u8]> = if regexes.is_empty() {
+        literals.iter().map(Vec::as_slice).collect()
+    } else {
+        regexes.iter().map(|r| r.as_bytes()).collect()
+    };
     let hash = cache::pattern_hash(if regexes.is_empty() { "literal" } else { "regex" }, &raw);
     const MAGIC: &[u8; 8] = b"VYRERS01";
     let file = cache_dir.map(|dir| cache::path(dir, "vyre", key, hash));
@@ -235,8 +252,8 @@ fn build_set(
         Some((rules, seconds)) => (rules, seconds, true),
         None => {
             let start = Instant::now();
-            let rules =
-                RuleSet::compile(&patterns, &CompileOptions::default()).map_err(|e| format!("vyre compile of {label}: {e}"))?;
+            let rules = RuleSet::compile(&patterns, &CompileOptions::default())
+                .map_err(|e| format!("vyre compile of {label}: {e}"))?;
             let seconds = start.elapsed().as_secs_f64();
             if let Some(f) = &file {
                 if let Err(e) = cache::write(f, MAGIC, seconds, &rules.to_bytes()) {
@@ -323,13 +340,16 @@ fn measure_cpu(
         let outcomes: Vec<cpu::Outcome> = (0..config.reps).map(|_| scan(corpus, &units)).collect();
         let first = outcomes[0];
         if let Some(bad) = outcomes.iter().find(|o| o.matches != first.matches || o.checksum != first.checksum) {
-            return Err(format!("{engine}, {} on {}: repetitions disagree ({first:?} vs {bad:?})", set.label, corpus.name));
+            return Err(format!(
+                "{engine}, {} on {}: repetitions disagree ({first:?} vs {bad:?})",
+                set.label, corpus.name
+            ));
         }
         rows.push(Row {
             section: "scan",
             corpus: corpus.name.to_string(),
             set: set.label.clone(),
-            patterns: set.len(),
+            patterns: set.count(),
             engine: engine.to_string(),
             threads: config.threads,
             bytes: corpus.bytes() as u64,
@@ -392,13 +412,14 @@ fn run(config: &Config) -> Result<bool, String> {
         let headline = corpus::build("headline", config.headline_jobs * 1024, 1024, 1024, 11, &plants);
         let small = corpus::build("small files", config.small_bytes, 1024, 4096, 22, &plants);
         let large = large.join().expect("corpus thread");
-        let sets: Result<Vec<PatternSet>, String> = handles.into_iter().map(|h| h.join().expect("compile thread")).collect();
+        let sets: Result<Vec<PatternSet>, String> =
+            handles.into_iter().map(|h| h.join().expect("compile thread")).collect();
         (sets, (headline, small, large))
     });
     let sets = sets?;
     // The headline's rules: the 1 000-literal set, else the largest literal set measured.
     let headline_set = sets.iter().position(|s| s.key == "1000").or_else(|| {
-        sets.iter().enumerate().filter(|(_, s)| s.is_literal()).max_by_key(|(_, s)| s.len()).map(|(i, _)| i)
+        sets.iter().enumerate().filter(|(_, s)| s.is_literal()).max_by_key(|(_, s)| s.count()).map(|(i, _)| i)
     });
     let inputs = Inputs { headline, corpora: vec![small, large], sets, headline_set };
 
@@ -429,8 +450,12 @@ fn run(config: &Config) -> Result<bool, String> {
             let measured = match engine {
                 "hyperscan" => {
                     let Some(hs) = hyperscan.as_ref() else { continue };
-                    let db = if set.is_literal() { hs.compile_literals(&set.literals) } else { hs.compile_regexes(&set.regexes) }
-                        .map_err(|e| format!("{label}: {e}"))?;
+                    let db = if set.is_literal() {
+                        hs.compile_literals(&set.literals)
+                    } else {
+                        hs.compile_regexes(&set.regexes)
+                    }
+                    .map_err(|e| format!("{label}: {e}"))?;
                     let compile = start.elapsed().as_secs_f64();
                     progress(&format!("{label} (compiled in {compile:.2} s)"));
                     measure(&|c, u| cpu::run(&db, c, u, config.threads), compile)
@@ -445,7 +470,8 @@ fn run(config: &Config) -> Result<bool, String> {
                     measure(&|c, u| cpu::run(&ac, c, u, config.threads), compile)
                 }
                 "regex" => {
-                    let file = config.cache.as_deref().map(|dir| cache::path(dir, "regex-automata", &set.key, set.hash));
+                    let file =
+                        config.cache.as_deref().map(|dir| cache::path(dir, "regex-automata", &set.key, set.hash));
                     let cached = file.as_deref().is_some_and(Path::exists);
                     if set.compile_seconds > 60.0 && !cached && !config.engines_given {
                         notes.push(format!(
@@ -509,8 +535,9 @@ fn run(config: &Config) -> Result<bool, String> {
         if done.contains(&key) {
             continue;
         }
-        let group: Vec<usize> =
-            (0..rows.len()).filter(|&i| rows[i].section == "scan" && rows[i].corpus == key.0 && rows[i].set == key.1).collect();
+        let group: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows[i].section == "scan" && rows[i].corpus == key.0 && rows[i].set == key.1)
+            .collect();
         let reference = group
             .iter()
             .copied()

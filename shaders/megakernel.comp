@@ -41,6 +41,7 @@ layout(push_constant) uniform Slice {
     uint idle_passes; // empty passes before a lane starts to back off
     uint backoff_max; // longest back-off, in device clock ticks (0: never)
     uint idle_exit;   // leave after this many empty passes (0: never; a dispatch per batch)
+    uint slice_ticks; // device clock ticks a slice lasts (backoff variant; 0: no limit)
 } pc;
 
 const uint RETRY = 0xFFFFFFFFu;
@@ -51,6 +52,17 @@ uint slot_count, tenant_count, observable_count, fence_count;
 uint off_metrics, off_tenants, off_tenant_opcodes, off_fences, off_observables;
 // Iterations spent, shared by every loop of this invocation.
 uint iters = 0u;
+
+// Whether this slice's time is up. On a GPU slices end by the device clock:
+// an iteration budget alone let idle lanes, spinning in back-off, use up
+// theirs and sit out the rest of a long slice while new work waited; and a
+// slice of bounded time lets other contexts share the GPU.
+#ifdef VYRE_IDLE_BACKOFF
+uint slice_start;
+bool time_is_up() { return pc.slice_ticks != 0u && clockRealtime2x32EXT().x - slice_start >= pc.slice_ticks; }
+#else
+bool time_is_up() { return false; }
+#endif
 // Arguments of the slot being served.
 uint args[VYRE_SLOT_MAX_ARGS];
 // Set when a DFA_SCAN claim stored its progress in `args`.
@@ -314,11 +326,14 @@ bool report_list(uint job, uint row, uint end) {
     uint last = rules[t_match_offsets + state + 1u];
     if (last < first || last - first > t_max_list) return false;
     if (last > first && !t_inside(t_match_ids, last - 1u)) return false;
-    for (uint k = first; k < last; k++) {
+    uint k = first;
+    for (; k < last; k++) {
         iters++;
         report_hit(job, rules[t_match_ids + k], end);
     }
-    return true;
+    // A list cut short (lavapipe's loop cap, see dfa_scan) faults the job
+    // rather than losing matches silently.
+    return k == last;
 }
 
 uint class_of(uint byte_value) {
@@ -365,7 +380,7 @@ uint dfa_scan() {
     uvec4 chunk = uvec4(0u);
     uint chunk_index = 0xFFFFFFFFu;
     while (pos < len) {
-        if (iters + step_cost + 16u >= pc.budget) {
+        if (iters + step_cost + 16u >= pc.budget || ((pos & 1023u) == 1023u && time_is_up())) {
             args[VYRE_SCAN_ARG_POS] = pos;
             args[VYRE_SCAN_ARG_STATE] = row;
             args_dirty = true;
@@ -389,6 +404,15 @@ uint dfa_scan() {
         }
         pos++;
         if (row == 0u) pos = len;  // dead: nothing can match any more
+    }
+    // The loop only ends with pos == len, unless lavapipe cut it short (it
+    // ends every loop of an invocation once their iterations together pass
+    // 65 535, counted its own way): then hand the part back to be continued.
+    if (pos < len) {
+        args[VYRE_SCAN_ARG_POS] = pos;
+        args[VYRE_SCAN_ARG_STATE] = row;
+        args_dirty = true;
+        return RETRY;
     }
     if ((flags & VYRE_SCAN_FLAG_EOI) != 0u) {
         if (iters + step_cost + 16u >= pc.budget) {
@@ -573,6 +597,9 @@ void main() {
     off_observables = ctrl[VYRE_CTRL_OFF_OBSERVABLES];
     if (ctrl[VYRE_CTRL_MAGIC] != VYRE_CONTROL_MAGIC || slot_count == 0u) return;
 
+#ifdef VYRE_IDLE_BACKOFF
+    slice_start = clockRealtime2x32EXT().x;
+#endif
     uint lane = gl_GlobalInvocationID.x;
     uint lanes = max(pc.lane_count, 1u);
     // The most one slot can cost in iterations (a MEMCPY plus the table
@@ -589,6 +616,7 @@ void main() {
         // published slot sooner.
         if ((pass & 15u) == 0u) {
             if (ctrl[VYRE_CTRL_SHUTDOWN] != 0u) { stop = VYRE_STOP_SHUTDOWN; break; }
+            if (time_is_up()) break;
             if (lane == 0u) atomicAdd(ctrl[VYRE_CTRL_HEARTBEAT], 1u);
         }
         // Scan this lane's share of the ring for a published slot (the
@@ -597,19 +625,17 @@ void main() {
         // pass. The scan only reads status words, which keeps it cheap on
         // SIMD devices (lavapipe) that would otherwise run the whole slot
         // body, masked, at every slot checked. (Claiming inside the scan
-        // loop and breaking out of it executed some slots twice on lavapipe.)
-        // It stops at the first published slot: a big ring over few lanes
-        // (the engine's, on a CPU device) would otherwise spend most of a
-        // slice's budget reading status words.
+        // loop and breaking out of it executed some slots twice on lavapipe;
+        // breaking out at the first published slot made passes so short that
+        // lavapipe's own count of loop iterations reached its 65 535 cap
+        // before ours reached the budget, cutting DFA walks short; so the
+        // loop reads on.)
         uint candidate = 0xFFFFFFFFu;
         for (uint s = lane % slot_count; s < slot_count; s += lanes) {
             iters++;
             uint slot = (s + pass) % slot_count;
             bool published = (ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)] & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED;
-            if (published) {
-                candidate = slot;
-                break;
-            }
+            if (candidate == 0xFFFFFFFFu && published) candidate = slot;
             // A long scan (a big ring over few lanes) must not eat the
             // budget the slot after it needs. The loop only reads, so
             // leaving it early is safe.
@@ -630,11 +656,12 @@ void main() {
         // hammering memory, while a busy one never waits.
         if (idle >= pc.idle_passes && pc.backoff_max != 0u) {
             backoff = min(max(2u * backoff, 32u), pc.backoff_max);
+            // One iteration of the budget, however long: the wait is bounded
+            // by the clock (this variant never runs on lavapipe, whose loop
+            // cap the budget is for).
+            iters++;
             uint start = clockRealtime2x32EXT().x;
-            while (clockRealtime2x32EXT().x - start < backoff) {
-                iters++;
-                if (iters + reserve >= pc.budget) break;
-            }
+            while (clockRealtime2x32EXT().x - start < backoff) {}
         }
 #endif
         if (pass + 1u == pc.max_passes) stop = VYRE_STOP_PASS;

@@ -28,7 +28,7 @@ impl Rng {
         lo + self.below(hi - lo + 1)
     }
 
-    pub fn pick<'a>(&mut self, bytes: &'a [u8]) -> u8 {
+    pub fn pick(&mut self, bytes: &[u8]) -> u8 {
         bytes[self.below(bytes.len() as u64) as usize]
     }
 
@@ -247,7 +247,11 @@ pub fn secret_rules() -> Vec<SecretRule> {
             regex: r#"(?i)\bpassword[ \t]{0,4}[:=][ \t]{0,4}["'][A-Za-z0-9_!@#$%^&*+]{8,64}["']"#,
             sample: |r| {
                 let n = r.range(8, 30) as usize;
-                cat(&[b"password = \"", &r.string(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_!@#$%^&*+", n), b"\""])
+                cat(&[
+                    b"password = \"",
+                    &r.string(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_!@#$%^&*+", n),
+                    b"\"",
+                ])
             },
         },
     ]

@@ -41,7 +41,13 @@ pub fn units(corpus: &Corpus, chunk: usize, max_len: Option<usize>) -> Vec<Unit>
                 let mut lo = 0;
                 while lo < len {
                     let hi = (lo + chunk).min(len);
-                    out.push(Unit { file, start: lo.saturating_sub(max_len), end: (hi + 1).min(len), keep_lo: lo, keep_hi: hi });
+                    out.push(Unit {
+                        file,
+                        start: lo.saturating_sub(max_len),
+                        end: (hi + 1).min(len),
+                        keep_lo: lo,
+                        keep_hi: hi,
+                    });
                     lo = hi;
                 }
             }

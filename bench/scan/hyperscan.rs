@@ -49,8 +49,15 @@ type FreeDatabase = unsafe extern "C" fn(*mut RawDatabase) -> c_int;
 type AllocScratch = unsafe extern "C" fn(*const RawDatabase, *mut *mut Scratch) -> c_int;
 type CloneScratch = unsafe extern "C" fn(*const Scratch, *mut *mut Scratch) -> c_int;
 type FreeScratch = unsafe extern "C" fn(*mut Scratch) -> c_int;
-type Scan =
-    unsafe extern "C" fn(*const RawDatabase, *const c_char, c_uint, c_uint, *mut Scratch, MatchHandler, *mut c_void) -> c_int;
+type Scan = unsafe extern "C" fn(
+    *const RawDatabase,
+    *const c_char,
+    c_uint,
+    c_uint,
+    *mut Scratch,
+    MatchHandler,
+    *mut c_void,
+) -> c_int;
 type Version = unsafe extern "C" fn() -> *const c_char;
 type ValidPlatform = unsafe extern "C" fn() -> c_int;
 
@@ -125,7 +132,9 @@ impl Hyperscan {
             }
             return Ok(hs);
         }
-        Err(format!("libhs.so.5 not found ({why}); install Debian's libhyperscan5 or put libhs.so.5 on LD_LIBRARY_PATH"))
+        Err(format!(
+            "libhs.so.5 not found ({why}); install Debian's libhyperscan5 or put libhs.so.5 on LD_LIBRARY_PATH"
+        ))
     }
 
     fn compile_error(&self, what: &str, status: c_int, error: *mut HsCompileError) -> String {
@@ -173,8 +182,10 @@ impl Hyperscan {
     /// A block-mode database of regexes (`hs_compile_multi`, flags 0),
     /// pattern id = index.
     pub fn compile_regexes<'a>(&'a self, regexes: &[&str]) -> Result<HsDatabase<'a>, String> {
-        let texts: Vec<CString> =
-            regexes.iter().map(|r| CString::new(*r).map_err(|_| format!("regex {r:?} contains NUL"))).collect::<Result<_, _>>()?;
+        let texts: Vec<CString> = regexes
+            .iter()
+            .map(|r| CString::new(*r).map_err(|_| format!("regex {r:?} contains NUL")))
+            .collect::<Result<_, _>>()?;
         let ptrs: Vec<*const c_char> = texts.iter().map(|t| t.as_ptr()).collect();
         let flags = vec![0 as c_uint; regexes.len()];
         let ids: Vec<c_uint> = (0..regexes.len() as c_uint).collect();

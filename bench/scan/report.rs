@@ -91,7 +91,19 @@ fn gb(value: f64) -> String {
 pub fn print_table(rows: &[Row]) {
     let header = format!(
         "{:<9} {:<11} {:<13} {:<17} {:>4} {:>8} {:>7} {:>9} {:>8} {:>11} {:>11} {:<10} {:>8}",
-        "section", "corpus", "set", "engine", "thr", "MiB", "jobs", "seconds", "GB/s", "jobs/s", "matches", "check", "build s"
+        "section",
+        "corpus",
+        "set",
+        "engine",
+        "thr",
+        "MiB",
+        "jobs",
+        "seconds",
+        "GB/s",
+        "jobs/s",
+        "matches",
+        "check",
+        "build s"
     );
     println!("{header}");
     println!("{}", "-".repeat(header.len()));
@@ -283,10 +295,11 @@ pub fn write_svg(path: &str, device: &str, rows: &[Row]) -> std::io::Result<()> 
     let values: Vec<f64> = scan.iter().map(|r| r.gb_per_s()).filter(|v| *v > 0.0).collect();
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(0.0, f64::max).max(200.0);
-    let (lo_exp, hi_exp) = if values.is_empty() { (-1, 3) } else { (lo.log10().floor() as i32, hi.log10().ceil() as i32) };
+    let (lo_exp, hi_exp) =
+        if values.is_empty() { (-1, 3) } else { (lo.log10().floor() as i32, hi.log10().ceil() as i32) };
     let hi_exp = hi_exp.max(lo_exp + 1);
 
-    let (width, left, right, top, panel_h, gap) = (1000.0, 70.0, 20.0, 70.0, 320.0, 70.0);
+    let (width, left, right, top, panel_h, gap) = (1000.0, 70.0, 20.0, 84.0, 320.0, 70.0);
     let plot_w = width - left - right;
     let height = top + corpora.len().max(1) as f64 * (panel_h + gap) + 10.0;
     let mut svg = String::new();
@@ -297,15 +310,21 @@ pub fn write_svg(path: &str, device: &str, rows: &[Row]) -> std::io::Result<()> 
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         svg,
-        r#"<text x="{}" y="22" font-size="16" text-anchor="middle">Scan throughput, GB/s (log scale) — vyre device: {}</text>"#,
+        r#"<text x="{}" y="22" font-size="16" text-anchor="middle">Scan throughput, GB/s (log scale; 1 GB = 10^9 bytes)</text>"#,
+        width / 2.0
+    );
+    let device: String = device.chars().take(160).collect();
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="40" font-size="11" fill="#444" text-anchor="middle">vyre device: {}</text>"##,
         width / 2.0,
-        xml(device)
+        xml(&device)
     );
     // Legend.
     let mut x = left;
     for engine in &engines {
-        let _ = writeln!(svg, r#"<rect x="{x}" y="36" width="14" height="14" fill="{}"/>"#, color(engine));
-        let _ = writeln!(svg, r#"<text x="{}" y="48">{}</text>"#, x + 18.0, xml(engine));
+        let _ = writeln!(svg, r#"<rect x="{x}" y="50" width="14" height="14" fill="{}"/>"#, color(engine));
+        let _ = writeln!(svg, r#"<text x="{}" y="62">{}</text>"#, x + 18.0, xml(engine));
         x += 26.0 + 7.5 * engine.len() as f64;
     }
     for (p, corpus) in corpora.iter().enumerate() {
@@ -314,7 +333,12 @@ pub fn write_svg(path: &str, device: &str, rows: &[Row]) -> std::io::Result<()> 
             let t = (v.log10() - lo_exp as f64) / (hi_exp - lo_exp) as f64;
             y0 + panel_h * (1.0 - t.clamp(0.0, 1.0))
         };
-        let _ = writeln!(svg, r#"<text x="{left}" y="{}" font-size="14" font-weight="bold">{}</text>"#, y0 - 8.0, xml(corpus));
+        let _ = writeln!(
+            svg,
+            r#"<text x="{left}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+            y0 - 8.0,
+            xml(corpus)
+        );
         for e in lo_exp..=hi_exp {
             let y = y_of(10f64.powi(e));
             let label = if e >= 0 { format!("{}", 10u64.pow(e as u32)) } else { format!("{}", 10f64.powi(e)) };

@@ -166,7 +166,7 @@ fn scan_in_arena(engine: &Engine, rule_set_id: u32, jobs: &[Job], submitters: us
         if polled.is_err() {
             abort.store(true, Ordering::Relaxed);
         }
-        let submitted: Result<(), String> = handles.into_iter().map(|h| h.join().expect("submitter")).collect();
+        let submitted = handles.into_iter().try_for_each(|h| h.join().expect("submitter"));
         submitted.and(polled)
     });
     let seconds = start.elapsed().as_secs_f64();
@@ -210,11 +210,13 @@ fn scan_from_host(
     corpus: &Corpus,
     writers: usize,
 ) -> Result<(f64, Tally, usize), String> {
+    // Regions of 16 MiB (or the largest file, if larger), at least two:
+    // while the GPU scans one, the host fills the next.
     let arena = engine.arena_len() as usize;
     let largest = corpus.largest_file();
-    let regions = if arena / 4 >= largest { 4 } else { 2 };
-    let region_bytes = arena / regions / 16 * 16;
-    if region_bytes < largest {
+    let region_bytes = largest.max((arena / 4).min(16 << 20)).div_ceil(16) * 16;
+    let regions = (arena / region_bytes).min(16);
+    if regions < 2 {
         return Err(format!("the arena ({arena} bytes) cannot hold two copies of the largest file ({largest} bytes)"));
     }
     // Batches: (first file, end file, first byte in the corpus, bytes).
@@ -277,7 +279,12 @@ fn scan_from_host(
 }
 
 fn jobs_of(corpus: &Corpus) -> Vec<Job> {
-    corpus.files.iter().enumerate().map(|(i, &(offset, len))| Job { index: i as u64, offset: offset as u64, len: len as u64 }).collect()
+    corpus
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, &(offset, len))| Job { index: i as u64, offset: offset as u64, len: len as u64 })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -306,7 +313,7 @@ fn row(
         section,
         corpus: corpus.name.to_string(),
         set: set.label.clone(),
-        patterns: set.len(),
+        patterns: set.count(),
         engine: engine.to_string(),
         threads,
         bytes: corpus.bytes() as u64,
@@ -434,9 +441,8 @@ pub fn run(config: &Config, inputs: &Inputs) -> Result<GpuReport, String> {
                 String::new(),
             ));
             progress(&format!("{} on {}, streamed from host memory", set.label, corpus.name));
-            let (seconds, (tally, regions)) = median_run(config.reps, || {
-                scan_from_host(&engine, id, corpus, writers).map(|(s, t, r)| (s, (t, r)))
-            })?;
+            let (seconds, (tally, regions)) =
+                median_run(config.reps, || scan_from_host(&engine, id, corpus, writers).map(|(s, t, r)| (s, (t, r))))?;
             rows.push(row(
                 "scan",
                 corpus,
@@ -456,8 +462,11 @@ pub fn run(config: &Config, inputs: &Inputs) -> Result<GpuReport, String> {
     if let Some(index) = inputs.headline_set {
         progress("creating the engine (Persistent::Disable)");
         let set = &inputs.sets[index];
-        let engine =
-            create(Persistent::Disable, (inputs.headline.bytes() as u64).div_ceil(1 << 20) << 20, set.rules.table_bytes() + 4096)?;
+        let engine = create(
+            Persistent::Disable,
+            (inputs.headline.bytes() as u64).div_ceil(1 << 20) << 20,
+            set.rules.table_bytes() + 4096,
+        )?;
         let id = engine.load_rule_set(&set.rules).map_err(|e| format!("load_rule_set: {e}"))?;
         rows.push(headline(&engine, id, "vyre disable")?);
     }

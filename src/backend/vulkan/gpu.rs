@@ -95,6 +95,8 @@ pub struct SliceParams {
     pub backoff_max: u32,
     /// Empty passes after which a lane leaves the dispatch; 0 never does.
     pub idle_exit: u32,
+    /// Device clock ticks a slice lasts (backoff variant only); 0: no limit.
+    pub slice_ticks: u32,
 }
 
 pub struct Gpu {
@@ -419,6 +421,7 @@ impl Gpu {
                 params.idle_passes,
                 params.backoff_max,
                 params.idle_exit,
+                params.slice_ticks,
             ];
             let bytes: Vec<u8> = bytes.iter().flat_map(|w| w.to_ne_bytes()).collect();
             d.cmd_push_constants(cb, self.layout, vk::ShaderStageFlags::COMPUTE, 0, &bytes);

@@ -33,6 +33,11 @@ const CPU_SLICE_BUDGET: u32 = 24_000;
 /// on an H100; GPU drivers have no loop cap, but slices keep the kernel
 /// clear of watchdogs and let the host notice a hang).
 const GPU_SLICE_BUDGET: u32 = 4_000_000;
+/// How long a slice lasts on a GPU with a device clock, in its ticks
+/// (nanoseconds on NVIDIA): short enough that lanes rejoin every few
+/// milliseconds and other contexts get the GPU, long enough that the launch
+/// of the next (already queued) slice costs under 1 %.
+const GPU_SLICE_TICKS: u32 = 2_000_000;
 /// Empty polling passes (a few hundred microseconds on an H100) before an
 /// idle lane starts to back off: a kernel serving a steady stream never does.
 const IDLE_PASSES_BEFORE_BACKOFF: u32 = 256;
@@ -145,6 +150,7 @@ impl VulkanBackend {
             idle_passes: IDLE_PASSES_BEFORE_BACKOFF,
             backoff_max: if gpu.idle_backoff { BACKOFF_MAX_TICKS } else { 0 },
             idle_exit: if config.resident { 0 } else { IDLE_PASSES_BEFORE_EXIT },
+            slice_ticks: if gpu.idle_backoff { GPU_SLICE_TICKS } else { 0 },
         };
         // A dispatch per batch needs one command buffer; a resident kernel
         // keeps the next slice queued behind the running one.
@@ -197,6 +203,7 @@ impl PerDispatch {
             idle_passes: 0,
             backoff_max: 0,
             idle_exit: 0,
+            slice_ticks: 0,
         };
         let command_buffer = gpu.record_slice(params)?;
         let fence = gpu.fence()?;
