@@ -156,21 +156,24 @@ pub fn print_targets(rows: &[Row], h2d_gbps: Option<f64>, threads: usize) {
         }
         v
     };
-    let headline: Vec<&Row> = rows.iter().filter(|r| r.section == "headline").collect();
-    if headline.len() == 2 {
-        let (a, b) = (headline[0], headline[1]);
-        println!(
-            "headline: {} jobs x 1 KiB, {}: {} {:.4} s ({} jobs/s) vs {} {:.4} s ({} jobs/s): {:.1}x",
-            a.jobs,
-            a.set,
-            a.engine,
-            a.seconds,
-            thousands(a.jobs_per_s() as u64),
-            b.engine,
-            b.seconds,
-            thousands(b.jobs_per_s() as u64),
-            b.seconds / a.seconds
-        );
+    // Resident vs one dispatch per batch, then the same one job at a time
+    // (one dispatch per job).
+    for suffix in ["", ", 1 by 1"] {
+        let find = |name: &str| rows.iter().find(|r| r.section == "headline" && r.engine == format!("{name}{suffix}"));
+        if let (Some(a), Some(b)) = (find("vyre resident"), find("vyre disable")) {
+            println!(
+                "headline: {} jobs x 1 KiB, {}: {} {:.4} s ({} jobs/s) vs {} {:.4} s ({} jobs/s): {:.1}x",
+                a.jobs,
+                a.set,
+                a.engine,
+                a.seconds,
+                thousands(a.jobs_per_s() as u64),
+                b.engine,
+                b.seconds,
+                thousands(b.jobs_per_s() as u64),
+                b.seconds / a.seconds
+            );
+        }
     }
     println!("targets:");
     let in_gpu = "vyre (in GPU)";
@@ -262,9 +265,11 @@ fn xml(s: &str) -> String {
 }
 
 /// Engines in the order of the table and the chart, with their colours.
-pub const ENGINE_ORDER: [&str; 8] = [
+pub const ENGINE_ORDER: [&str; 10] = [
     "vyre resident",
     "vyre disable",
+    "vyre resident, 1 by 1",
+    "vyre disable, 1 by 1",
     "vyre (in GPU)",
     "vyre (from host)",
     "hyperscan",
@@ -272,7 +277,7 @@ pub const ENGINE_ORDER: [&str; 8] = [
     "regex",
     "vyre-cpu",
 ];
-const COLORS: [&str; 8] = ["#1b9e77", "#66c2a5", "#1b9e77", "#66c2a5", "#d95f02", "#7570b3", "#e7298a", "#a6761d"];
+const COLORS: [&str; 10] = ["#1b9e77", "#66c2a5", "#1b9e77", "#66c2a5", "#1b9e77", "#66c2a5", "#d95f02", "#7570b3", "#e7298a", "#a6761d"];
 
 fn color(engine: &str) -> &'static str {
     ENGINE_ORDER.iter().position(|e| *e == engine).map_or("#999999", |i| COLORS[i])

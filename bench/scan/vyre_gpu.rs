@@ -173,6 +173,26 @@ fn scan_in_arena(engine: &Engine, rule_set_id: u32, jobs: &[Job], submitters: us
     result.map(|tally| (seconds, tally))
 }
 
+/// Each job enqueued only after the previous one completed: with
+/// `Persistent::Disable` that is one dispatch (submit + fence) per job, the
+/// cost a scanner that launches per file pays; resident, one round trip.
+fn scan_one_at_a_time(engine: &Engine, rule_set_id: u32, jobs: &[Job]) -> Result<(f64, Tally), String> {
+    let abort = AtomicBool::new(false);
+    let mut completions = [Completion::default()];
+    let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize];
+    let mut tally = Tally::default();
+    let start = Instant::now();
+    for job in jobs {
+        enqueue(engine, &item(job, rule_set_id), &abort)?;
+        let (n, _) = engine.wait(&mut completions, &mut hits, STUCK).map_err(|e| format!("wait: {e}"))?;
+        if n != 1 {
+            return Err(format!("waited for one completion, got {n}"));
+        }
+        tally.add(&completions[0], &hits)?;
+    }
+    Ok((start.elapsed().as_secs_f64(), tally))
+}
+
 /// Copy `bytes` to arena `offset` on up to `threads` threads (1 MiB pieces at least).
 fn write_parallel(engine: &Engine, offset: u64, bytes: &[u8], threads: usize) -> Result<(), String> {
     let piece = bytes.len().div_ceil(threads.max(1)).max(1 << 20);
@@ -400,17 +420,22 @@ pub fn run(config: &Config, inputs: &Inputs) -> Result<GpuReport, String> {
 
     // Headline, resident.
     let headline_jobs = jobs_of(&inputs.headline);
-    let headline = |engine: &Engine, id: u32, name: &str| -> Result<Row, String> {
+    let headline = |engine: &Engine, id: u32, name: &str| -> Result<[Row; 2], String> {
         let set = &inputs.sets[inputs.headline_set.expect("checked by the caller")];
         engine.write(0, &inputs.headline.data).map_err(|e| format!("arena write: {e}"))?;
         progress(&format!("headline, {name}"));
         let (seconds, tally) = median_run(config.reps, || scan_in_arena(engine, id, &headline_jobs, submitters))?;
         let mut r = row("headline", &inputs.headline, set, name, submitters, seconds, &tally, None, String::new());
+        let one_name = format!("{name}, 1 by 1");
+        progress(&format!("headline, {one_name}"));
+        let (one_seconds, one_tally) = median_run(config.reps, || scan_one_at_a_time(engine, id, &headline_jobs))?;
+        let mut one = row("headline", &inputs.headline, set, &one_name, 1, one_seconds, &one_tally, None, String::new());
         r.note = format!("data in the arena; {}", describe(engine));
-        Ok(r)
+        one.note = "each job enqueued after the previous one completed".into();
+        Ok([r, one])
     };
     if let Some(index) = inputs.headline_set {
-        rows.push(headline(&engine, ids[index].0, "vyre resident")?);
+        rows.extend(headline(&engine, ids[index].0, "vyre resident")?);
     } else {
         notes.push("headline skipped: the 1000-literal set is not among --sets".into());
     }
@@ -468,7 +493,7 @@ pub fn run(config: &Config, inputs: &Inputs) -> Result<GpuReport, String> {
             set.rules.table_bytes() + 4096,
         )?;
         let id = engine.load_rule_set(&set.rules).map_err(|e| format!("load_rule_set: {e}"))?;
-        rows.push(headline(&engine, id, "vyre disable")?);
+        rows.extend(headline(&engine, id, "vyre disable")?);
     }
     Ok(GpuReport { rows, notes, device, h2d_gbps: h2d_best })
 }
