@@ -16,9 +16,9 @@ use super::{Backend, BackendChoice, BackendConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::abi::*;
 use crate::protocol::control::Control;
+use crate::protocol::scan::ScanBuffers;
 use crate::protocol::{at, debug_log};
 use ash::vk;
-use crate::protocol::scan::ScanBuffers;
 use gpu::{BufferInit, Gpu, Placement, SliceParams};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -152,6 +152,16 @@ impl VulkanBackend {
             idle_exit: if config.resident { 0 } else { IDLE_PASSES_BEFORE_EXIT },
             slice_ticks: if gpu.idle_backoff { GPU_SLICE_TICKS } else { 0 },
         };
+        // The first dispatch of a pipeline pays for compiling it (lavapipe
+        // compiles at first use: seconds on a cold shader cache). Pay it here,
+        // at creation, so the watchdog only ever judges a running kernel: a
+        // dispatch of no passes reads the header and returns.
+        let warm_up = gpu.record_slice(SliceParams { max_passes: 0, ..params })?;
+        let warm_up_fence = gpu.fence()?;
+        gpu.submit(warm_up, warm_up_fence)?;
+        let compiled = gpu.wait(warm_up_fence, u64::MAX);
+        gpu.destroy_fence(warm_up_fence);
+        compiled?;
         // A dispatch per batch needs one command buffer; a resident kernel
         // keeps the next slice queued behind the running one.
         let in_flight = if config.resident { SLICES_IN_FLIGHT } else { 1 };
@@ -178,7 +188,13 @@ impl VulkanBackend {
         let driver_shared = Arc::clone(&shared);
         let driver = std::thread::Builder::new()
             .name("vyre-vk-driver".into())
-            .spawn(move || if driver_shared.resident { drive(&driver_shared, slices) } else { drive_per_batch(&driver_shared, slices[0]) })
+            .spawn(move || {
+                if driver_shared.resident {
+                    drive(&driver_shared, slices)
+                } else {
+                    drive_per_batch(&driver_shared, slices[0])
+                }
+            })
             .map_err(|e| Error::new(ErrorKind::OutOfMemory, format!("could not start the driver thread: {e}")))?;
         Ok(VulkanBackend { shared, driver: Mutex::new(Some(driver)) })
     }
@@ -239,10 +255,10 @@ impl Drop for PerDispatch {
 
 fn watchdog_limit(configured: Option<Duration>, cpu_device: bool) -> Duration {
     configured.unwrap_or_else(|| {
-        std::env::var("VYRE_WATCHDOG_MS").ok().and_then(|v| v.parse().ok()).map_or(
-            if cpu_device { DEFAULT_CPU_WATCHDOG } else { DEFAULT_WATCHDOG },
-            Duration::from_millis,
-        )
+        std::env::var("VYRE_WATCHDOG_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(if cpu_device { DEFAULT_CPU_WATCHDOG } else { DEFAULT_WATCHDOG }, Duration::from_millis)
     })
 }
 
