@@ -38,16 +38,6 @@ _Static_assert(offsetof(vyre_engine_info, device_name) == 40, "vyre_engine_info.
 #define MAX_HITS 256
 #define WAIT_MS 60000u
 
-static void check_message_has(const char *needle)
-{
-    char buf[1024];
-    VYRE_CHECK_OK(vyre_last_error_message(buf, sizeof buf, NULL));
-    if (strstr(buf, needle) == NULL) {
-        fprintf(stderr, "expected \"%s\" in the last error message, got \"%s\"\n", needle, buf);
-        VYRE_CHECK(!"last error message names the problem");
-    }
-}
-
 static vyre_rule_set *compile_secrets(void)
 {
     static const char *const texts[] = {"AKIA", "ghp_", "key", "ey"};
@@ -199,7 +189,7 @@ static void truncation_reports_the_true_count(void)
         status = vyre_engine_poll(engine, &c, 1, hits, 2, &n, &stored);
     } while (status == VYRE_OK && n == 0);
     VYRE_CHECK(status == VYRE_E_BUFFER_TOO_SMALL && n == 0);
-    check_message_has("max_hits_per_job");
+    vyre_test_message_has("max_hits_per_job");
     /* ...and a large enough one gets 4 of the 8 matches ("key" 4x, "ey" 4x). */
     c = wait_one(engine, hits);
     VYRE_CHECK(c.status == VYRE_E_HITS_TRUNCATED && c.hit_count == 8 && c.hits_stored == 4);
@@ -285,15 +275,15 @@ static void bad_inputs_are_refused(void)
     VYRE_CHECK_STATUS(vyre_engine_create(&opts, NULL), VYRE_E_NULL_POINTER);
     opts.persistent = 9;
     VYRE_CHECK_STATUS(vyre_engine_create(&opts, &engine), VYRE_E_INVALID_ARGUMENT);
-    check_message_has("VYRE_PERSISTENT_AUTO");
+    vyre_test_message_has("VYRE_PERSISTENT_AUTO");
     VYRE_CHECK_OK(vyre_engine_options_init(&opts));
     opts.struct_size = 8;
     VYRE_CHECK_STATUS(vyre_engine_create(&opts, &engine), VYRE_E_INVALID_ARGUMENT);
-    check_message_has("struct_size");
+    vyre_test_message_has("struct_size");
     VYRE_CHECK_OK(vyre_engine_options_init(&opts));
     opts.queue_depth = VYRE_ENGINE_MAX_QUEUE_DEPTH + 1;
     VYRE_CHECK_STATUS(vyre_engine_create(&opts, &engine), VYRE_E_INVALID_ARGUMENT);
-    check_message_has("queue_depth");
+    vyre_test_message_has("queue_depth");
     VYRE_CHECK_OK(vyre_engine_options_init(&opts));
     opts.flags = 1;
     VYRE_CHECK_STATUS(vyre_engine_create(&opts, &engine), VYRE_E_INVALID_ARGUMENT);
@@ -312,21 +302,21 @@ static void bad_inputs_are_refused(void)
     VYRE_CHECK_STATUS(vyre_engine_arena(engine, NULL, &len), VYRE_E_NULL_POINTER);
     VYRE_CHECK_STATUS(vyre_engine_arena(NULL, &base, &len), VYRE_E_NULL_POINTER);
     VYRE_CHECK_STATUS(vyre_engine_write(engine, 1020, "12345", 5), VYRE_E_OUT_OF_RANGE);
-    check_message_has("arena");
+    vyre_test_message_has("arena");
     VYRE_CHECK_STATUS(vyre_engine_write(engine, UINT64_MAX, "1", 1), VYRE_E_OUT_OF_RANGE);
     VYRE_CHECK_STATUS(vyre_engine_write(engine, 0, NULL, 3), VYRE_E_NULL_POINTER);
     VYRE_CHECK_OK(vyre_engine_write(engine, 0, NULL, 0));
     VYRE_CHECK_STATUS(vyre_engine_enqueue(engine, NULL), VYRE_E_NULL_POINTER);
     vyre_work_item flagged = {0, 1, id, 4, 0};
     VYRE_CHECK_STATUS(vyre_engine_enqueue(engine, &flagged), VYRE_E_INVALID_ARGUMENT);
-    check_message_has("flags");
+    vyre_test_message_has("flags");
     VYRE_CHECK_STATUS(vyre_engine_enqueue_batch(engine, NULL, 2, NULL), VYRE_E_NULL_POINTER);
     /* A queue of 2: the third job waits for room. */
     vyre_work_item items[3] = {{0, 4, id, 0, 1}, {0, 4, id, 0, 2}, {0, 4, id, 0, 3}};
     size_t accepted = 99;
     VYRE_CHECK_STATUS(vyre_engine_enqueue_batch(engine, items, 3, &accepted), VYRE_E_QUEUE_FULL);
     VYRE_CHECK(accepted == 2);
-    check_message_has("item 2");
+    vyre_test_message_has("item 2");
     size_t n = 0;
     vyre_completion cs[4];
     VYRE_CHECK_STATUS(vyre_engine_poll(engine, cs, 4, NULL, 0, NULL, NULL), VYRE_E_NULL_POINTER);

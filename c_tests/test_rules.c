@@ -31,17 +31,6 @@ _Static_assert(VYRE_MATCH_LEN_UNBOUNDED == 0xFFFFFFFFu, "VYRE_MATCH_LEN_UNBOUNDE
 _Static_assert(offsetof(vyre_pattern, len) == sizeof(void *), "vyre_pattern.len");
 _Static_assert(offsetof(vyre_pattern, kind) == 2 * sizeof(void *), "vyre_pattern.kind");
 
-/* The last error message contains `needle`. */
-static void check_message_has(const char *needle)
-{
-    char buf[1024];
-    VYRE_CHECK_OK(vyre_last_error_message(buf, sizeof buf, NULL));
-    if (strstr(buf, needle) == NULL) {
-        fprintf(stderr, "expected \"%s\" in the last error message, got \"%s\"\n", needle, buf);
-        VYRE_CHECK(!"last error message names the problem");
-    }
-}
-
 static vyre_pattern pat(const char *text, uint32_t kind)
 {
     vyre_pattern p;
@@ -59,8 +48,8 @@ static void check_compile_fails(const vyre_rule_set_options *opts, const vyre_pa
     vyre_rule_set *const before = rs;
     VYRE_CHECK_STATUS(vyre_rule_set_compile(opts, patterns, count, &rs), expected);
     VYRE_CHECK(rs == before);
-    check_message_has("vyre_rule_set_compile");
-    check_message_has(needle);
+    vyre_test_message_has("vyre_rule_set_compile");
+    vyre_test_message_has(needle);
 }
 
 static vyre_rule_set *compile_sample(uint32_t flags)
@@ -145,7 +134,7 @@ static void test_round_trip(void)
                       VYRE_E_BUFFER_TOO_SMALL);
     VYRE_CHECK(again == needed);
     VYRE_CHECK(small[0] == 0x5A && small[15] == 0x5A); /* nothing written */
-    check_message_has("vyre_rule_set_serialize");
+    vyre_test_message_has("vyre_rule_set_serialize");
 
     buf = (uint8_t *)malloc(needed + 8);
     VYRE_CHECK(buf != NULL);
@@ -177,14 +166,14 @@ static void test_round_trip(void)
         VYRE_CHECK_STATUS(vyre_rule_set_deserialize(copy, needed, &sentinel), VYRE_E_PROTOCOL);
         VYRE_CHECK(sentinel == before);
     }
-    check_message_has("vyre_rule_set_deserialize");
+    vyre_test_message_has("vyre_rule_set_deserialize");
     VYRE_CHECK_STATUS(vyre_rule_set_deserialize(buf, needed - 1, &back), VYRE_E_PROTOCOL);
-    check_message_has("truncated");
+    vyre_test_message_has("truncated");
     VYRE_CHECK_STATUS(vyre_rule_set_deserialize(buf, needed + 1, &back), VYRE_E_PROTOCOL);
     memcpy(copy, buf, needed);
     copy[0] = 'X';
     VYRE_CHECK_STATUS(vyre_rule_set_deserialize(copy, needed, &back), VYRE_E_PROTOCOL);
-    check_message_has("magic");
+    vyre_test_message_has("magic");
     VYRE_CHECK_STATUS(vyre_rule_set_deserialize(buf, 10, &back), VYRE_E_PROTOCOL);
     VYRE_CHECK_STATUS(vyre_rule_set_deserialize(NULL, 0, &back), VYRE_E_PROTOCOL);
 
@@ -242,7 +231,7 @@ static void test_bad_compile_inputs(void)
     patterns[1] = pat("fine", VYRE_PATTERN_REGEX);
     patterns[2] = pat("a(b", VYRE_PATTERN_REGEX);
     check_compile_fails(&opts, patterns, 3, VYRE_E_INVALID_ARGUMENT, "pattern 2");
-    check_message_has("syntax error");
+    vyre_test_message_has("syntax error");
     patterns[2] = pat("z*", VYRE_PATTERN_REGEX);
     check_compile_fails(&opts, patterns, 3, VYRE_E_INVALID_ARGUMENT, "empty string");
     patterns[2] = pat("\xff", VYRE_PATTERN_REGEX);
@@ -265,7 +254,7 @@ static void test_bad_handles(void)
 
     VYRE_CHECK_STATUS(vyre_rule_set_serialize(NULL, buf, sizeof buf, &needed), VYRE_E_NULL_POINTER);
     VYRE_CHECK(needed == 77);
-    check_message_has("vyre_rule_set_serialize");
+    vyre_test_message_has("vyre_rule_set_serialize");
     VYRE_CHECK_STATUS(vyre_rule_set_serialize(rs, NULL, 100000, &needed), VYRE_E_NULL_POINTER);
     VYRE_CHECK_STATUS(vyre_rule_set_deserialize(buf, sizeof buf, NULL), VYRE_E_NULL_POINTER);
     VYRE_CHECK_STATUS(vyre_rule_set_deserialize(NULL, 5, &rs), VYRE_E_NULL_POINTER);
@@ -276,11 +265,11 @@ static void test_bad_handles(void)
     VYRE_CHECK_STATUS(vyre_rule_set_get_info(rs, NULL), VYRE_E_NULL_POINTER);
     info.struct_size = 8;
     VYRE_CHECK_STATUS(vyre_rule_set_get_info(rs, &info), VYRE_E_INVALID_ARGUMENT);
-    check_message_has("struct_size");
+    vyre_test_message_has("struct_size");
     VYRE_CHECK(info.pattern_count == 0xA5A5A5A5u); /* untouched */
     info.struct_size = 36; /* neither this struct nor the one before max_match_len */
     VYRE_CHECK_STATUS(vyre_rule_set_get_info(rs, &info), VYRE_E_INVALID_ARGUMENT);
-    check_message_has("struct_size");
+    vyre_test_message_has("struct_size");
     VYRE_CHECK(info.pattern_count == 0xA5A5A5A5u);
     vyre_rule_set_destroy(rs);
 }
@@ -499,12 +488,12 @@ static void test_scan_cpu_bad_inputs(void)
     memset(&r, 0, sizeof r);
     r.stop_after = (size_t)-1;
     VYRE_CHECK_STATUS(vyre_rule_set_scan_cpu(NULL, data, sizeof data, record, &r), VYRE_E_NULL_POINTER);
-    check_message_has("vyre_rule_set_scan_cpu");
-    check_message_has("`rs` is NULL");
+    vyre_test_message_has("vyre_rule_set_scan_cpu");
+    vyre_test_message_has("`rs` is NULL");
     VYRE_CHECK_STATUS(vyre_rule_set_scan_cpu(rs, data, sizeof data, NULL, &r), VYRE_E_NULL_POINTER);
-    check_message_has("`cb` is NULL");
+    vyre_test_message_has("`cb` is NULL");
     VYRE_CHECK_STATUS(vyre_rule_set_scan_cpu(rs, NULL, 4, record, &r), VYRE_E_NULL_POINTER);
-    check_message_has("`data` is NULL");
+    vyre_test_message_has("`data` is NULL");
     VYRE_CHECK(r.count == 0); /* no calls on failure */
 
     /* NULL data with len 0, or no bytes: nothing to scan, no calls. */

@@ -91,6 +91,17 @@ static inline void vyre_test_fail_status(const char *file, int line, const char 
         }                                                                       \
     } while (0)
 
+/* The calling thread's last error message contains `needle`. */
+static inline void vyre_test_message_has(const char *needle)
+{
+    char buf[1024];
+    VYRE_CHECK_OK(vyre_last_error_message(buf, sizeof buf, NULL));
+    if (strstr(buf, needle) == NULL) {
+        fprintf(stderr, "expected \"%s\" in the last error message, got \"%s\"\n", needle, buf);
+        VYRE_CHECK(!"last error message names the problem");
+    }
+}
+
 /* A megakernel on `backend` (VYRE_BACKEND_AUTO: the default, which the
  * VYRE_BACKEND environment variable steers) with these counts, 0 meaning the
  * default; the test stops if creation fails. */

@@ -341,6 +341,26 @@ uint class_of(uint byte_value) {
     return (packed >> (8u * (byte_value & 3u))) & 0xFFu;
 }
 
+// Store a part's progress in its arguments and hand the slot back.
+uint hand_back(uint pos, uint row) {
+    args[VYRE_SCAN_ARG_POS] = pos;
+    args[VYRE_SCAN_ARG_STATE] = row;
+    args_dirty = true;
+    return RETRY;
+}
+
+// Take the transition of `row` in `column` (a byte class, or the last
+// column: end of input), reporting the target's matches as ending at `end`
+// if `may_report`. False when the table is corrupt.
+bool transition(uint job, uint column, bool may_report, uint end, inout uint row) {
+    uint index = row + column;
+    if (!t_inside(t_transitions, index)) return false;
+    uint entry = rules[t_transitions + index];
+    row = entry & ~VYRE_TABLE_MATCH_FLAG;
+    if (!row_is_valid(row)) return false;
+    return (entry & VYRE_TABLE_MATCH_FLAG) == 0u || !may_report || report_list(job, row, end);
+}
+
 // One claim of a DFA_SCAN part: walk from POS until the part ends or the
 // slice budget runs low, then store the progress (RETRY) or finish.
 uint dfa_scan() {
@@ -376,59 +396,31 @@ uint dfa_scan() {
     }
     if (!row_is_valid(row)) return bad;
     uint step_cost = t_max_list + 1u;
-    uint first_byte_in_word = skew;  // the walk's byte b is arena byte base_word * 4 + skew + b
     uvec4 chunk = uvec4(0u);
     uint chunk_index = 0xFFFFFFFFu;
     while (pos < len) {
         if (iters + step_cost + 16u >= pc.budget || ((pos & 1023u) == 1023u && time_is_up())) {
-            args[VYRE_SCAN_ARG_POS] = pos;
-            args[VYRE_SCAN_ARG_STATE] = row;
-            args_dirty = true;
-            return RETRY;
+            return hand_back(pos, row);
         }
         iters++;
-        uint at_byte = first_byte_in_word + pos;           // bytes from base_word * 4
+        uint at_byte = skew + pos;  // the walk's byte `pos`, counted from arena byte base_word * 4
         uint word = base_word + (at_byte >> 2u);
         if ((word >> 2u) != chunk_index) {
             chunk_index = word >> 2u;
             chunk = arena[chunk_index];
         }
         uint byte_value = (chunk[word & 3u] >> (8u * (at_byte & 3u))) & 0xFFu;
-        uint column = row + class_of(byte_value);
-        if (!t_inside(t_transitions, column)) return bad;
-        uint entry = rules[t_transitions + column];
-        row = entry & ~VYRE_TABLE_MATCH_FLAG;
-        if (!row_is_valid(row)) return bad;
-        if ((entry & VYRE_TABLE_MATCH_FLAG) != 0u && pos >= report_from) {
-            if (!report_list(job, row, bias + pos)) return bad;
-        }
+        if (!transition(job, class_of(byte_value), pos >= report_from, bias + pos, row)) return bad;
         pos++;
         if (row == 0u) pos = len;  // dead: nothing can match any more
     }
     // The loop only ends with pos == len, unless lavapipe cut it short (it
     // ends every loop of an invocation once their iterations together pass
     // 65 535, counted its own way): then hand the part back to be continued.
-    if (pos < len) {
-        args[VYRE_SCAN_ARG_POS] = pos;
-        args[VYRE_SCAN_ARG_STATE] = row;
-        args_dirty = true;
-        return RETRY;
-    }
+    if (pos < len) return hand_back(pos, row);
     if ((flags & VYRE_SCAN_FLAG_EOI) != 0u) {
-        if (iters + step_cost + 16u >= pc.budget) {
-            args[VYRE_SCAN_ARG_POS] = pos;
-            args[VYRE_SCAN_ARG_STATE] = row;
-            args_dirty = true;
-            return RETRY;
-        }
-        uint column = row + t_stride - 1u;
-        if (!t_inside(t_transitions, column)) return bad;
-        uint entry = rules[t_transitions + column];
-        uint last_row = entry & ~VYRE_TABLE_MATCH_FLAG;
-        if (!row_is_valid(last_row)) return bad;
-        if ((entry & VYRE_TABLE_MATCH_FLAG) != 0u && len >= report_from) {
-            if (!report_list(job, last_row, bias + len)) return bad;
-        }
+        if (iters + step_cost + 16u >= pc.budget) return hand_back(pos, row);
+        if (!transition(job, t_stride - 1u, len >= report_from, bias + len, row)) return bad;
     }
     return VYRE_METRIC_DFA_SCAN;
 }

@@ -89,10 +89,12 @@ fn run_jobs(engine: &Engine, id: u32, jobs: &[(u64, Vec<u8>)]) -> BTreeMap<u64, 
 }
 
 fn literal_set(rng: &mut Rng, count: usize) -> Vec<Pattern> {
-    (0..count).map(|_| {
-        let len = 1 + rng.below(6) as usize;
-        Pattern::literal(rng.bytes(len, b"abcd"))
-    }).collect()
+    (0..count)
+        .map(|_| {
+            let len = 1 + rng.below(6) as usize;
+            Pattern::literal(rng.bytes(len, b"abcd"))
+        })
+        .collect()
 }
 
 fn check_against_oracle(options: EngineOptions, patterns: &[Pattern], compile: CompileOptions, seed: u64) {
@@ -124,7 +126,13 @@ fn check_against_oracle(options: EngineOptions, patterns: &[Pattern], compile: C
 }
 
 fn small_parts() -> EngineOptions {
-    EngineOptions { part_bytes: 256, arena_bytes: 1 << 20, queue_depth: 16, max_hits_per_job: 8192, ..Default::default() }
+    EngineOptions {
+        part_bytes: 256,
+        arena_bytes: 1 << 20,
+        queue_depth: 16,
+        max_hits_per_job: 8192,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -158,15 +166,17 @@ fn unbounded_regexes_are_scanned_whole_in_continued_claims() {
 fn a_job_of_several_mib_is_scanned_completely() {
     // Far past lavapipe's 65 535 loop iterations: every part runs in many
     // claims, and every split point is crossed by planted matches.
-    let rs = RuleSet::compile(&[Pattern::literal(&b"needle"[..]), Pattern::regex(&b"x[0-9]{3}y"[..])], &Default::default())
-        .unwrap();
+    let rs =
+        RuleSet::compile(&[Pattern::literal(&b"needle"[..]), Pattern::regex(&b"x[0-9]{3}y"[..])], &Default::default())
+            .unwrap();
     let mut rng = Rng(42);
     let mut bytes = rng.bytes(3 << 20, b"abcdefghij0123456789xy");
     for k in 0..2000usize {
         let at = (k * 1571) % (bytes.len() - 8);
         bytes[at..at + 6].copy_from_slice(b"needle");
     }
-    let options = EngineOptions { arena_bytes: 4 << 20, queue_depth: 4, max_hits_per_job: 1 << 16, ..Default::default() };
+    let options =
+        EngineOptions { arena_bytes: 4 << 20, queue_depth: 4, max_hits_per_job: 1 << 16, ..Default::default() };
     for engine in engines(options) {
         let id = engine.load_rule_set(&rs).unwrap();
         let results = run_jobs(&engine, id, &[(0, bytes.clone())]);
@@ -180,7 +190,8 @@ fn a_job_of_several_mib_is_scanned_completely() {
 
 #[test]
 fn eight_threads_enqueue_thousands_of_jobs_and_every_one_completes_once() {
-    let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..]), Pattern::literal(&b"bca"[..])], &Default::default()).unwrap();
+    let rs =
+        RuleSet::compile(&[Pattern::literal(&b"ab"[..]), Pattern::literal(&b"bca"[..])], &Default::default()).unwrap();
     let options = EngineOptions { arena_bytes: 1 << 20, queue_depth: 256, max_hits_per_job: 512, ..Default::default() };
     for engine in engines(options) {
         let id = engine.load_rule_set(&rs).unwrap();
@@ -214,7 +225,13 @@ fn eight_threads_enqueue_thousands_of_jobs_and_every_one_completes_once() {
                     while sent < PER_THREAD {
                         let job = t * PER_THREAD + sent;
                         let input = job % 256;
-                        let item = WorkItem { input_offset: input * 1024, input_len: 1024, rule_set_id: id, flags: 0, user_data: job };
+                        let item = WorkItem {
+                            input_offset: input * 1024,
+                            input_len: 1024,
+                            rule_set_id: id,
+                            flags: 0,
+                            user_data: job,
+                        };
                         match engine.enqueue(&item) {
                             Ok(()) => sent += 1,
                             Err(e) if e.kind == ErrorKind::QueueFull => {
@@ -255,11 +272,11 @@ fn every_failing_job_still_completes_once_with_its_error() {
         let bad_flags = WorkItem { flags: 1, ..item(0, 1, id, 9) };
         assert_eq!(engine.enqueue(&bad_flags).unwrap_err().kind, ErrorKind::InvalidArgument);
         for job in [
-            item(0, 100, id, 1),         // 100 matches, 10 stored
-            item(4000, 200, id, 2),      // past the arena's end
-            item(u64::MAX, 2, id, 3),    // offset + len overflows
-            item(0, 5, id + 7, 4),       // no such rule set
-            item(0, 5, id, 5),           // fine
+            item(0, 100, id, 1),      // 100 matches, 10 stored
+            item(4000, 200, id, 2),   // past the arena's end
+            item(u64::MAX, 2, id, 3), // offset + len overflows
+            item(0, 5, id + 7, 4),    // no such rule set
+            item(0, 5, id, 5),        // fine
         ] {
             engine.enqueue(&job).unwrap();
         }
@@ -272,7 +289,10 @@ fn every_failing_job_still_completes_once_with_its_error() {
                 assert!(got.insert(c.user_data, *c).is_none());
             }
         }
-        assert_eq!((got[&1].status, got[&1].hit_count, got[&1].hits_stored), (ErrorKind::HitsTruncated.code(), 100, 10));
+        assert_eq!(
+            (got[&1].status, got[&1].hit_count, got[&1].hits_stored),
+            (ErrorKind::HitsTruncated.code(), 100, 10)
+        );
         assert_eq!(got[&2].status, ErrorKind::OutOfRange.code());
         assert_eq!(got[&3].status, ErrorKind::OutOfRange.code());
         assert_eq!(got[&4].status, ErrorKind::NotFound.code());

@@ -277,7 +277,8 @@ pub const ENGINE_ORDER: [&str; 10] = [
     "regex",
     "vyre-cpu",
 ];
-const COLORS: [&str; 10] = ["#1b9e77", "#66c2a5", "#1b9e77", "#66c2a5", "#1b9e77", "#66c2a5", "#d95f02", "#7570b3", "#e7298a", "#a6761d"];
+const COLORS: [&str; 10] =
+    ["#1b9e77", "#66c2a5", "#1b9e77", "#66c2a5", "#1b9e77", "#66c2a5", "#d95f02", "#7570b3", "#e7298a", "#a6761d"];
 
 fn color(engine: &str) -> &'static str {
     ENGINE_ORDER.iter().position(|e| *e == engine).map_or("#999999", |i| COLORS[i])

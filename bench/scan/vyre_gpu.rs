@@ -429,7 +429,8 @@ pub fn run(config: &Config, inputs: &Inputs) -> Result<GpuReport, String> {
         let one_name = format!("{name}, 1 by 1");
         progress(&format!("headline, {one_name}"));
         let (one_seconds, one_tally) = median_run(config.reps, || scan_one_at_a_time(engine, id, &headline_jobs))?;
-        let mut one = row("headline", &inputs.headline, set, &one_name, 1, one_seconds, &one_tally, None, String::new());
+        let mut one =
+            row("headline", &inputs.headline, set, &one_name, 1, one_seconds, &one_tally, None, String::new());
         r.note = format!("data in the arena; {}", describe(engine));
         one.note = "each job enqueued after the previous one completed".into();
         Ok([r, one])

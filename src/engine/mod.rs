@@ -199,7 +199,8 @@ struct Consumer {
     head: u32,
     /// Read but not yet returned (the caller's arrays were full).
     ready: VecDeque<Finished>,
-    /// Hit records of one job, read from the device.
+    /// Hit records of one job, read from the device: raw words, then pairs.
+    words: Vec<u32>,
     scratch: Vec<(u32, u32)>,
 }
 
@@ -282,7 +283,10 @@ impl Engine {
             ..Options::default()
         })?;
         if options.persistent == Persistent::Force && !megakernel.backend_ref().resident() {
-            return Err(Error::new(ErrorKind::Unsupported, "the backend has no resident kernel; use VYRE_PERSISTENT_AUTO"));
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "the backend has no resident kernel; use VYRE_PERSISTENT_AUTO",
+            ));
         }
         let free_jobs = ArrayQueue::new(queue_depth as usize);
         for job in 0..queue_depth {
@@ -311,7 +315,7 @@ impl Engine {
             rule_sets: (0..VYRE_ENGINE_MAX_RULE_SETS).map(|_| OnceLock::new()).collect(),
             rule_set_count: AtomicU32::new(0),
             rule_cursor: Mutex::new(0),
-            consumer: Mutex::new(Consumer { head: 0, ready: VecDeque::new(), scratch: Vec::new() }),
+            consumer: Mutex::new(Consumer { head: 0, ready: VecDeque::new(), words: Vec::new(), scratch: Vec::new() }),
         })
     }
 
@@ -364,7 +368,11 @@ impl Engine {
         // regions do not overlap. Concurrent device reads of these bytes are
         // excluded by the API contract (no writes to a job in flight).
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), arena[offset as usize..].as_ptr().cast::<u8>().cast_mut(), bytes.len());
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                arena[offset as usize..].as_ptr().cast::<u8>().cast_mut(),
+                bytes.len(),
+            );
         }
         Ok(())
     }
@@ -492,7 +500,8 @@ impl Engine {
     fn plan(&self, item: &WorkItem, job: u32, loaded: &Loaded) -> Vec<[u32; VYRE_SLOT_MAX_ARGS as usize]> {
         let len = item.input_len;
         let splittable = loaded.max_match_len.is_some_and(|l| l <= self.part_bytes / 2);
-        let count = if splittable { len.div_ceil(u64::from(self.part_bytes)).clamp(1, self.max_parts.into()) } else { 1 };
+        let count =
+            if splittable { len.div_ceil(u64::from(self.part_bytes)).clamp(1, self.max_parts.into()) } else { 1 };
         let part_len = len.div_ceil(count).max(1);
         let overlap = u64::from(loaded.max_match_len.unwrap_or(0));
         (0..count)
@@ -521,7 +530,7 @@ impl Engine {
 
     fn write_job_entry(&self, job: u32, parts: u32) {
         let state = self.buffers().state;
-        let base = at(self.layout_offset(VYRE_SCAN_HDR_OFF_JOBS)) + at(job) * at(VYRE_SCAN_JOB_WORDS);
+        let base = self.layout.jobs() as usize + at(job) * at(VYRE_SCAN_JOB_WORDS);
         for (field, value) in [
             (VYRE_SCAN_JOB_PARTS_LEFT, parts),
             (VYRE_SCAN_JOB_HIT_COUNT, 0),
@@ -532,11 +541,6 @@ impl Engine {
             state[base + at(field)].store(value, Ordering::Relaxed);
         }
         // publish_owned's barrier orders these before the parts' status words.
-    }
-
-    /// A region offset from the scan-state header (written once at creation).
-    fn layout_offset(&self, header_word: u32) -> u32 {
-        self.buffers().state[at(header_word)].load(Ordering::Relaxed)
     }
 
     /// Return finished jobs without blocking: completions in `completions`,
@@ -583,7 +587,8 @@ impl Engine {
             }
             consumer.ready.pop_front();
             let user_data = self.jobs[at(finished.job)].user_data.load(Ordering::Relaxed);
-            self.read_hits(finished.job, keep, &mut consumer.scratch);
+            let Consumer { words, scratch, .. } = &mut *consumer;
+            self.read_hits(finished.job, keep, words, scratch);
             for (hit, &(pattern_id, end)) in hits[stored..].iter_mut().zip(&consumer.scratch) {
                 *hit = Hit { user_data, end_offset: u64::from(end), pattern_id, reserved: 0 };
             }
@@ -631,7 +636,7 @@ impl Engine {
     /// Read new completion records from the device, in order.
     fn collect(&self, consumer: &mut Consumer) {
         let state = self.buffers().state;
-        let records = at(self.layout_offset(VYRE_SCAN_HDR_OFF_COMPLETIONS));
+        let records = self.layout.completions() as usize;
         loop {
             let record = records + at(consumer.head % self.queue_depth) * at(VYRE_SCAN_COMPLETION_WORDS);
             if state[record + at(VYRE_SCAN_COMPLETION_SEQ)].load(Ordering::Acquire) != sequence_word(consumer.head) {
@@ -654,12 +659,12 @@ impl Engine {
     }
 
     /// The first `count` hit records of `job`, sorted by (end, pattern).
-    fn read_hits(&self, job: u32, count: usize, out: &mut Vec<(u32, u32)>) {
+    fn read_hits(&self, job: u32, count: usize, words: &mut Vec<u32>, out: &mut Vec<(u32, u32)>) {
         let state = self.buffers().state;
-        let first = at(self.layout_offset(VYRE_SCAN_HDR_OFF_HITS))
-            + at(job) * at(self.max_hits_per_job) * at(VYRE_SCAN_HIT_WORDS);
-        let mut words = vec![0u32; count * at(VYRE_SCAN_HIT_WORDS)];
-        read_words(&state[first..first + words.len()], &mut words);
+        let first = self.layout.hits() as usize + at(job) * at(self.max_hits_per_job) * at(VYRE_SCAN_HIT_WORDS);
+        words.clear();
+        words.resize(count * at(VYRE_SCAN_HIT_WORDS), 0);
+        read_words(&state[first..first + words.len()], words);
         out.clear();
         out.extend(
             words.chunks_exact(2).map(|record| (record[at(VYRE_SCAN_HIT_PATTERN)], record[at(VYRE_SCAN_HIT_END)])),
@@ -693,7 +698,8 @@ impl Engine {
             if consumer.ready.iter().any(|f| f.job == job) {
                 continue;
             }
-            if entry.state.compare_exchange(JOB_IN_FLIGHT, JOB_PUBLISHING, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+            if entry.state.compare_exchange(JOB_IN_FLIGHT, JOB_PUBLISHING, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            {
                 self.finish_on_host(job, ErrorKind::DeviceLost.code());
             }
         }

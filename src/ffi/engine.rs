@@ -160,7 +160,10 @@ pub unsafe extern "C" fn vyre_engine_options_init(opts: *mut vyre_engine_options
 /// # Safety
 /// `opts`, if not NULL, must point to `opts->struct_size` readable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn vyre_engine_create(opts: *const vyre_engine_options, out: *mut *mut vyre_engine) -> vyre_status {
+pub unsafe extern "C" fn vyre_engine_create(
+    opts: *const vyre_engine_options,
+    out: *mut *mut vyre_engine,
+) -> vyre_status {
     guard("vyre_engine_create", || {
         let out = output(out, "out")?;
         let options = if opts.is_null() {
@@ -394,17 +397,7 @@ pub unsafe extern "C" fn vyre_engine_poll(
 ) -> vyre_status {
     // SAFETY: forwarded to the caller's contract.
     unsafe {
-        collect(
-            "vyre_engine_poll",
-            engine,
-            completions,
-            capacity,
-            hits,
-            hits_capacity,
-            out_completions,
-            out_hits,
-            None,
-        )
+        collect("vyre_engine_poll", engine, completions, capacity, hits, hits_capacity, out_completions, out_hits, None)
     }
 }
 

@@ -437,24 +437,18 @@ impl Megakernel {
     ) -> Result<()> {
         let _guard = self.enter_publish()?;
         if args.len() > tickets.len() || args.len() > self.layout.slot_count as usize {
-            return Err(Error::new(ErrorKind::Internal, format!(
-                "{} slots asked of a ring of {} with room for {} tickets",
-                args.len(),
-                self.layout.slot_count,
-                tickets.len()
-            )));
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "{} slots asked of a ring of {} with room for {} tickets",
+                    args.len(),
+                    self.layout.slot_count,
+                    tickets.len()
+                ),
+            ));
         }
         let ring = self.ring();
-        let mut reserved = Vec::with_capacity(args.len());
-        while reserved.len() < args.len() {
-            match self.reserve_slot(&ring) {
-                Some(slot) => reserved.push(slot),
-                None => {
-                    self.unreserve(&reserved);
-                    return Err(self.queue_full(args.len()));
-                }
-            }
-        }
+        let reserved = self.reserve_slots(&ring, args.len()).ok_or_else(|| self.queue_full(args.len()))?;
         for ((reservation, slot_args), ticket) in reserved.iter().zip(args).zip(tickets.iter_mut()) {
             let payload = Payload { opcode, tenant: 0, batch: 0, args: *slot_args };
             *ticket = self.write_slot(&ring, reservation, &payload);
@@ -469,8 +463,7 @@ impl Megakernel {
     pub(crate) fn mark_finished(&self, ticket: Ticket) {
         let host = &self.host_slots[ticket.slot as usize];
         let word = host.load(Ordering::Acquire);
-        if host_generation(word) == ticket.generation && word & BUSY == 0 && (word >> SEEN_SHIFT) & OUTCOME_MASK == 0
-        {
+        if host_generation(word) == ticket.generation && word & BUSY == 0 && (word >> SEEN_SHIFT) & OUTCOME_MASK == 0 {
             let _ = host.compare_exchange(word, word | OUTCOME_DONE << SEEN_SHIFT, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
@@ -557,17 +550,10 @@ impl Megakernel {
             )
         })?;
         fence_payload.args[0] = fence;
-        let mut reserved = Vec::with_capacity(needed);
-        while reserved.len() < needed {
-            match self.reserve_slot(&ring) {
-                Some(slot) => reserved.push(slot),
-                None => {
-                    self.unreserve(&reserved);
-                    self.fences[fence as usize].store(FENCE_FREE, Ordering::Release);
-                    return Err(self.queue_full(needed));
-                }
-            }
-        }
+        let Some(reserved) = self.reserve_slots(&ring, needed) else {
+            self.fences[fence as usize].store(FENCE_FREE, Ordering::Release);
+            return Err(self.queue_full(needed));
+        };
         let control = self.control();
         if let Some((counter, owner)) = control.fence(fence) {
             owner.store(tenant, Ordering::Release);
@@ -587,6 +573,21 @@ impl Megakernel {
         self.fences[fence as usize].store(pack_ticket(fence_ticket), Ordering::Release);
         self.backend.notify(needed as u32);
         Ok(fence_ticket)
+    }
+
+    /// Reserve `count` slots, all or none (the ones taken are given back).
+    fn reserve_slots(&self, ring: &Ring, count: usize) -> Option<Vec<Reservation>> {
+        let mut reserved = Vec::with_capacity(count);
+        while reserved.len() < count {
+            match self.reserve_slot(ring) {
+                Some(slot) => reserved.push(slot),
+                None => {
+                    self.unreserve(&reserved);
+                    return None;
+                }
+            }
+        }
+        Some(reserved)
     }
 
     /// Give back reserved slots untouched, exactly as they were.

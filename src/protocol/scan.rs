@@ -28,15 +28,18 @@ impl ScanLayout {
     /// No scanning: empty regions (DFA_SCAN slots fault with BAD_ARGS).
     pub const NONE: ScanLayout = ScanLayout { job_count: 0, hit_records: 0, rule_words: 0, arena_words: 0 };
 
-    fn completions(&self) -> u64 {
+    /// Word offset of the completion records (as the header records it).
+    pub fn completions(&self) -> u64 {
         u64::from(VYRE_SCAN_HEADER_WORDS)
     }
 
-    fn jobs(&self) -> u64 {
+    /// Word offset of the job entries.
+    pub fn jobs(&self) -> u64 {
         self.completions() + u64::from(self.job_count) * u64::from(VYRE_SCAN_COMPLETION_WORDS)
     }
 
-    fn hits(&self) -> u64 {
+    /// Word offset of the hit records.
+    pub fn hits(&self) -> u64 {
         self.jobs() + u64::from(self.job_count) * u64::from(VYRE_SCAN_JOB_WORDS)
     }
 
@@ -313,17 +316,9 @@ pub fn walk(bufs: &ScanBuffers, part: &mut Part, mut budget: u32) -> Step {
         budget -= 1;
         let byte = bufs.arena[(first_byte + u64::from(part.pos)) as usize].load(Ordering::Relaxed);
         let Some(class) = table.class_of(byte) else { return bad };
-        let Some(entry) = table.read(table.transitions + u64::from(row) + u64::from(class)) else { return bad };
-        row = entry & !VYRE_TABLE_MATCH_FLAG;
-        if !table.row_is_valid(row) {
-            return bad;
-        }
-        if entry & VYRE_TABLE_MATCH_FLAG != 0 && part.pos >= part.report_from {
-            let end = part.end_bias.wrapping_add(part.pos);
-            if report_list(bufs, &table, part.job, row, end, &mut budget).is_none() {
-                return bad;
-            }
-        }
+        let end = (part.pos >= part.report_from).then(|| part.end_bias.wrapping_add(part.pos));
+        let Some(next) = transition(bufs, &table, part.job, row, class, end, &mut budget) else { return bad };
+        row = next;
         part.pos += 1;
         // The dead state never matches again: skip the rest of the part.
         if row == 0 {
@@ -335,25 +330,35 @@ pub fn walk(bufs: &ScanBuffers, part: &mut Part, mut budget: u32) -> Step {
         if budget < step_cost {
             return Step::Continue;
         }
-        let Some(entry) =
-            table.read(table.transitions + u64::from(row) + u64::from(table.stride - 1))
-        else {
-            return bad;
-        };
-        let row = entry & !VYRE_TABLE_MATCH_FLAG;
-        if !table.row_is_valid(row) {
+        let end = (part.len >= part.report_from).then(|| part.end_bias.wrapping_add(part.len));
+        if transition(bufs, &table, part.job, row, table.stride - 1, end, &mut budget).is_none() {
             return bad;
         }
-        if entry & VYRE_TABLE_MATCH_FLAG != 0 && part.len >= part.report_from {
-            let end = part.end_bias.wrapping_add(part.len);
-            if report_list(bufs, &table, part.job, row, end, &mut budget).is_none() {
-                return bad;
-            }
-        }
-        // Done: a continued claim must not take the end transition twice.
-        part.flags &= !VYRE_SCAN_FLAG_EOI;
     }
     Step::Finished
+}
+
+/// Take `row`'s transition in `column` (a byte class, or the last column:
+/// end of input) and, if `end` is given, report the target's matches as
+/// ending there. Returns the target row; `None`: the table is corrupt.
+fn transition(
+    bufs: &ScanBuffers,
+    table: &Table,
+    job: u32,
+    row: u32,
+    column: u32,
+    end: Option<u32>,
+    budget: &mut u32,
+) -> Option<u32> {
+    let entry = table.read(table.transitions + u64::from(row) + u64::from(column))?;
+    let target = entry & !VYRE_TABLE_MATCH_FLAG;
+    if !table.row_is_valid(target) {
+        return None;
+    }
+    if let (true, Some(end)) = (entry & VYRE_TABLE_MATCH_FLAG != 0, end) {
+        report_list(bufs, table, job, target, end, budget)?;
+    }
+    Some(target)
 }
 
 /// Mark the part's job faulted with `reason` (the first reason wins); an

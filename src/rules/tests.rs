@@ -29,12 +29,7 @@ fn oracle(patterns: &[Pattern], options: &CompileOptions, haystack: &[u8]) -> Ve
                 }
             }
             PatternKind::Regex => {
-                let text = std::str::from_utf8(&pattern.bytes).unwrap();
-                let re = regex::bytes::RegexBuilder::new(&format!("^(?:{text})$"))
-                    .unicode(false)
-                    .case_insensitive(options.ascii_case_insensitive)
-                    .build()
-                    .unwrap();
+                let re = whole_match_regex(pattern, options);
                 for (e, end) in ends.iter_mut().enumerate() {
                     *end = (0..e).any(|s| re.is_match(&haystack[s..e]));
                 }
@@ -369,12 +364,7 @@ fn unexplained(
                     Box::new(move |s: &[u8]| if ci { s.eq_ignore_ascii_case(&p) } else { s == &p[..] })
                 }
                 PatternKind::Regex => {
-                    let text = std::str::from_utf8(&pattern.bytes).unwrap();
-                    let re = regex::bytes::RegexBuilder::new(&format!("^(?:{text})$"))
-                        .unicode(false)
-                        .case_insensitive(options.ascii_case_insensitive)
-                        .build()
-                        .unwrap();
+                    let re = whole_match_regex(pattern, options);
                     Box::new(move |s: &[u8]| re.is_match(s))
                 }
             }
@@ -824,4 +814,15 @@ proptest! {
 /// Bytes of `tokens[..split]`.
 fn split_end(tokens: &[&[u8]], split: usize) -> usize {
     tokens[..split].iter().map(|t| t.len()).sum()
+}
+
+/// The regex crate's matcher for `pattern` (a regex) matching a whole
+/// string, with the rule set's byte semantics: the independent oracle.
+fn whole_match_regex(pattern: &Pattern, options: &CompileOptions) -> regex::bytes::Regex {
+    let text = std::str::from_utf8(&pattern.bytes).unwrap();
+    regex::bytes::RegexBuilder::new(&format!("^(?:{text})$"))
+        .unicode(false)
+        .case_insensitive(options.ascii_case_insensitive)
+        .build()
+        .unwrap()
 }
