@@ -84,12 +84,17 @@ pub struct Config {
     pub svg: Option<String>,
     /// Where compiled automata are kept between runs (`--cache DIR`).
     pub cache: Option<PathBuf>,
+    /// vyre's engine shape: workgroups (0: the engine's default), bytes per
+    /// part (0: default) and queue depth, to explore what the GPU needs.
+    pub workers: u32,
+    pub part_bytes: u32,
+    pub queue_depth: u32,
 }
 
 const ALL_ENGINES: [&str; 5] = ["vyre", "hyperscan", "aho-corasick", "regex", "vyre-cpu"];
 const USAGE: &str = "usage: bench-scan [--quick] [--engines vyre,hyperscan,aho-corasick,regex,vyre-cpu] \
 [--threads N] [--vyre-submitters N] [--csv PATH] [--svg PATH] [--cache DIR] [--reps N] [--sets 10,100,1000,5000,regex] [--headline-jobs N] \
-[--small-mib N] [--large-files N] [--large-mib N] [--chunk-kib N]";
+[--small-mib N] [--large-files N] [--large-mib N] [--chunk-kib N] [--workers N] [--part-kib N] [--queue-depth N]";
 
 fn parse_args() -> Result<Config, String> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -108,6 +113,9 @@ fn parse_args() -> Result<Config, String> {
         csv: None,
         svg: None,
         cache: None,
+        workers: 0,
+        part_bytes: 0,
+        queue_depth: 4096,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     // --quick first, so explicit sizes given with it win.
@@ -162,6 +170,9 @@ fn parse_args() -> Result<Config, String> {
             "--large-files" => config.large_files = number(value("--large-files")?, "--large-files")?,
             "--large-mib" => config.large_bytes = number(value("--large-mib")?, "--large-mib")? * MIB,
             "--chunk-kib" => config.chunk = number(value("--chunk-kib")?, "--chunk-kib")? * 1024,
+            "--workers" => config.workers = number(value("--workers")?, "--workers")? as u32,
+            "--part-kib" => config.part_bytes = (number(value("--part-kib")?, "--part-kib")? * 1024) as u32,
+            "--queue-depth" => config.queue_depth = number(value("--queue-depth")?, "--queue-depth")? as u32,
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }

@@ -832,13 +832,12 @@
 #define VYRE_SCAN_ARG_POS 5
 
 /**
- * DFA_SCAN argument: current state, as its row offset in the transitions,
- * or `VYRE_SCAN_STATE_AFTER_PREVIOUS`.
+ * DFA_SCAN argument: current DFA state, or `VYRE_SCAN_STATE_AFTER_PREVIOUS`.
  */
 #define VYRE_SCAN_ARG_STATE 6
 
 /**
- * DFA_SCAN state: start with the start row for the arena byte just before
+ * DFA_SCAN state: start in the start state for the arena byte just before
  * the walk (a part that does not begin its job).
  */
 #define VYRE_SCAN_STATE_AFTER_PREVIOUS 4294967295
@@ -1014,7 +1013,7 @@
 #define VYRE_TABLE_CLASSES 1
 
 /**
- * Rule-table word: DFA states (row offsets are `state * (classes + 1)`).
+ * Rule-table word: DFA states (state `s`'s row starts at `s * (classes + 1)`).
  */
 #define VYRE_TABLE_STATES 2
 
@@ -1044,7 +1043,7 @@
 #define VYRE_TABLE_MAX_MATCH_LIST 7
 
 /**
- * Rule-table word: offset of the 257 start rows (start of input, then one
+ * Rule-table word: offset of the 257 start states (start of input, then one
  * per previous byte).
  */
 #define VYRE_TABLE_OFF_STARTS 8
@@ -1217,7 +1216,8 @@ typedef struct vyre_device_info {
      */
     uint32_t has_bar_memory;
     /**
-     * Workgroups the megakernel launches on it by default.
+     * Workgroups a bare megakernel launches on it by default (an engine
+     * launches 16 times as many on a GPU: docs/ENGINE.md).
      */
     uint32_t workgroups;
     /**
@@ -1257,7 +1257,9 @@ typedef struct vyre_engine_options {
      */
     uint32_t device_index;
     /**
-     * Worker threads (reference) or workgroups (Vulkan); 0 = the default.
+     * Worker threads (reference) or workgroups (Vulkan); 0 = the default
+     * (Vulkan on a GPU: 16 workgroups per SM, so that DFA walks waiting on
+     * memory overlap).
      */
     uint32_t worker_count;
     /**
@@ -1271,7 +1273,7 @@ typedef struct vyre_engine_options {
     uint32_t max_hits_per_job;
     /**
      * Bytes of a job one lane scans before the next lane takes over,
-     * 256..=2^30 (default 64 KiB).
+     * 256..=2^30 (default 16 KiB).
      */
     uint32_t part_bytes;
     /**

@@ -292,6 +292,8 @@ bool open_table(uint start) {
     t_end = start + total;
     t_stride = classes + 1u;
     t_states = rules[start + VYRE_TABLE_STATES];
+    // Every row inside the table: `state * t_stride` cannot wrap.
+    if (t_states > total / t_stride) return false;
     // Offsets past the table make every read below fail its bound check.
     t_transitions = start + min(rules[start + VYRE_TABLE_OFF_TRANSITIONS], total);
     t_match_offsets = start + min(rules[start + VYRE_TABLE_OFF_MATCH_OFFSETS], total);
@@ -301,7 +303,7 @@ bool open_table(uint start) {
     return t_max_list <= VYRE_TABLE_MAX_MATCHES_PER_STATE;
 }
 
-bool row_is_valid(uint row) { return row % t_stride == 0u && row / t_stride < t_states; }
+bool state_is_valid(uint state) { return state < t_states; }
 
 // A table word at `index` (checked against the table's end by callers).
 bool t_inside(uint first, uint offset) { return offset < t_end - first; }
@@ -318,9 +320,8 @@ void report_hit(uint job, uint pattern, uint end) {
     sstate[first + VYRE_SCAN_HIT_END] = end;
 }
 
-// Report `row`'s match list as ending at `end`; false if the table is corrupt.
-bool report_list(uint job, uint row, uint end) {
-    uint state = row / t_stride;
+// Report `state`'s match list as ending at `end`; false if the table is corrupt.
+bool report_list(uint job, uint state, uint end) {
     if (!t_inside(t_match_offsets, state + 1u)) return false;
     uint first = rules[t_match_offsets + state];
     uint last = rules[t_match_offsets + state + 1u];
@@ -342,23 +343,25 @@ uint class_of(uint byte_value) {
 }
 
 // Store a part's progress in its arguments and hand the slot back.
-uint hand_back(uint pos, uint row) {
+uint hand_back(uint pos, uint state) {
     args[VYRE_SCAN_ARG_POS] = pos;
-    args[VYRE_SCAN_ARG_STATE] = row;
+    args[VYRE_SCAN_ARG_STATE] = state;
     args_dirty = true;
     return RETRY;
 }
 
-// Take the transition of `row` in `column` (a byte class, or the last
+// Take the transition of `state` in `column` (a byte class, or the last
 // column: end of input), reporting the target's matches as ending at `end`
-// if `may_report`. False when the table is corrupt.
-bool transition(uint job, uint column, bool may_report, uint end, inout uint row) {
-    uint index = row + column;
+// if `may_report`. False when the table is corrupt. (States, not row
+// offsets, in the table: a multiply per byte instead of a division.)
+bool transition(uint job, uint column, bool may_report, uint end, inout uint state) {
+    if (column >= t_stride) return false;
+    uint index = state * t_stride + column;
     if (!t_inside(t_transitions, index)) return false;
     uint entry = rules[t_transitions + index];
-    row = entry & ~VYRE_TABLE_MATCH_FLAG;
-    if (!row_is_valid(row)) return false;
-    return (entry & VYRE_TABLE_MATCH_FLAG) == 0u || !may_report || report_list(job, row, end);
+    state = entry & ~VYRE_TABLE_MATCH_FLAG;
+    if (!state_is_valid(state)) return false;
+    return (entry & VYRE_TABLE_MATCH_FLAG) == 0u || !may_report || report_list(job, state, end);
 }
 
 // One claim of a DFA_SCAN part: walk from POS until the part ends or the
@@ -370,7 +373,7 @@ uint dfa_scan() {
     uint skew = args[VYRE_SCAN_ARG_BASE_SKEW];
     uint len = args[VYRE_SCAN_ARG_LEN];
     uint pos = args[VYRE_SCAN_ARG_POS];
-    uint row = args[VYRE_SCAN_ARG_STATE];
+    uint state = args[VYRE_SCAN_ARG_STATE];
     uint report_from = args[VYRE_SCAN_ARG_REPORT_FROM];
     uint bias = args[VYRE_SCAN_ARG_END_BIAS];
     uint flags = args[VYRE_SCAN_ARG_FLAGS];
@@ -386,21 +389,21 @@ uint dfa_scan() {
         || (flags & ~VYRE_SCAN_FLAG_EOI) != 0u) {
         return bad;
     }
-    if (row == VYRE_SCAN_STATE_AFTER_PREVIOUS) {
+    if (state == VYRE_SCAN_STATE_AFTER_PREVIOUS) {
         // Look-behind (\b, (?m)^) sees the byte before the part.
         if (base_word == 0u && skew == 0u) return bad;
         uint previous = base_word * 4u + skew - 1u;
         uint previous_byte = (arena[previous >> 4u][(previous >> 2u) & 3u] >> (8u * (previous & 3u))) & 0xFFu;
         if (!t_inside(t_starts, 1u + previous_byte)) return bad;
-        row = rules[t_starts + 1u + previous_byte];
+        state = rules[t_starts + 1u + previous_byte];
     }
-    if (!row_is_valid(row)) return bad;
+    if (!state_is_valid(state)) return bad;
     uint step_cost = t_max_list + 1u;
     uvec4 chunk = uvec4(0u);
     uint chunk_index = 0xFFFFFFFFu;
     while (pos < len) {
         if (iters + step_cost + 16u >= pc.budget || ((pos & 1023u) == 1023u && time_is_up())) {
-            return hand_back(pos, row);
+            return hand_back(pos, state);
         }
         iters++;
         uint at_byte = skew + pos;  // the walk's byte `pos`, counted from arena byte base_word * 4
@@ -410,17 +413,17 @@ uint dfa_scan() {
             chunk = arena[chunk_index];
         }
         uint byte_value = (chunk[word & 3u] >> (8u * (at_byte & 3u))) & 0xFFu;
-        if (!transition(job, class_of(byte_value), pos >= report_from, bias + pos, row)) return bad;
+        if (!transition(job, class_of(byte_value), pos >= report_from, bias + pos, state)) return bad;
         pos++;
-        if (row == 0u) pos = len;  // dead: nothing can match any more
+        if (state == 0u) pos = len;  // dead: nothing can match any more
     }
     // The loop only ends with pos == len, unless lavapipe cut it short (it
     // ends every loop of an invocation once their iterations together pass
     // 65 535, counted its own way): then hand the part back to be continued.
-    if (pos < len) return hand_back(pos, row);
+    if (pos < len) return hand_back(pos, state);
     if ((flags & VYRE_SCAN_FLAG_EOI) != 0u) {
-        if (iters + step_cost + 16u >= pc.budget) return hand_back(pos, row);
-        if (!transition(job, t_stride - 1u, len >= report_from, bias + len, row)) return bad;
+        if (iters + step_cost + 16u >= pc.budget) return hand_back(pos, state);
+        if (!transition(job, t_stride - 1u, len >= report_from, bias + len, state)) return bad;
     }
     return VYRE_METRIC_DFA_SCAN;
 }

@@ -211,7 +211,7 @@ fn eight_threads_enqueue_thousands_of_jobs_and_every_one_completes_once() {
                     let mut completions = vec![Completion::default(); 32];
                     let mut hits = vec![Hit::default(); 512 * 4];
                     let mut sent = 0;
-                    let mut drain = |got: usize, completions: &[Completion], hits: &[Hit]| {
+                    let drain = |got: usize, completions: &[Completion], hits: &[Hit]| {
                         let mut seen = seen.lock().unwrap();
                         for c in &completions[..got] {
                             let input = c.user_data % 256;

@@ -34,7 +34,6 @@ pub struct GpuReport {
     pub h2d_gbps: Option<f64>,
 }
 
-const QUEUE_DEPTH: u32 = 4096;
 const MAX_HITS_PER_JOB: u32 = 4096;
 /// How long the poller waits for one completion before calling the engine stuck.
 const STUCK: Duration = Duration::from_secs(120);
@@ -115,7 +114,7 @@ fn enqueue(engine: &Engine, item: &WorkItem, abort: &AtomicBool) -> Result<(), S
 /// The poller: collect `total` completions, calling `on_done(user_data)` for
 /// each; gives up when nothing completes for `STUCK`.
 fn poll_all(engine: &Engine, total: u64, abort: &AtomicBool, on_done: &dyn Fn(u64)) -> Result<Tally, String> {
-    let mut completions = vec![Completion::default(); QUEUE_DEPTH as usize];
+    let mut completions = vec![Completion::default(); engine.info().queue_depth as usize];
     let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 16];
     let mut tally = Tally::default();
     while tally.jobs < total {
@@ -370,18 +369,20 @@ fn describe(engine: &Engine) -> String {
     )
 }
 
-/// An engine with `QUEUE_DEPTH` jobs and up to `MAX_HITS_PER_JOB` hits each;
+/// An engine shaped as `config` says, with up to `MAX_HITS_PER_JOB` hits each;
 /// fewer hits per job where the device's largest storage buffer cannot hold
 /// them all (lavapipe: 128 MiB).
-fn create(persistent: Persistent, arena_bytes: u64, rule_table_bytes: u64) -> Result<Engine, String> {
+fn create(config: &Config, persistent: Persistent, arena_bytes: u64, rule_table_bytes: u64) -> Result<Engine, String> {
     let mut max_hits = MAX_HITS_PER_JOB;
     loop {
         match Engine::create(&EngineOptions {
             persistent,
             arena_bytes,
             rule_table_bytes,
-            queue_depth: QUEUE_DEPTH,
+            queue_depth: config.queue_depth,
             max_hits_per_job: max_hits,
+            workers: config.workers,
+            part_bytes: config.part_bytes,
             ..EngineOptions::default()
         }) {
             Ok(engine) => return Ok(engine),
@@ -408,7 +409,7 @@ pub fn run(config: &Config, inputs: &Inputs) -> Result<GpuReport, String> {
     let rule_table_bytes = inputs.sets.iter().map(|s| s.rules.table_bytes() + 4096).sum::<u64>().max(1 << 20);
 
     progress("creating the engine (Persistent::Auto)");
-    let engine = create(Persistent::Auto, arena_bytes, rule_table_bytes)?;
+    let engine = create(config, Persistent::Auto, arena_bytes, rule_table_bytes)?;
     let device = describe(&engine);
     progress(&device);
     let mut ids = Vec::new();
@@ -489,6 +490,7 @@ pub fn run(config: &Config, inputs: &Inputs) -> Result<GpuReport, String> {
         progress("creating the engine (Persistent::Disable)");
         let set = &inputs.sets[index];
         let engine = create(
+            config,
             Persistent::Disable,
             (inputs.headline.bytes() as u64).div_ceil(1 << 20) << 20,
             set.rules.table_bytes() + 4096,

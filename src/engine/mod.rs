@@ -41,8 +41,11 @@ const DEFAULT_ARENA_BYTES: u64 = 64 << 20;
 const DEFAULT_RULE_TABLE_BYTES: u64 = 64 << 20;
 /// Bytes of a job one lane scans before the next part begins: small enough
 /// to spread a large file over many lanes, large enough that the overlap a
-/// part re-reads (the longest match) stays a small fraction.
-const DEFAULT_PART_BYTES: u32 = 64 << 10;
+/// part re-reads (the longest match) stays a small fraction. A lane walks
+/// a part alone, byte after byte, so the part size bounds how soon a large
+/// job can finish: 16 KiB parts scanned 4 x 64 MiB on an H200 in 26 ms,
+/// 64 KiB parts in 43 ms (bench/RESULTS.md).
+const DEFAULT_PART_BYTES: u32 = 16 << 10;
 
 /// How long `wait` polls before it starts to sleep between polls.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(500);
@@ -161,9 +164,12 @@ pub struct EngineInfo {
 /// A loaded rule set.
 struct Loaded {
     table: u32,
-    start_row: u32,
+    start_state: u32,
     /// Longest match; `None` when unbounded (jobs are then never split).
     max_match_len: Option<u32>,
+    /// `RuleSet::match_delay`: 0 when matches show one byte late, 1 at their
+    /// last byte.
+    match_delay: u32,
 }
 
 // Job entry states.
@@ -411,8 +417,9 @@ impl Engine {
         *cursor = start + words.len() as u32;
         let loaded = Loaded {
             table: start,
-            start_row: rule_set.start_state() * (rule_set.class_count() + 1),
+            start_state: rule_set.start_state(),
             max_match_len: rule_set.max_match_len(),
+            match_delay: rule_set.match_delay(),
         };
         let _ = self.rule_sets[at(id)].set(loaded);
         self.rule_set_count.store(id + 1, Ordering::Release);
@@ -495,8 +502,10 @@ impl Engine {
 
     /// The job's parts as DFA_SCAN arguments. A part owns the match ends in
     /// `(start, end]` of the job; it starts reading `max_match_len - 1`
-    /// bytes earlier (the longest match ending inside it starts there) and
-    /// reads one byte past its end (matches show one byte late).
+    /// bytes earlier (the longest match ending inside it starts there) and,
+    /// where matches show one byte late (match delay 0), reads one byte past
+    /// its end. A match revealed at walk index `pos` ends at `walk + pos +
+    /// delay`.
     fn plan(&self, item: &WorkItem, job: u32, loaded: &Loaded) -> Vec<[u32; VYRE_SLOT_MAX_ARGS as usize]> {
         let len = item.input_len;
         let splittable = loaded.max_match_len.is_some_and(|l| l <= self.part_bytes / 2);
@@ -508,8 +517,9 @@ impl Engine {
             .map(|k| {
                 let start = (k * part_len).min(len);
                 let end = ((k + 1) * part_len).min(len);
+                let delay = u64::from(loaded.match_delay);
                 let walk = (start + 1).saturating_sub(overlap).min(start);
-                let walk_end = (end + 1).min(len);
+                let walk_end = (end + 1 - delay).min(len);
                 let first = item.input_offset + walk;
                 Part {
                     job,
@@ -518,9 +528,9 @@ impl Engine {
                     base_skew: (first % 4) as u32,
                     len: (walk_end - walk) as u32,
                     pos: 0,
-                    state: if walk == 0 { loaded.start_row } else { VYRE_SCAN_STATE_AFTER_PREVIOUS },
-                    report_from: (start + 1 - walk) as u32,
-                    end_bias: walk as u32,
+                    state: if walk == 0 { loaded.start_state } else { VYRE_SCAN_STATE_AFTER_PREVIOUS },
+                    report_from: (start + 1 - walk - delay) as u32,
+                    end_bias: (walk + delay) as u32,
                     flags: if end == len { VYRE_SCAN_FLAG_EOI } else { 0 },
                 }
                 .to_args()

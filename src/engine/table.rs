@@ -1,6 +1,6 @@
 //! A rule set laid out as the table the kernel walks (docs/PROTOCOL.md,
-//! "Scanning"): header, class map, start rows, transitions whose entries are
-//! target rows flagged when the target has matches, match offsets, match ids.
+//! "Scanning"): header, class map, start states, transitions whose entries
+//! are target states flagged when the target has matches, match offsets, match ids.
 
 use crate::error::{Error, Result};
 use crate::protocol::abi::*;
@@ -13,7 +13,6 @@ pub(crate) const TABLE_ALIGN_WORDS: u32 = 64;
 
 /// The kernel's table for `rs`, padded to `TABLE_ALIGN_WORDS`.
 pub fn encode(rs: &RuleSet) -> Result<Vec<u32>> {
-    let stride = rs.class_count() + 1;
     let states = rs.state_count();
     let offsets = rs.match_offsets();
     let list_len = |state: u32| offsets[state as usize + 1] - offsets[state as usize];
@@ -24,9 +23,9 @@ pub fn encode(rs: &RuleSet) -> Result<Vec<u32>> {
              VYRE_TABLE_MAX_MATCHES_PER_STATE ({VYRE_TABLE_MAX_MATCHES_PER_STATE}); split it into several rule sets"
         )));
     }
-    let row = |state: u32| {
+    let flagged = |state: u32| {
         let flag = if list_len(state) > 0 { VYRE_TABLE_MATCH_FLAG } else { 0 };
-        state * stride | flag
+        state | flag
     };
     let starts = VYRE_TABLE_HEADER_WORDS + VYRE_TABLE_CLASS_MAP_WORDS;
     let transitions = starts + 257;
@@ -34,7 +33,7 @@ pub fn encode(rs: &RuleSet) -> Result<Vec<u32>> {
     let match_ids = match_offsets + offsets.len() as u64;
     let total = match_ids + rs.match_ids().len() as u64;
     let padded = total.div_ceil(u64::from(TABLE_ALIGN_WORDS)) * u64::from(TABLE_ALIGN_WORDS);
-    // Rule sets are at most VYRE_RULE_SET_MAX_TABLE_BYTES (256 MiB), so rows
+    // Rule sets are at most VYRE_RULE_SET_MAX_TABLE_BYTES (256 MiB), so states
     // and offsets fit 31 bits, below the match flag.
     let (Ok(match_offsets), Ok(match_ids), Ok(total)) =
         (u32::try_from(match_offsets), u32::try_from(match_ids), u32::try_from(total))
@@ -58,9 +57,9 @@ pub fn encode(rs: &RuleSet) -> Result<Vec<u32>> {
     }
     words.extend_from_slice(&header);
     words.extend(rs.class_of().chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-    words.push(rs.start_state() * stride);
-    words.extend((0..=255u8).map(|byte| rs.start_state_after(byte) * stride));
-    words.extend(rs.transitions().iter().map(|&target| row(target)));
+    words.push(rs.start_state());
+    words.extend((0..=255u8).map(|byte| rs.start_state_after(byte)));
+    words.extend(rs.transitions().iter().map(|&target| flagged(target)));
     words.extend_from_slice(offsets);
     words.extend_from_slice(rs.match_ids());
     words.resize(padded as usize, 0);

@@ -38,7 +38,8 @@ pub struct vyre_device_info {
     /// 1 if DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT memory (the BAR)
     /// exists: the megakernel then keeps everything the GPU polls there.
     pub has_bar_memory: u32,
-    /// Workgroups the megakernel launches on it by default.
+    /// Workgroups a bare megakernel launches on it by default (an engine
+    /// launches 16 times as many on a GPU: docs/ENGINE.md).
     pub workgroups: u32,
     /// Lanes per workgroup.
     pub workgroup_size: u32,
@@ -109,7 +110,7 @@ pub unsafe extern "C" fn vyre_device_get_info(index: u32, out: *mut vyre_device_
             driver_version: info.driver_version,
             device_type: u32::try_from(info.device_type.as_raw()).unwrap_or(VYRE_DEVICE_TYPE_OTHER),
             has_bar_memory: u32::from(info.has_bar_memory),
-            workgroups: info.default_workgroups(),
+            workgroups: info.default_workgroups(false),
             workgroup_size: info.workgroup_size(),
             is_default: u32::from(default == Some(index as usize)),
             name,

@@ -40,7 +40,9 @@ pub struct vyre_engine_options {
     pub persistent: u32,
     /// A Vulkan device index below `vyre_device_count`, or `VYRE_DEVICE_DEFAULT`.
     pub device_index: u32,
-    /// Worker threads (reference) or workgroups (Vulkan); 0 = the default.
+    /// Worker threads (reference) or workgroups (Vulkan); 0 = the default
+    /// (Vulkan on a GPU: 16 workgroups per SM, so that DFA walks waiting on
+    /// memory overlap).
     pub worker_count: u32,
     /// Jobs in flight, 1..=`VYRE_ENGINE_MAX_QUEUE_DEPTH` (default 1024).
     pub queue_depth: u32,
@@ -48,7 +50,7 @@ pub struct vyre_engine_options {
     /// the job completes with `VYRE_E_HITS_TRUNCATED`.
     pub max_hits_per_job: u32,
     /// Bytes of a job one lane scans before the next lane takes over,
-    /// 256..=2^30 (default 64 KiB).
+    /// 256..=2^30 (default 16 KiB).
     pub part_bytes: u32,
     /// Input arena bytes, up to `VYRE_ENGINE_MAX_ARENA_BYTES` (default 64 MiB).
     pub arena_bytes: u64,

@@ -320,10 +320,9 @@ pub const VYRE_SCAN_ARG_LEN: u32 = 4;
 /// DFA_SCAN argument: bytes already read (a claim that ran out of budget
 /// stores its progress here and hands the slot back).
 pub const VYRE_SCAN_ARG_POS: u32 = 5;
-/// DFA_SCAN argument: current state, as its row offset in the transitions,
-/// or `VYRE_SCAN_STATE_AFTER_PREVIOUS`.
+/// DFA_SCAN argument: current DFA state, or `VYRE_SCAN_STATE_AFTER_PREVIOUS`.
 pub const VYRE_SCAN_ARG_STATE: u32 = 6;
-/// DFA_SCAN state: start with the start row for the arena byte just before
+/// DFA_SCAN state: start in the start state for the arena byte just before
 /// the walk (a part that does not begin its job).
 pub const VYRE_SCAN_STATE_AFTER_PREVIOUS: u32 = 0xFFFF_FFFF;
 /// DFA_SCAN argument: matches revealed before this walk index belong to the
@@ -402,7 +401,7 @@ pub const VYRE_SCAN_HIT_END: u32 = 1;
 pub const VYRE_TABLE_MAGIC_WORD: u32 = 0;
 /// Rule-table word: byte classes; a transition row has one more column.
 pub const VYRE_TABLE_CLASSES: u32 = 1;
-/// Rule-table word: DFA states (row offsets are `state * (classes + 1)`).
+/// Rule-table word: DFA states (state `s`'s row starts at `s * (classes + 1)`).
 pub const VYRE_TABLE_STATES: u32 = 2;
 /// Rule-table word: offset of the transitions from the table start.
 pub const VYRE_TABLE_OFF_TRANSITIONS: u32 = 3;
@@ -414,7 +413,7 @@ pub const VYRE_TABLE_OFF_MATCH_IDS: u32 = 5;
 pub const VYRE_TABLE_TOTAL_WORDS: u32 = 6;
 /// Rule-table word: the longest match list of any state.
 pub const VYRE_TABLE_MAX_MATCH_LIST: u32 = 7;
-/// Rule-table word: offset of the 257 start rows (start of input, then one
+/// Rule-table word: offset of the 257 start states (start of input, then one
 /// per previous byte).
 pub const VYRE_TABLE_OFF_STARTS: u32 = 8;
 /// Rule-table words before the class map.

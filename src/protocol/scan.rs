@@ -184,6 +184,11 @@ impl<'a> Table<'a> {
         if classes == 0 || classes > 256 {
             return None;
         }
+        // Every row inside the table (the kernel's `state * stride` cannot wrap).
+        let states = field(VYRE_TABLE_STATES)?;
+        if u64::from(states) > total / u64::from(classes + 1) {
+            return None;
+        }
         let max_list = field(VYRE_TABLE_MAX_MATCH_LIST)?;
         if max_list > VYRE_TABLE_MAX_MATCHES_PER_STATE {
             return None;
@@ -192,7 +197,7 @@ impl<'a> Table<'a> {
             rules,
             start,
             stride: classes + 1,
-            states: field(VYRE_TABLE_STATES)?,
+            states,
             transitions: start + u64::from(field(VYRE_TABLE_OFF_TRANSITIONS)?),
             match_offsets: start + u64::from(field(VYRE_TABLE_OFF_MATCH_OFFSETS)?),
             match_ids: start + u64::from(field(VYRE_TABLE_OFF_MATCH_IDS)?),
@@ -215,8 +220,8 @@ impl<'a> Table<'a> {
         Some((packed >> (8 * u32::from(byte % 4))) & 0xFF)
     }
 
-    fn row_is_valid(&self, row: u32) -> bool {
-        row % self.stride == 0 && row / self.stride < self.states
+    fn state_is_valid(&self, state: u32) -> bool {
+        state < self.states
     }
 }
 
@@ -257,10 +262,10 @@ fn report(bufs: &ScanBuffers, job: u32, pattern: u32, end: u32) {
     }
 }
 
-/// Report every pattern of `row`'s match list as ending at `end`; `budget`
+/// Report every pattern of `state`'s match list as ending at `end`; `budget`
 /// pays one iteration per pattern. `None`: the table is corrupt.
-fn report_list(bufs: &ScanBuffers, table: &Table, job: u32, row: u32, end: u32, budget: &mut u32) -> Option<()> {
-    let state = u64::from(row / table.stride);
+fn report_list(bufs: &ScanBuffers, table: &Table, job: u32, state: u32, end: u32, budget: &mut u32) -> Option<()> {
+    let state = u64::from(state);
     let first = table.read(table.match_offsets + state)?;
     let last = table.read(table.match_offsets + state + 1)?;
     if last < first || last - first > table.max_list {
@@ -299,60 +304,63 @@ pub fn walk(bufs: &ScanBuffers, part: &mut Part, mut budget: u32) -> Step {
         // Look-behind (`\b`, `(?m)^`) sees the byte before the part.
         let Some(previous) = first_byte.checked_sub(1) else { return bad };
         let previous = bufs.arena[previous as usize].load(Ordering::Relaxed);
-        let Some(row) = table.read(table.starts + 1 + u64::from(previous)) else { return bad };
-        part.state = row;
+        let Some(start) = table.read(table.starts + 1 + u64::from(previous)) else { return bad };
+        part.state = start;
     }
-    if !table.row_is_valid(part.state) {
+    if !table.state_is_valid(part.state) {
         return bad;
     }
     // A claim starts only with room for one byte and one whole match list.
     let step_cost = table.max_list.saturating_add(1);
-    let mut row = part.state;
+    let mut state = part.state;
     while part.pos < part.len {
         if budget < step_cost {
-            part.state = row;
+            part.state = state;
             return Step::Continue;
         }
         budget -= 1;
         let byte = bufs.arena[(first_byte + u64::from(part.pos)) as usize].load(Ordering::Relaxed);
         let Some(class) = table.class_of(byte) else { return bad };
         let end = (part.pos >= part.report_from).then(|| part.end_bias.wrapping_add(part.pos));
-        let Some(next) = transition(bufs, &table, part.job, row, class, end, &mut budget) else { return bad };
-        row = next;
+        let Some(next) = transition(bufs, &table, part.job, state, class, end, &mut budget) else { return bad };
+        state = next;
         part.pos += 1;
         // The dead state never matches again: skip the rest of the part.
-        if row == 0 {
+        if state == 0 {
             part.pos = part.len;
         }
     }
-    part.state = row;
+    part.state = state;
     if part.flags & VYRE_SCAN_FLAG_EOI != 0 {
         if budget < step_cost {
             return Step::Continue;
         }
         let end = (part.len >= part.report_from).then(|| part.end_bias.wrapping_add(part.len));
-        if transition(bufs, &table, part.job, row, table.stride - 1, end, &mut budget).is_none() {
+        if transition(bufs, &table, part.job, state, table.stride - 1, end, &mut budget).is_none() {
             return bad;
         }
     }
     Step::Finished
 }
 
-/// Take `row`'s transition in `column` (a byte class, or the last column:
+/// Take `state`'s transition in `column` (a byte class, or the last column:
 /// end of input) and, if `end` is given, report the target's matches as
-/// ending there. Returns the target row; `None`: the table is corrupt.
+/// ending there. Returns the target state; `None`: the table is corrupt.
 fn transition(
     bufs: &ScanBuffers,
     table: &Table,
     job: u32,
-    row: u32,
+    state: u32,
     column: u32,
     end: Option<u32>,
     budget: &mut u32,
 ) -> Option<u32> {
-    let entry = table.read(table.transitions + u64::from(row) + u64::from(column))?;
+    if column >= table.stride {
+        return None;
+    }
+    let entry = table.read(table.transitions + u64::from(state) * u64::from(table.stride) + u64::from(column))?;
     let target = entry & !VYRE_TABLE_MATCH_FLAG;
-    if !table.row_is_valid(target) {
+    if !table.state_is_valid(target) {
         return None;
     }
     if let (true, Some(end)) = (entry & VYRE_TABLE_MATCH_FLAG != 0, end) {

@@ -1,7 +1,9 @@
-//! Patterns → one regex-automata dense DFA → our flat table.
+//! Patterns → one DFA → our flat table: an Aho-Corasick DFA (aho-corasick)
+//! for a set of literals only, else a regex-automata dense DFA.
 
 use super::{
-    table_bytes, CompileOptions, Pattern, PatternKind, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT,
+    table_bytes, CompileOptions, Pattern, PatternKind, RuleSet, FLAG_CASE_INSENSITIVE, FLAG_MATCH_AT_LAST_BYTE,
+    START_COUNT,
     VYRE_RULE_SET_MAX_MATCH_LEN, VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN, VYRE_RULE_SET_MAX_STATES,
     VYRE_RULE_SET_MAX_TABLE_BYTES,
 };
@@ -10,6 +12,7 @@ use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::{start, syntax};
+use aho_corasick::automaton::Automaton as AcAutomaton;
 use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
@@ -25,7 +28,7 @@ fn too_large(what: String) -> Error {
 
 /// A literal as regex text: every byte escaped, so the parser (and its
 /// ASCII case folding) treats it as exactly these bytes.
-fn literal_regex(bytes: &[u8]) -> String {
+pub(super) fn literal_regex(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len() * 4);
     for byte in bytes {
         let _ = write!(text, "\\x{byte:02X}");
@@ -33,7 +36,7 @@ fn literal_regex(bytes: &[u8]) -> String {
     text
 }
 
-fn parse(index: usize, pattern: &Pattern, config: &syntax::Config) -> Result<Hir> {
+fn check_length(index: usize, pattern: &Pattern) -> Result<()> {
     if pattern.bytes.is_empty() {
         return Err(Error::invalid(format!("pattern {index} is empty; an empty pattern would match at every offset")));
     }
@@ -43,6 +46,11 @@ fn parse(index: usize, pattern: &Pattern, config: &syntax::Config) -> Result<Hir
             pattern.bytes.len()
         )));
     }
+    Ok(())
+}
+
+fn parse(index: usize, pattern: &Pattern, config: &syntax::Config) -> Result<Hir> {
+    check_length(index, pattern)?;
     let text = match pattern.kind {
         PatternKind::Literal => literal_regex(&pattern.bytes),
         PatternKind::Regex => String::from_utf8(pattern.bytes.clone()).map_err(|e| {
@@ -154,6 +162,9 @@ pub(super) fn compile_limited(patterns: &[Pattern], options: &CompileOptions, ma
             patterns.len()
         )));
     }
+    if !patterns.is_empty() && patterns.iter().all(|p| p.kind == PatternKind::Literal) {
+        return literal_set(patterns, options, max_table_bytes);
+    }
     let config = syntax::Config::new().unicode(false).utf8(false).case_insensitive(options.ascii_case_insensitive);
     let hirs = patterns
         .iter()
@@ -191,15 +202,138 @@ pub(super) fn compile_limited(patterns: &[Pattern], options: &CompileOptions, ma
     Ok(rs)
 }
 
-/// Re-lay the DFA: state 0 is dead, the rest numbered in breadth-first
-/// order from the start states.
+/// A DFA that `relay` can re-lay as our table.
+trait Source {
+    type Id: Copy + Eq + std::hash::Hash;
+    /// Whether `id` is the dead state; an error if the walk must never reach it.
+    fn is_dead(&self, id: Self::Id) -> Result<bool>;
+    fn next(&self, id: Self::Id, byte: u8) -> Self::Id;
+    /// The state after the end of input, or `None` for the dead state.
+    fn next_eoi(&self, id: Self::Id) -> Option<Self::Id>;
+    /// The patterns of `id`'s match list, in any order, repeats allowed.
+    fn matches(&self, id: Self::Id) -> Vec<u32>;
+}
+
+impl Source for dense::DFA<Vec<u32>> {
+    type Id = StateID;
+    fn is_dead(&self, id: StateID) -> Result<bool> {
+        if self.is_quit_state(id) {
+            return Err(internal("the DFA has a quit state although no quit bytes were set"));
+        }
+        Ok(self.is_dead_state(id))
+    }
+    fn next(&self, id: StateID, byte: u8) -> StateID {
+        self.next_state(id, byte)
+    }
+    fn next_eoi(&self, id: StateID) -> Option<StateID> {
+        Some(self.next_eoi_state(id))
+    }
+    fn matches(&self, id: StateID) -> Vec<u32> {
+        if !self.is_match_state(id) {
+            return Vec::new();
+        }
+        (0..self.match_len(id)).map(|i| self.match_pattern(id, i).as_u32()).collect()
+    }
+}
+
+impl Source for aho_corasick::dfa::DFA {
+    type Id = aho_corasick::automaton::StateID;
+    fn is_dead(&self, id: Self::Id) -> Result<bool> {
+        Ok(AcAutomaton::is_dead(self, id))
+    }
+    fn next(&self, id: Self::Id, byte: u8) -> Self::Id {
+        self.next_state(aho_corasick::Anchored::No, id, byte)
+    }
+    fn next_eoi(&self, _: Self::Id) -> Option<Self::Id> {
+        None // matches show at their last byte: nothing is left at the end
+    }
+    fn matches(&self, id: Self::Id) -> Vec<u32> {
+        if !AcAutomaton::is_match(self, id) {
+            return Vec::new();
+        }
+        (0..self.match_len(id)).map(|i| self.match_pattern(id, i).as_u32()).collect()
+    }
+}
+
+/// A set of literals only, as an Aho-Corasick DFA (standard semantics: every
+/// state lists every pattern that ends at it, suffixes included).
+fn literal_set(patterns: &[Pattern], options: &CompileOptions, max_table_bytes: u32) -> Result<RuleSet> {
+    for (index, pattern) in patterns.iter().enumerate() {
+        check_length(index, pattern)?;
+    }
+    let dfa = aho_corasick::dfa::DFA::builder()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .start_kind(aho_corasick::StartKind::Unanchored)
+        .ascii_case_insensitive(options.ascii_case_insensitive)
+        .byte_classes(false)
+        .build(patterns.iter().map(|p| &p.bytes))
+        .map_err(|e| too_large(format!("building the Aho-Corasick automaton failed: {e}")))?;
+    // Bytes that occur in no pattern (after case folding) lead every state
+    // where no pattern byte does: they share one class. Each byte that
+    // occurs gets its own, shared with its other case when folding.
+    let fold = |byte: u8| if options.ascii_case_insensitive { byte.to_ascii_lowercase() } else { byte };
+    let mut occurs = [false; 256];
+    for pattern in patterns {
+        for &byte in &pattern.bytes {
+            occurs[usize::from(fold(byte))] = true;
+        }
+    }
+    let has_other = (0..=255u8).any(|byte| !occurs[usize::from(fold(byte))]);
+    let mut class_of = [0u8; 256];
+    let mut class_of_folded = [None::<u8>; 256];
+    let mut classes = u32::from(has_other); // class 0: the bytes in no pattern, if any
+    for byte in 0..=255u8 {
+        let folded = usize::from(fold(byte));
+        if occurs[folded] {
+            class_of[usize::from(byte)] = *class_of_folded[folded].get_or_insert_with(|| {
+                classes += 1;
+                (classes - 1) as u8
+            });
+        }
+    }
+    let start = dfa.start_state(aho_corasick::Anchored::No).map_err(|e| internal(format!("no unanchored start state: {e}")))?;
+    let starts = [start; START_COUNT];
+    let mut rs = relay(&dfa, class_of, &starts, patterns.len() as u32, max_table_bytes)?;
+    rs.flags = FLAG_MATCH_AT_LAST_BYTE | if options.ascii_case_insensitive { FLAG_CASE_INSENSITIVE } else { 0 };
+    rs.max_match_len = Some(if rs.match_ids.is_empty() {
+        0
+    } else {
+        patterns.iter().map(|p| p.bytes.len() as u32).max().unwrap_or(0)
+    });
+    Ok(rs)
+}
+
+/// Re-lay a regex-automata DFA (see `relay`).
 fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table_bytes: u32) -> Result<RuleSet> {
     let classes = dfa.byte_classes();
     let mut class_of = [0u8; 256];
     for (byte, class) in class_of.iter_mut().enumerate() {
         *class = classes.get(byte as u8);
     }
-    let class_count = u32::from(class_of[255]) + 1;
+    let starts = std::iter::once(None)
+        .chain((0..=255u8).map(Some))
+        .map(|previous| {
+            let config = start::Config::new().anchored(Anchored::No).look_behind(previous);
+            dfa.start_state(&config).map_err(|e| internal(format!("no unanchored start state: {e}")))
+        })
+        .collect::<Result<Vec<StateID>>>()?;
+    let mut rs = relay(dfa, class_of, &starts, pattern_count, max_table_bytes)?;
+    rs.flags = flags;
+    Ok(rs)
+}
+
+/// Re-lay a DFA whose byte classes are `class_of` (every byte of a class
+/// leads every state to the same state) as our table: state 0 is dead, the
+/// rest numbered in breadth-first order from the start states. Flags and
+/// max_match_len are the caller's to set.
+fn relay<S: Source>(
+    dfa: &S,
+    class_of: [u8; 256],
+    starts: &[S::Id],
+    pattern_count: u32,
+    max_table_bytes: u32,
+) -> Result<RuleSet> {
+    let class_count = class_of.iter().map(|&c| u32::from(c)).max().unwrap_or(0) + 1;
     let stride = class_count as usize + 1;
     // One representative byte per class.
     let mut representative = vec![0u8; class_count as usize];
@@ -207,14 +341,12 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
         representative[usize::from(class_of[usize::from(byte)])] = byte;
     }
 
-    let mut index: HashMap<StateID, u32> = HashMap::new();
-    let mut order: Vec<Option<StateID>> = vec![None]; // our state 0: dead
-    let mut number = |id: StateID, order: &mut Vec<Option<StateID>>| -> Result<u32> {
-        if dfa.is_dead_state(id) {
+    let mut index: HashMap<S::Id, u32> = HashMap::new();
+    let mut order: Vec<Option<S::Id>> = vec![None]; // our state 0: dead
+    let mut number = |id: Option<S::Id>, order: &mut Vec<Option<S::Id>>| -> Result<u32> {
+        let Some(id) = id else { return Ok(0) };
+        if dfa.is_dead(id)? {
             return Ok(0);
-        }
-        if dfa.is_quit_state(id) {
-            return Err(internal("the DFA has a quit state although no quit bytes were set"));
         }
         if let Some(&n) = index.get(&id) {
             return Ok(n);
@@ -230,13 +362,7 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
         Ok(n)
     };
 
-    let mut starts = Vec::with_capacity(START_COUNT);
-    for previous in std::iter::once(None).chain((0..=255u8).map(Some)) {
-        let config = start::Config::new().anchored(Anchored::No).look_behind(previous);
-        let id = dfa.start_state(&config).map_err(|e| internal(format!("no unanchored start state: {e}")))?;
-        starts.push(number(id, &mut order)?);
-    }
-
+    let starts = starts.iter().map(|&id| number(Some(id), &mut order)).collect::<Result<Vec<u32>>>()?;
     let mut transitions: Vec<u32> = vec![0; stride]; // the dead row
     let mut match_offsets = vec![0u32, 0];
     let mut match_ids: Vec<u32> = Vec::new();
@@ -246,17 +372,15 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
             return Err(internal("a DFA state without an id"));
         };
         for &byte in &representative {
-            let target = number(dfa.next_state(id, byte), &mut order)?;
+            let target = number(Some(dfa.next(id, byte)), &mut order)?;
             transitions.push(target);
         }
-        let target = number(dfa.next_eoi_state(id), &mut order)?;
+        let target = number(dfa.next_eoi(id), &mut order)?;
         transitions.push(target);
-        if dfa.is_match_state(id) {
-            let mut ids: Vec<u32> = (0..dfa.match_len(id)).map(|i| dfa.match_pattern(id, i).as_u32()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            match_ids.extend_from_slice(&ids);
-        }
+        let mut ids = dfa.matches(id);
+        ids.sort_unstable();
+        ids.dedup();
+        match_ids.extend_from_slice(&ids);
         match_offsets.push(u32::try_from(match_ids.len()).map_err(|_| too_large("too many match entries".into()))?);
         let bytes = table_bytes(transitions.len() as u64, order.len() as u64, match_ids.len() as u64);
         if bytes > u64::from(max_table_bytes) {
@@ -268,7 +392,7 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
     }
     Ok(RuleSet {
         pattern_count,
-        flags,
+        flags: 0,
         class_of,
         class_count,
         state_count: order.len() as u32,
@@ -276,6 +400,6 @@ fn flatten(dfa: &dense::DFA<Vec<u32>>, pattern_count: u32, flags: u32, max_table
         transitions,
         match_offsets,
         match_ids,
-        max_match_len: Some(0), // set by the caller, from the parsed patterns
+        max_match_len: Some(0), // set by the caller
     })
 }

@@ -3,7 +3,7 @@
 //! before it. Loading checks every byte before trusting any of it.
 
 use super::{
-    table_bytes, RuleSet, FLAG_CASE_INSENSITIVE, START_COUNT, VYRE_MATCH_LEN_UNBOUNDED, VYRE_RULE_SET_MAX_MATCH_LEN,
+    table_bytes, RuleSet, FLAG_CASE_INSENSITIVE, FLAG_MATCH_AT_LAST_BYTE, START_COUNT, VYRE_MATCH_LEN_UNBOUNDED, VYRE_RULE_SET_MAX_MATCH_LEN,
     VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_STATES, VYRE_RULE_SET_MAX_TABLE_BYTES,
 };
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ pub(crate) const HEADER_LEN: usize = 36;
 /// Checksum bytes at the end.
 const CHECKSUM_LEN: usize = 8;
 /// Flags a serialized set may carry.
-const KNOWN_FLAGS: u32 = FLAG_CASE_INSENSITIVE;
+const KNOWN_FLAGS: u32 = FLAG_CASE_INSENSITIVE | FLAG_MATCH_AT_LAST_BYTE;
 
 /// FNV-1a, 64 bits. Every single-byte change of the input changes it: each
 /// step is a bijection of the running hash for a fixed byte.
@@ -214,6 +214,17 @@ pub(crate) fn validate(rs: &RuleSet) -> Result<()> {
     }
     if rs.transitions[..stride].iter().any(|&t| t != 0) {
         return Err(corrupt("state 0 (dead) leaves itself"));
+    }
+    // A table whose matches show at their last byte has nothing left to
+    // reveal at the end of the input: one there would be reported at an
+    // offset past it.
+    if rs.match_delay() == 1 {
+        if let Some(state) = (0..rs.state_count as usize).find(|s| rs.transitions[s * stride + stride - 1] != 0) {
+            return Err(corrupt(format!(
+                "state {state} leaves the dead state at the end of the input, in a table whose matches show at \
+                 their last byte"
+            )));
+        }
     }
     if rs.match_offsets[0] != 0 {
         return Err(corrupt(format!("match_offsets[0] is {}, not 0", rs.match_offsets[0])));

@@ -25,15 +25,22 @@
 //!
 //! # The table
 //!
-//! One multi-pattern DFA (regex-automata, `MatchKind::All`, unanchored, byte
-//! classes) is re-laid into this crate's own flat table; docs/RULES.md
-//! describes every field. Walking it: `state = start`; for each byte `i`,
-//! `state = transitions[state * stride + class_of[byte]]`, and then every
-//! pattern of `state`'s match list ended at offset `i` (matches show one byte
-//! late); after the last byte, `state = transitions[state * stride +
-//! class_count]` (the end-of-input column) reveals the matches ending at
-//! `len`. `stride = class_count + 1`. State 0 is the dead state: nothing can
-//! match any more, so a walker may stop there.
+//! One multi-pattern DFA is re-laid into this crate's own flat table;
+//! docs/RULES.md describes every field. A set of literals only is built as
+//! an Aho-Corasick automaton (the aho-corasick crate, standard semantics:
+//! thousands of literals in about a second); any set with a regex as one
+//! regex-automata DFA (`MatchKind::All`, unanchored, byte classes), whose
+//! construction takes minutes beyond a few hundred literals. Walking it:
+//! `state = start`; for each byte `i`, `state = transitions[state * stride +
+//! class_of[byte]]`, and then every pattern of `state`'s match list ended at
+//! offset `i + delay` ([`RuleSet::match_delay`]: 0 for a regex-automata
+//! table, whose matches show one byte late, 1 for an Aho-Corasick table,
+//! whose matches show at their last byte); after the last byte, `state =
+//! transitions[state * stride + class_count]` (the end-of-input column)
+//! reveals the matches ending at `len` (in an Aho-Corasick table that column
+//! is all dead: nothing is left to reveal). `stride = class_count + 1`. State
+//! 0 is the dead state: nothing can match any more, so a walker may stop
+//! there.
 //!
 //! # Longest match
 //!
@@ -131,6 +138,9 @@ pub struct RuleSet {
 
 /// `RuleSet::flags` bit: compiled with ASCII case folding (informational).
 pub(crate) const FLAG_CASE_INSENSITIVE: u32 = 1;
+/// `RuleSet::flags` bit: match lists belong to the byte just read
+/// ([`RuleSet::match_delay`] 1), and the end-of-input column is all dead.
+pub(crate) const FLAG_MATCH_AT_LAST_BYTE: u32 = 2;
 
 /// Entries of `RuleSet::starts`: the start of input, then one per byte.
 pub(crate) const START_COUNT: usize = 257;
@@ -165,13 +175,14 @@ impl RuleSet {
         mut on_match: impl FnMut(u32, usize) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         let stride = self.class_count as usize + 1;
+        let delay = self.match_delay() as usize;
         let mut state = self.starts[0] as usize;
         for (i, &byte) in haystack.iter().enumerate() {
             state = self.transitions[state * stride + usize::from(self.class_of[usize::from(byte)])] as usize;
             if state == 0 {
                 return ControlFlow::Continue(());
             }
-            self.report(state, i, &mut on_match)?;
+            self.report(state, i + delay, &mut on_match)?;
         }
         state = self.transitions[state * stride + self.class_count as usize] as usize;
         self.report(state, haystack.len(), &mut on_match)
@@ -224,6 +235,14 @@ impl RuleSet {
     /// [`VYRE_RULE_SET_MAX_MATCH_LEN`]: a longer bound counts as unbounded.
     pub fn max_match_len(&self) -> Option<u32> {
         self.max_match_len
+    }
+
+    /// What to add to the index of the byte just read to get the end of the
+    /// matches in the new state's list: 0 when matches show one byte late
+    /// (regex-automata tables, which need look-ahead for `\b` and `$`), 1
+    /// when they show at their last byte (Aho-Corasick tables of literals).
+    pub fn match_delay(&self) -> u32 {
+        u32::from(self.flags & FLAG_MATCH_AT_LAST_BYTE != 0)
     }
 
     /// Whether it was compiled ASCII case-insensitive.

@@ -577,15 +577,17 @@ fn scan_part(rs: &RuleSet, haystack: &[u8], from: usize, after: usize, to: usize
     let stride = rs.class_count() as usize + 1;
     let mut state = if from == 0 { rs.start_state() } else { rs.start_state_after(haystack[from - 1]) } as usize;
     let mut out = Vec::new();
-    for i in from..=to {
+    // A table whose matches show at their last byte needs no byte past `to`.
+    let delay = rs.match_delay() as usize;
+    for i in from..to + 1 - delay {
         let column = if i < haystack.len() { usize::from(rs.class_of()[usize::from(haystack[i])]) } else { stride - 1 };
         state = rs.transitions()[state * stride + column] as usize;
         if state == 0 {
             break;
         }
         let ids = &rs.match_ids()[rs.match_offsets()[state] as usize..rs.match_offsets()[state + 1] as usize];
-        if i > after {
-            out.extend(ids.iter().map(|&id| (id, i)));
+        if i + delay > after {
+            out.extend(ids.iter().map(|&id| (id, i + delay)));
         }
     }
     out
@@ -825,4 +827,85 @@ fn whole_match_regex(pattern: &Pattern, options: &CompileOptions) -> regex::byte
         .case_insensitive(options.ascii_case_insensitive)
         .build()
         .unwrap()
+}
+
+/// The same literals as escaped regexes: the regex-automata path.
+fn as_regexes(patterns: &[Pattern]) -> Vec<Pattern> {
+    patterns.iter().map(|p| Pattern::regex(compile::literal_regex(&p.bytes))).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A literal-only set (Aho-Corasick, matches at their last byte) and the
+    /// same literals as regexes (regex-automata, matches one byte late)
+    /// report the same matches, whole and in overlapping parts.
+    #[test]
+    fn aho_corasick_tables_match_regex_automata_tables(
+        literals in prop::collection::vec(literal_strategy(), 1..8),
+        haystack in haystack_strategy(64),
+        cuts in prop::collection::vec(0..64usize, 0..5),
+        ci in any::<bool>(),
+    ) {
+        let options = CompileOptions { ascii_case_insensitive: ci };
+        let patterns: Vec<Pattern> = literals.into_iter().map(Pattern::literal).collect();
+        let ac = RuleSet::compile(&patterns, &options).unwrap();
+        let dfa = RuleSet::compile(&as_regexes(&patterns), &options).unwrap();
+        prop_assert_eq!((ac.match_delay(), dfa.match_delay()), (1, 0));
+        prop_assert_eq!(ac.max_match_len(), dfa.max_match_len());
+        let whole = dfa.matches(&haystack);
+        prop_assert_eq!(&ac.matches(&haystack), &whole);
+        let overlap = ac.max_match_len().unwrap() as usize - 1;
+        prop_assert_eq!(&scan_in_parts(&ac, &haystack, &cuts, overlap), &whole);
+    }
+}
+
+/// A deterministic stream of bytes (xorshift64*), for large fixed inputs.
+fn pseudo_random_bytes(seed: u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            alphabet[(x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as usize % alphabet.len()]
+        })
+        .collect()
+}
+
+/// Thousands of literals (beyond what regex-automata determinizes in
+/// minutes) compile as Aho-Corasick and find every planted one.
+#[test]
+fn five_thousand_literals_match_the_naive_search() {
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789_";
+    let stream = pseudo_random_bytes(7, 5000 * 12, alphabet);
+    let patterns: Vec<Pattern> =
+        stream.chunks(12).enumerate().map(|(i, c)| Pattern::literal(&c[..4 + i % 9])).collect();
+    for options in [SENSITIVE, INSENSITIVE] {
+        let rs = RuleSet::compile(&patterns, &options).unwrap();
+        assert_eq!(rs.match_delay(), 1);
+        let mut haystack = pseudo_random_bytes(11, 3000, b"abcdefghijklmnopqrstuvwxyz0123456789_ -ABC");
+        for (k, pattern) in patterns.iter().step_by(97).enumerate() {
+            let at = (k * 53) % (haystack.len() - 16);
+            haystack[at..at + pattern.bytes.len()].copy_from_slice(&pattern.bytes);
+        }
+        let found = rs.matches(&haystack);
+        assert!(found.len() >= 40, "{} matches", found.len());
+        assert_eq!(found, oracle(&patterns, &options, &haystack));
+        assert_eq!(RuleSet::from_bytes(&rs.to_bytes()).unwrap(), rs);
+    }
+}
+
+#[test]
+fn a_table_revealing_matches_after_the_end_is_rejected() {
+    let rs = RuleSet::compile(&lits(&["ab", "b"]), &SENSITIVE).unwrap();
+    assert_eq!(rs.match_delay(), 1);
+    let stride = rs.class_count as usize + 1;
+    let mut bytes = rs.to_bytes();
+    let transitions = HEADER_LEN + 256 + 4 * START_COUNT;
+    // State 1's end-of-input column.
+    put(&mut bytes, transitions + 4 * (stride + stride - 1), 1);
+    reseal(&mut bytes);
+    let err = RuleSet::from_bytes(&bytes).unwrap_err();
+    assert!(err.message.contains("leaves the dead state at the end of the input"), "{err}");
 }

@@ -98,7 +98,7 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let chosen = device::choose(&devices, device_index, env.as_deref())?;
     let (physical, info) = devices[chosen].clone();
     let workgroups = match config.workers {
-        0 => info.default_workgroups(),
+        0 => info.default_workgroups(config.scan.arena_words > 0),
         n => n,
     };
     let control = config.layout.initial_words();
