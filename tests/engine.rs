@@ -1,6 +1,9 @@
 //! The scanning engine against the CPU oracle (`RuleSet::scan`), on both
-//! backends: every match of every job, split or not, from one thread or
-//! many, in resident and per-batch modes, plus every error a job can end in.
+//! backends: every match of every job, split or not, in resident and
+//! per-batch modes, plus every error a job can end in. (Many threads at
+//! once: tests/load.rs.)
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,47 +12,7 @@ use vyre::engine::{Completion, Engine, EngineOptions, Hit, Persistent, WorkItem}
 use vyre::error::ErrorKind;
 use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
-const LONG: Duration = Duration::from_secs(120);
-
-/// Both backends; Vulkan only where a device exists, unless
-/// VYRE_CONFORMANCE_REQUIRE_VULKAN demands it.
-fn engines(options: EngineOptions) -> Vec<Engine> {
-    let mut out = vec![Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..options }).unwrap()];
-    match Engine::create(&EngineOptions { backend: BackendChoice::Vulkan, ..options }) {
-        Ok(engine) => out.push(engine),
-        Err(e) if e.kind == ErrorKind::Unsupported && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() => {
-            eprintln!("Vulkan skipped: {e}")
-        }
-        Err(e) => panic!("Vulkan engine: {e}"),
-    }
-    out
-}
-
-/// A small deterministic generator (xorshift), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize, alphabet: &[u8]) -> Vec<u8> {
-        (0..len).map(|_| alphabet[self.below(alphabet.len() as u64) as usize]).collect()
-    }
-}
-
-/// Hits of one job as (end, pattern), sorted.
-type Matches = Vec<(u64, u32)>;
-
-fn oracle(rs: &RuleSet, bytes: &[u8]) -> Matches {
-    let mut out: Matches = rs.matches(bytes).into_iter().map(|(p, e)| (e as u64, p)).collect();
-    out.sort_unstable();
-    out
-}
+use common::{engines, oracle, Matches, Rng, LONG};
 
 /// Run `jobs` (arena offset, bytes) through `engine` with rule set `id` and
 /// return each job's status and matches, keyed by job index.
@@ -185,73 +148,6 @@ fn a_job_of_several_mib_is_scanned_completely() {
         assert!(expected.len() > 2000);
         assert_eq!((*status, *count), (0, expected.len() as u64), "{:?}", engine.info().backend);
         assert_eq!(matches, &expected, "{:?}", engine.info().backend);
-    }
-}
-
-#[test]
-fn eight_threads_enqueue_thousands_of_jobs_and_every_one_completes_once() {
-    let rs =
-        RuleSet::compile(&[Pattern::literal(&b"ab"[..]), Pattern::literal(&b"bca"[..])], &Default::default()).unwrap();
-    let options = EngineOptions { arena_bytes: 1 << 20, queue_depth: 256, max_hits_per_job: 512, ..Default::default() };
-    for engine in engines(options) {
-        let id = engine.load_rule_set(&rs).unwrap();
-        let mut rng = Rng(3);
-        // 256 distinct 1 KiB inputs; job j scans input j % 256.
-        let inputs: Vec<Vec<u8>> = (0..256).map(|_| rng.bytes(1024, b"abc")).collect();
-        for (i, input) in inputs.iter().enumerate() {
-            engine.write(i as u64 * 1024, input).unwrap();
-        }
-        let expected: Vec<u64> = inputs.iter().map(|input| oracle(&rs, input).len() as u64).collect();
-        const PER_THREAD: u64 = 500;
-        let seen = std::sync::Mutex::new(BTreeMap::new());
-        std::thread::scope(|scope| {
-            for t in 0..8u64 {
-                let (engine, seen, expected) = (&engine, &seen, &expected);
-                scope.spawn(move || {
-                    let mut completions = vec![Completion::default(); 32];
-                    let mut hits = vec![Hit::default(); 512 * 4];
-                    let mut sent = 0;
-                    let drain = |got: usize, completions: &[Completion], hits: &[Hit]| {
-                        let mut seen = seen.lock().unwrap();
-                        for c in &completions[..got] {
-                            let input = c.user_data % 256;
-                            assert_eq!(c.status, 0);
-                            assert_eq!(c.hit_count, expected[input as usize], "job {}", c.user_data);
-                            let mine = &hits[c.first_hit as usize..][..c.hits_stored as usize];
-                            assert!(mine.iter().all(|h| h.user_data == c.user_data));
-                            assert!(seen.insert(c.user_data, ()).is_none(), "job {} completed twice", c.user_data);
-                        }
-                    };
-                    while sent < PER_THREAD {
-                        let job = t * PER_THREAD + sent;
-                        let input = job % 256;
-                        let item = WorkItem {
-                            input_offset: input * 1024,
-                            input_len: 1024,
-                            rule_set_id: id,
-                            flags: 0,
-                            user_data: job,
-                        };
-                        match engine.enqueue(&item) {
-                            Ok(()) => sent += 1,
-                            Err(e) if e.kind == ErrorKind::QueueFull => {
-                                let (got, _) = engine.poll(&mut completions, &mut hits).unwrap();
-                                drain(got, &completions, &hits);
-                                std::thread::yield_now();
-                            }
-                            Err(e) => panic!("{e}"),
-                        }
-                    }
-                    // Completions may be collected by any thread: drain until all are seen.
-                    while seen.lock().unwrap().len() < (8 * PER_THREAD) as usize {
-                        let (got, _) = engine.poll(&mut completions, &mut hits).unwrap();
-                        drain(got, &completions, &hits);
-                        std::thread::yield_now();
-                    }
-                });
-            }
-        });
-        assert_eq!(seen.into_inner().unwrap().len(), 8 * PER_THREAD as usize);
     }
 }
 
