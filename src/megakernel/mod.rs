@@ -449,9 +449,15 @@ impl Megakernel {
         }
         let ring = self.ring();
         let reserved = self.reserve_slots(&ring, args.len()).ok_or_else(|| self.queue_full(args.len()))?;
-        for ((reservation, slot_args), ticket) in reserved.iter().zip(args).zip(tickets.iter_mut()) {
-            let payload = Payload { opcode, tenant: 0, batch: 0, args: *slot_args };
-            *ticket = self.write_slot(&ring, reservation, &payload);
+        let slots: Vec<(u32, u32, Payload)> = reserved
+            .iter()
+            .zip(args)
+            .map(|(r, &args)| (r.slot, r.generation, Payload { opcode, tenant: 0, batch: 0, args }))
+            .collect();
+        // All of them behind one barrier (see Ring::publish_reserved_all).
+        ring.publish_reserved_all(&slots);
+        for (reservation, ticket) in reserved.iter().zip(tickets.iter_mut()) {
+            *ticket = self.after_publish(reservation);
         }
         self.backend.notify(args.len() as u32);
         Ok(())
@@ -476,6 +482,11 @@ impl Megakernel {
     fn write_slot(&self, ring: &Ring, reservation: &Reservation, payload: &Payload) -> Ticket {
         // The reservation guarantees the slot is reusable and ours alone.
         ring.publish_reserved(reservation.slot, reservation.generation, payload);
+        self.after_publish(reservation)
+    }
+
+    /// A reserved slot's bookkeeping once its status word is published.
+    fn after_publish(&self, reservation: &Reservation) -> Ticket {
         self.release_slot(reservation.slot);
         self.published.fetch_add(1, Ordering::Relaxed);
         Ticket { slot: reservation.slot, generation: reservation.generation }

@@ -232,18 +232,29 @@ impl<'a> Ring<'a> {
     /// writer (the megakernel's slot reservation guarantees both). On a GPU
     /// that read is a trip over PCIe on every publish. `slot` must be in range.
     pub fn publish_reserved(&self, slot: u32, generation: u32, payload: &Payload) {
-        if slot >= self.slots {
-            return;
+        self.publish_reserved_all(&[(slot, generation, *payload)]);
+    }
+
+    /// [`Ring::publish_reserved`] of several `(slot, generation, payload)`
+    /// behind one barrier: every payload, the barrier, then every status
+    /// word. On a GPU each barrier drains the CPU's write-combining buffers
+    /// into PCIe; one per slot made publishing a job of 16 384 parts take
+    /// about 10 ms on an H200.
+    pub fn publish_reserved_all(&self, slots: &[(u32, u32, Payload)]) {
+        let slots = || slots.iter().filter(|(slot, _, _)| *slot < self.slots);
+        for (slot, _, payload) in slots() {
+            for (i, &arg) in payload.args.iter().enumerate() {
+                self.word(*slot, VYRE_SLOT_WORD_ARG0 + i as u32).store(arg, Ordering::Relaxed);
+            }
+            self.word(*slot, VYRE_SLOT_WORD_OPCODE).store(payload.opcode, Ordering::Relaxed);
+            self.word(*slot, VYRE_SLOT_WORD_TENANT).store(payload.tenant, Ordering::Relaxed);
+            self.word(*slot, VYRE_SLOT_WORD_BATCH).store(payload.batch, Ordering::Relaxed);
         }
-        for (i, &arg) in payload.args.iter().enumerate() {
-            self.word(slot, VYRE_SLOT_WORD_ARG0 + i as u32).store(arg, Ordering::Relaxed);
-        }
-        self.word(slot, VYRE_SLOT_WORD_OPCODE).store(payload.opcode, Ordering::Relaxed);
-        self.word(slot, VYRE_SLOT_WORD_TENANT).store(payload.tenant, Ordering::Relaxed);
-        self.word(slot, VYRE_SLOT_WORD_BATCH).store(payload.batch, Ordering::Relaxed);
         super::publish_barrier();
-        let status = Status::new(VYRE_SLOT_PUBLISHED, VYRE_FAULT_NONE, generation);
-        self.word(slot, VYRE_SLOT_WORD_STATUS).store(status.encode(), Ordering::Release);
+        for (slot, generation, _) in slots() {
+            let status = Status::new(VYRE_SLOT_PUBLISHED, VYRE_FAULT_NONE, *generation);
+            self.word(*slot, VYRE_SLOT_WORD_STATUS).store(status.encode(), Ordering::Release);
+        }
     }
 
     /// Claim `slot` if it is PUBLISHED. Any worker may claim any slot; the
