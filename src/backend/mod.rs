@@ -77,6 +77,13 @@ pub trait Backend: Send + Sync {
     /// Wait up to `timeout` for every worker to exit after the control
     /// buffer's SHUTDOWN word was set. Returns whether they all exited.
     fn join(&self, timeout: Duration) -> bool;
+    /// Fault injection for tests: behave as a device that stops answering
+    /// (its watchdog must then declare it lost). False where the backend
+    /// cannot.
+    #[cfg(test)]
+    fn stop_answering(&self) -> bool {
+        false
+    }
 }
 
 /// Start the backend `choice` names. `Auto` takes the `VYRE_BACKEND`

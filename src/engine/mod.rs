@@ -74,6 +74,10 @@ pub struct EngineOptions {
     pub arena_bytes: u64,
     pub rule_table_bytes: u64,
     pub part_bytes: u32,
+    /// Vulkan: how long the kernel may show no progress while jobs are in
+    /// flight before it is declared lost; `None` = `VYRE_WATCHDOG_MS` or the
+    /// backend's default (10 s on a GPU, 60 s on a CPU device).
+    pub watchdog: Option<Duration>,
 }
 
 impl Default for EngineOptions {
@@ -88,6 +92,7 @@ impl Default for EngineOptions {
             arena_bytes: 0,
             rule_table_bytes: 0,
             part_bytes: 0,
+            watchdog: None,
         }
     }
 }
@@ -286,6 +291,7 @@ impl Engine {
             device: options.device,
             scan: layout,
             resident: options.persistent != Persistent::Disable,
+            watchdog: options.watchdog,
             ..Options::default()
         })?;
         if options.persistent == Persistent::Force && !megakernel.backend_ref().resident() {
@@ -741,5 +747,95 @@ fn read_words(src: &[AtomicU32], dst: &mut [u32]) {
     }
     for (d, s) in dst[i..].iter_mut().zip(&src[i..]) {
         *d = s.load(Ordering::Acquire);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Pattern;
+
+    /// A real Vulkan kernel (lavapipe in CI) that stops answering with jobs
+    /// in flight: every job still completes exactly once (with its matches
+    /// if it ran before the hang, else DEVICE_LOST), enqueue then refuses
+    /// with DEVICE_LOST, destroying the engine does not hang, and a new
+    /// engine works.
+    #[test]
+    fn a_device_that_stops_answering_fails_exactly_the_jobs_in_flight() {
+        let options = EngineOptions {
+            backend: BackendChoice::Vulkan,
+            queue_depth: 64,
+            max_hits_per_job: 64,
+            arena_bytes: 1 << 16,
+            watchdog: Some(Duration::from_secs(2)),
+            ..EngineOptions::default()
+        };
+        let engine = match Engine::create(&options) {
+            Ok(engine) => engine,
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                eprintln!("skipped: no Vulkan device ({e})");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..])], &Default::default()).unwrap();
+        let id = engine.load_rule_set(&rs).unwrap();
+        let input = b"xxabxxab".repeat(16);
+        engine.write(0, &input).unwrap();
+        let expected = rs.matches(&input).len() as u64;
+        let item = |user_data| WorkItem {
+            input_offset: 0,
+            input_len: input.len() as u64,
+            rule_set_id: id,
+            flags: 0,
+            user_data,
+        };
+        let mut completions = vec![Completion::default(); 64];
+        let mut hits = vec![Hit::default(); 64 * 64];
+        let long = Duration::from_secs(60);
+        engine.enqueue(&item(1000)).unwrap();
+        let (got, _) = engine.wait(&mut completions, &mut hits, long).unwrap();
+        assert_eq!((got, completions[0].status, completions[0].hit_count), (1, 0, expected));
+
+        assert!(engine.megakernel.backend_ref().stop_answering());
+        // Jobs go in four at a time, each group collected before the next:
+        // the slices queued before the hang still run some; then the
+        // watchdog fails the group that is stranded.
+        let mut seen: Vec<u32> = Vec::new();
+        let (mut ran, mut lost) = (0, 0);
+        while lost == 0 {
+            assert!(seen.len() < 100_000, "the watchdog never declared the device lost");
+            for _ in 0..4 {
+                engine.enqueue(&item(seen.len() as u64)).unwrap();
+                seen.push(0);
+            }
+            while seen.iter().any(|&n| n == 0) {
+                match engine.wait(&mut completions, &mut hits, long) {
+                    Ok((got, _)) => {
+                        for c in &completions[..got] {
+                            seen[c.user_data as usize] += 1;
+                            if c.status == 0 {
+                                assert_eq!(c.hit_count, expected, "job {} ran before the hang", c.user_data);
+                                ran += 1;
+                            } else {
+                                assert_eq!(c.status, ErrorKind::DeviceLost.code(), "job {}", c.user_data);
+                                lost += 1;
+                            }
+                        }
+                    }
+                    Err(e) => assert_eq!(e.kind, ErrorKind::DeviceLost, "{e}"),
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n == 1), "every job completed exactly once ({ran} ran, {lost} lost)");
+        assert_eq!(engine.enqueue(&item(99)).unwrap_err().kind, ErrorKind::DeviceLost);
+        drop(engine); // must not hang; the abandoned device is leaked, not freed
+
+        let fresh = Engine::create(&EngineOptions { watchdog: None, ..options }).unwrap();
+        let id = fresh.load_rule_set(&rs).unwrap();
+        fresh.write(0, &input).unwrap();
+        fresh.enqueue(&WorkItem { rule_set_id: id, ..item(7) }).unwrap();
+        let (got, _) = fresh.wait(&mut completions, &mut hits, long).unwrap();
+        assert_eq!((got, completions[0].status, completions[0].hit_count), (1, 0, expected));
     }
 }

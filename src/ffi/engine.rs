@@ -113,6 +113,7 @@ fn options_from_c(c: &vyre_engine_options) -> Result<EngineOptions> {
         persistent,
         device: (c.device_index != VYRE_DEVICE_DEFAULT).then_some(c.device_index),
         workers: c.worker_count,
+        watchdog: None,
         queue_depth: c.queue_depth,
         max_hits_per_job: c.max_hits_per_job,
         arena_bytes: c.arena_bytes,
