@@ -322,6 +322,13 @@ impl<'e> Pump<'e> {
                 ),
             )
         })?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "this kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11); the pump \
+                 needs a newer kernel",
+            ));
+        }
         Ok(Pump {
             engine,
             ring,
@@ -420,9 +427,9 @@ impl<'e> Pump<'e> {
                 ))
             })?
         };
-        // SAFETY: fstat writes a stat struct into our zeroed buffer; a bad fd fails with EBADF.
+        // SAFETY: libc::stat is plain old data, for which all zeroes is a valid value.
         let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
+        // SAFETY: fstat writes one stat struct into `stat`; a bad fd fails with EBADF.
         if unsafe { libc::fstat(fd, &mut stat) } != 0 {
             return self.finish_early(fd, owns_fd, error_result(user_data, offset, -errno()));
         }

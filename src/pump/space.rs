@@ -90,7 +90,7 @@ mod tests {
         assert_eq!((a, b, c), (1024, 1024 + 128, 1024 + 192));
         assert_eq!(space.take(200), None, "only 640 - 512 = 128 bytes are left");
         space.give(b, 64);
-        assert_eq!(space.take(65), None, "the hole of 64 and the tail of 128 are not adjacent");
+        assert_eq!(space.take(129), None, "the hole of 64 and the tail of 128 are not adjacent");
         space.give(a, 100);
         assert_eq!(space.take(192), Some(1024), "a and b merged");
         space.give(1024, 192);
