@@ -346,6 +346,9 @@ fn pipes_and_fifos_are_read_through_short_reads_while_files_finish_first() {
     }
 }
 
+/// One way of submitting a request.
+type Submit<'a> = dyn Fn(&mut Pump) -> vyre::error::Result<()> + 'a;
+
 /// Every failure ends its own request with its own status and offset; the
 /// good requests around them are unaffected.
 #[test]
@@ -378,14 +381,14 @@ fn injected_errors_end_only_their_own_request() {
         });
         big_file.set_len(10_000).unwrap();
         let missing = c_path(&dir.0.join("missing"));
-        let cases: [(u64, &dyn Fn(&mut Pump) -> vyre::error::Result<()>); 5] = [
-            (1, &|p| p.submit_fd(closed, 0, VYRE_PUMP_TO_EOF, id, 1)),
-            (2, &|p| p.submit_fd(directory.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 2)),
-            (3, &|p| p.submit_path(&missing, 0, VYRE_PUMP_TO_EOF, id, 3)),
-            (4, &|p| p.submit_path(&c_path(&dir.0), 0, VYRE_PUMP_TO_EOF, id, 4)),
-            (5, &|p| p.submit_fd(good_file.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 5)),
+        let cases: [&Submit; 5] = [
+            &|p| p.submit_fd(closed, 0, VYRE_PUMP_TO_EOF, id, 1),
+            &|p| p.submit_fd(directory.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 2),
+            &|p| p.submit_path(&missing, 0, VYRE_PUMP_TO_EOF, id, 3),
+            &|p| p.submit_path(&c_path(&dir.0), 0, VYRE_PUMP_TO_EOF, id, 4),
+            &|p| p.submit_fd(good_file.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 5),
         ];
-        for (_, submit) in cases {
+        for submit in cases {
             submit_retrying(&mut pump, &mut outcomes, &mut pending, submit);
         }
         drain_all(&mut pump, pending, &mut outcomes);
@@ -598,5 +601,32 @@ fn destroy_cancels_a_read_that_would_wait_forever() {
         submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| p.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, 2));
         drain_all(&mut pump, pending, &mut outcomes);
         assert_eq!(outcomes[&2].status(), 0);
+    }
+}
+
+/// More matches in a chunk than the engine stores: the chunk's result says
+/// so, its stored hits are the oracle's, and the request still ends once.
+#[test]
+fn a_chunk_with_too_many_matches_reports_truncation_and_the_request_still_ends() {
+    let dir = TempDir::new("truncated");
+    let bytes = vec![b'c'; 5000];
+    let path = dir.file("f", &bytes);
+    let rs = mixed_rules();
+    let expected = oracle(&rs, &bytes);
+    for engine in engines(EngineOptions { max_hits_per_job: 100, ..engine_options() }) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let mut pump = Pump::create(&engine, &small_chunks(1024)).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+            p.submit_path(&c_path(&path), 0, VYRE_PUMP_TO_EOF, id, 0)
+        });
+        drain_all(&mut pump, pending, &mut outcomes);
+        let outcome = &outcomes[&0];
+        assert_eq!(outcome.covered(0), 0, "no chunk is complete: {:?}", outcome.results);
+        assert!(outcome.results.iter().all(|r| r.status == ErrorKind::HitsTruncated.code() && r.hit_count >= 100));
+        assert_eq!(outcome.last().flags, VYRE_PUMP_RESULT_LAST);
+        assert!(outcome.matches.iter().all(|m| expected.binary_search(m).is_ok()), "stored hits are real matches");
+        let lengths: u64 = outcome.results.iter().map(|r| r.length).sum();
+        assert_eq!(lengths, bytes.len() as u64, "the chunks still tile the file");
     }
 }
