@@ -1103,8 +1103,14 @@ static void handle_completion(const vyre_completion *c, const vyre_hit *hits, si
  * request's last result finishes the file. */
 static void handle_result(const vyre_pump_result *r, const vyre_hit *hits, size_t hits_returned)
 {
-    file_rec *f = (file_rec *)(uintptr_t)r->user_data;
+    file_rec *f;
     uint64_t k;
+    if (r->flags & VYRE_PUMP_RESULT_DIRECT) {
+        /* Only the warm-up job is enqueued directly, and it is collected before the pump exists. */
+        warnf("the pump returned a direct job's completion (user_data 0x%016" PRIx64 ")", r->user_data);
+        fatal_engine();
+    }
+    f = (file_rec *)(uintptr_t)r->user_data;
     if (r->status == VYRE_OK || r->status == VYRE_E_HITS_TRUNCATED) {
         if (r->first_hit > hits_returned || r->hits_stored > hits_returned - r->first_hit) {
             warnf("%s: inconsistent pump result: hits %" PRIu64 "+%" PRIu32 " of %zu returned", f->path,
