@@ -2,14 +2,22 @@
  * vyre-scan: a grep-like secret scanner built on libvyre's scanning engine,
  * through <vyre.h> only.
  *
- *   vyre-scan [-F patterns.txt | -e REGEX ...] [-i] [--count] [--json] [--verify] PATH...
+ *   vyre-scan [-F patterns.txt | -e REGEX ...] [-i] [--count] [--json] [--verify] [--no-pump] PATH...
  *
  * It compiles every pattern into one rule set, loads it into a vyre_engine
  * (the resident Vulkan kernel where a device exists, else the reference
- * backend), walks the paths, copies each file into the engine's input arena
- * and enqueues one scan job per file (several overlapping jobs for a file
- * larger than a job), collects the completions, and prints the matches of
+ * backend), walks the paths, has each file scanned, and prints the matches of
  * each file, in the order the files were walked, as `path:end:pattern`.
+ *
+ * By default the files go through a vyre_pump (docs/PUMP.md): it reads them
+ * with io_uring straight into the engine's input arena, splits large files
+ * into overlapping chunks itself and enqueues each chunk's scan job as its
+ * read completes; the program only submits paths and collects results (hits
+ * come back with file offsets, each match once).
+ *
+ * With --no-pump (or where io_uring is missing) the program reads each file
+ * with read(), copies it into the arena and enqueues the jobs itself, as
+ * follows.
  *
  * How the arena is used. The arena is treated as a ring of free space: a job
  * takes a contiguous range at the ring's head (wrapping to offset 0 when the
@@ -72,7 +80,7 @@
 #define MAX_JOB_BYTES (16u << 20)    /* cap of a split job */
 #define WAIT_SLICE_MS 200u           /* vyre_engine_wait timeout (progress ticks) */
 #define STALL_NOTE_S 30.0            /* say so when nothing completes this long */
-#define COMPLETION_BATCH 256u
+#define COMPLETION_BATCH 256u      /* completions (or pump results) per collect */
 #define MAX_DIFFS_SHOWN 20u
 
 /* ------------------------------------------------------------------ utils */
@@ -336,6 +344,7 @@ static struct {
     int count;
     int json;
     int verify;
+    int no_pump;
     uint32_t backend;
     uint32_t device_index;
     uint64_t arena_bytes;       /* 0: engine default */
@@ -382,6 +391,8 @@ static void usage(FILE *out)
 "                   Keeps each file in memory until it is checked.\n"
 "\n"
 "Engine:\n"
+"  --no-pump        read files with read() and copy them into the arena here,\n"
+"                   instead of the io_uring pump (the default where io_uring works)\n"
 "  --backend B      auto (default; the VYRE_BACKEND environment variable\n"
 "                   applies), vulkan or reference\n"
 "  --device N       Vulkan device index (default: VYRE_DEVICE, else the first GPU)\n"
@@ -540,6 +551,8 @@ static void parse_args(int argc, char **argv)
                 opt.json = 1;
             } else if (strcmp(name, "--verify") == 0) {
                 opt.verify = 1;
+            } else if (strcmp(name, "--no-pump") == 0) {
+                opt.no_pump = 1;
             } else if (strcmp(name, "--ignore-case") == 0) {
                 opt.case_insensitive = 1;
             } else if (strcmp(name, "--backend") == 0) {
@@ -644,6 +657,8 @@ typedef struct arena_alloc {
 
 static struct {
     vyre_engine *engine;
+    vyre_pump *pump;            /* NULL: --no-pump, read() and copy here */
+    vyre_pump_info pump_info;
     vyre_engine_info info;
     vyre_rule_set *rs;
     uint32_t rule_set_id;
@@ -668,6 +683,7 @@ static struct {
     file_rec *pending_head, *pending_tail;  /* files not printed yet, walk order */
 
     vyre_completion *comps;
+    vyre_pump_result *results;  /* with the pump: its results instead of comps */
     size_t comp_cap;
     vyre_hit *hits;
     size_t hits_cap;
@@ -872,7 +888,10 @@ static int verify_file(file_rec *f)
     }
     for (t = 0; t < f->trunc_count; t++) {
         const trunc_job *tj = &f->trunc[t];
-        if (cpu_scan(f->data + tj->base, (size_t)tj->len, &job_cpu) != 0) {
+        if (tj->base > f->data_len) {
+            continue;
+        }
+        if (cpu_scan(f->data + tj->base, (size_t)min_u64(tj->len, f->data_len - tj->base), &job_cpu) != 0) {
             S.errors++;
             return 0;
         }
@@ -908,6 +927,8 @@ static void free_file(file_rec *f)
     free(f);
 }
 
+static int load_for_verify(file_rec *f);
+
 /* Prints a completed file (and verifies it), then frees it. */
 static void finish_file(file_rec *f)
 {
@@ -934,7 +955,7 @@ static void finish_file(file_rec *f)
               S.info.max_hits_per_job == 1 ? "" : "es", f->hit_count,
               unstored, f->jobs_total > 1 ? " (an upper bound: the file was split into overlapping jobs)" : "");
     }
-    if (opt.verify && !f->failed) {
+    if (opt.verify && !f->failed && load_for_verify(f) == 0) {
         if (verify_file(f)) {
             S.verified_files++;
         } else {
@@ -1077,6 +1098,79 @@ static void handle_completion(const vyre_completion *c, const vyre_hit *hits, si
     f->jobs_done++;
 }
 
+/* One pump result: a chunk's matches (their ends are file offsets, each
+ * match comes once), or the error that ended the file's request. The
+ * request's last result finishes the file. */
+static void handle_result(const vyre_pump_result *r, const vyre_hit *hits, size_t hits_returned)
+{
+    file_rec *f;
+    uint64_t k;
+    if (r->flags & VYRE_PUMP_RESULT_DIRECT) {
+        /* Only the warm-up job is enqueued directly, and it is collected before the pump exists. */
+        warnf("the pump returned a direct job's completion (user_data 0x%016" PRIx64 ")", r->user_data);
+        fatal_engine();
+    }
+    f = (file_rec *)(uintptr_t)r->user_data;
+    if (r->status == VYRE_OK || r->status == VYRE_E_HITS_TRUNCATED) {
+        if (r->first_hit > hits_returned || r->hits_stored > hits_returned - r->first_hit) {
+            warnf("%s: inconsistent pump result: hits %" PRIu64 "+%" PRIu32 " of %zu returned", f->path,
+                  r->first_hit, r->hits_stored, hits_returned);
+            fatal_engine();
+        }
+        for (k = 0; k < r->hits_stored; k++) {
+            const vyre_hit *h = &hits[r->first_hit + k];
+            if (h->user_data != r->user_data || h->pattern_id >= pattern_count || h->end_offset <= r->file_offset ||
+                h->end_offset > r->file_offset + r->length) {
+                warnf("%s: invalid hit from the pump: end %" PRIu64 " outside (%" PRIu64 ", %" PRIu64 "], pattern %" PRIu32,
+                      f->path, h->end_offset, r->file_offset, r->file_offset + r->length, h->pattern_id);
+                f->failed = 1;
+                S.errors++;
+                break;
+            }
+            grow((void **)&f->hits, &f->hit_cap, f->hit_count + 1, sizeof *f->hits);
+            f->hits[f->hit_count].end = h->end_offset;
+            f->hits[f->hit_count].pattern = h->pattern_id;
+            f->hit_count++;
+        }
+        if (r->status == VYRE_E_HITS_TRUNCATED) {
+            /* The chunk's job re-read L bytes before its owned range and one after. */
+            trunc_job *t;
+            grow((void **)&f->trunc, &f->trunc_cap, f->trunc_count + 1, sizeof *f->trunc);
+            t = &f->trunc[f->trunc_count++];
+            t->base = r->file_offset > S.max_match_len ? r->file_offset - S.max_match_len : 0;
+            t->len = r->file_offset + r->length + 1 - t->base;
+            t->owned_start = r->file_offset;
+            t->owned_end = r->file_offset + r->length;
+            t->hit_count = r->hit_count;
+            t->hits_stored = r->hits_stored;
+        }
+        f->bytes += r->length;
+        S.bytes += r->length;
+        S.jobs++;
+        f->jobs_total++;
+        f->jobs_done++;
+    } else {
+        if (r->status == -ENODATA) {
+            warnf("%s: the file shrank while it was read (it ended at byte %" PRIu64 ")", f->path, r->file_offset);
+        } else if (r->status < 0 && r->status > -1000) {
+            warnf("%s: %s (at byte %" PRIu64 ")", f->path, strerror(-r->status), r->file_offset);
+        } else if (r->status == VYRE_E_OUT_OF_RANGE) {
+            warnf("%s: not scanned: a stream longer than a chunk (%" PRIu64 " bytes), and the patterns' matches have "
+                  "no length bound, so it cannot be split; use a larger --arena-bytes or bounded patterns",
+                  f->path, S.pump_info.chunk_bytes);
+        } else {
+            warnf("%s: scan from byte %" PRIu64 " failed: %s (%" PRId32 ")", f->path, r->file_offset,
+                  vyre_status_str(r->status), r->status);
+        }
+        f->failed = 1;
+        S.errors++;
+    }
+    if (r->flags & VYRE_PUMP_RESULT_LAST) {
+        f->reading_done = 1;
+        S.in_flight--;
+    }
+}
+
 /* Collects completions: blocks until at least one arrives if block is set
  * (and jobs are in flight), else takes only what is ready. */
 static void reap(int block)
@@ -1084,12 +1178,19 @@ static void reap(int block)
     for (;;) {
         size_t nc = 0, nh = 0, k;
         vyre_status st;
+        const char *call;
         if (S.in_flight == 0) {
             return;
         }
-        if (block) {
+        if (S.pump) {
+            call = "vyre_pump_drain";
+            st = vyre_pump_drain(S.pump, S.results, S.comp_cap, S.hits, S.hits_cap, &nc, &nh,
+                                 block ? WAIT_SLICE_MS : 0);
+        } else if (block) {
+            call = "vyre_engine_wait";
             st = vyre_engine_wait(S.engine, S.comps, S.comp_cap, S.hits, S.hits_cap, &nc, &nh, WAIT_SLICE_MS);
         } else {
+            call = "vyre_engine_poll";
             st = vyre_engine_poll(S.engine, S.comps, S.comp_cap, S.hits, S.hits_cap, &nc, &nh);
         }
         if (st == VYRE_E_TIMEOUT && !block) {
@@ -1106,7 +1207,7 @@ static void reap(int block)
         if (st == VYRE_E_BUFFER_TOO_SMALL) {
             /* Cannot happen with hits_cap >= max_hits_per_job; grow and retry. */
             if (S.hits_cap > ((size_t)1 << 28)) {
-                vyre_fail(block ? "vyre_engine_wait" : "vyre_engine_poll", st);
+                vyre_fail(call, st);
                 fatal_engine();
             }
             S.hits_cap *= 2;
@@ -1115,7 +1216,7 @@ static void reap(int block)
             continue;
         }
         if (st != VYRE_OK) {
-            vyre_fail(block ? "vyre_engine_wait" : "vyre_engine_poll", st);
+            vyre_fail(call, st);
             fatal_engine();
         }
         if (nc > S.comp_cap || nh > S.hits_cap) {
@@ -1124,7 +1225,11 @@ static void reap(int block)
             fatal_engine();
         }
         for (k = 0; k < nc; k++) {
-            handle_completion(&S.comps[k], S.hits, nh);
+            if (S.pump) {
+                handle_result(&S.results[k], S.hits, nh);
+            } else {
+                handle_completion(&S.comps[k], S.hits, nh);
+            }
         }
         if (nc > 0) {
             S.last_completion = now_s();
@@ -1255,6 +1360,33 @@ static void keep_for_verify(file_rec *f, const uint8_t *bytes, size_t n)
     f->data_len += n;
 }
 
+/* With the pump the program never sees the bytes: --verify reads the file
+ * again. Returns 0, or -1 (reported, the file counts as an error). */
+static int load_for_verify(file_rec *f)
+{
+    int fd, eof = 0;
+    ssize_t got;
+    if (!S.pump) {
+        return 0;
+    }
+    fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        warnf("verify: %s: %s", f->path, strerror(errno));
+        S.errors++;
+        return -1;
+    }
+    grow((void **)&f->data, &f->data_cap, (size_t)f->bytes + 1, 1);
+    got = read_full(fd, f->data, (size_t)f->bytes + 1, &eof);
+    close(fd);
+    if (got != (ssize_t)f->bytes) {
+        warnf("verify: %s: changed since it was scanned", f->path);
+        S.errors++;
+        return -1;
+    }
+    f->data_len = (size_t)got;
+    return 0;
+}
+
 static file_rec *new_file(const char *path)
 {
     file_rec *f = xmalloc(sizeof *f);
@@ -1267,6 +1399,34 @@ static file_rec *new_file(const char *path)
     }
     S.pending_tail = f;
     return f;
+}
+
+/* Hands a regular file to the pump, waiting for results while it is full. */
+static void pump_file(const char *path)
+{
+    file_rec *f = new_file(path);
+    vyre_status st;
+    S.files++;
+    while ((st = vyre_pump_submit_path(S.pump, path, 0, VYRE_PUMP_TO_EOF, S.rule_set_id, (uint64_t)(uintptr_t)f)) ==
+               VYRE_E_QUEUE_FULL &&
+           S.in_flight > 0) {
+        reap(1);
+    }
+    if (st == VYRE_OK) {
+        S.in_flight++;
+    } else {
+        /* Refused: too large to split for these patterns (the message says why). */
+        char what[PATH_MAX + 32];
+        snprintf(what, sizeof what, "%s: vyre_pump_submit_path", path);
+        vyre_fail(what, st);
+        S.errors++;
+        S.files--;
+        f->failed = 1;
+        f->reading_done = 1;
+    }
+    reap(0);
+    flush_files();
+    progress_tick(0);
 }
 
 /* Reads a regular file and enqueues its jobs. The staging buffer holds the
@@ -1422,7 +1582,11 @@ static void walk(const char *path, int top)
     if (S_ISDIR(st.st_mode)) {
         walk_dir(path);
     } else if (S_ISREG(st.st_mode)) {
-        scan_file(path);
+        if (S.pump) {
+            pump_file(path);
+        } else {
+            scan_file(path);
+        }
     } else {
         if (top) {
             warnf("%s: skipped: not a regular file or directory", path);
@@ -1435,6 +1599,8 @@ static void walk(const char *path, int top)
 
 static void cleanup(void)
 {
+    vyre_pump_destroy(S.pump);
+    S.pump = NULL;
     vyre_engine_destroy(S.engine);
     S.engine = NULL;
     vyre_rule_set_destroy(S.rs);
@@ -1562,6 +1728,7 @@ static void setup_engine(void)
 
     S.comp_cap = COMPLETION_BATCH;
     S.comps = xmalloc(S.comp_cap * sizeof *S.comps);
+    S.results = xmalloc(S.comp_cap * sizeof *S.results);
     S.hits_cap = max_u64(S.info.max_hits_per_job, 1u << 16);
     S.hits = xmalloc(S.hits_cap * sizeof *S.hits);
 }
@@ -1616,6 +1783,40 @@ static void warm_up(void)
     S.warmup_s = now_s() - t0;
 }
 
+/* The pump over the whole arena; without io_uring the program says so and
+ * reads files itself. Patterns of unbounded length cannot split a file, so
+ * their chunks are as large as the pump allows (a small file still takes
+ * only its own size of the arena). */
+static void setup_pump(void)
+{
+    vyre_pump_options po;
+    vyre_status st = vyre_pump_options_init(&po);
+    if (st != VYRE_OK) {
+        vyre_fail("vyre_pump_options_init", st);
+        fatal_engine();
+    }
+    if (S.max_match_len == UINT64_MAX && S.arena > 128) {
+        po.chunk_bytes = min_u64(S.arena - 64, UINT32_MAX - 1);
+    }
+    st = vyre_pump_create(S.engine, &po, &S.pump);
+    if (st == VYRE_E_UNSUPPORTED) {
+        vyre_fail("vyre_pump_create (reading with read() instead)", st);
+        S.pump = NULL;
+        return;
+    }
+    if (st != VYRE_OK) {
+        vyre_fail("vyre_pump_create", st);
+        fatal_engine();
+    }
+    memset(&S.pump_info, 0, sizeof S.pump_info);
+    S.pump_info.struct_size = sizeof S.pump_info;
+    st = vyre_pump_get_info(S.pump, &S.pump_info);
+    if (st != VYRE_OK) {
+        vyre_fail("vyre_pump_get_info", st);
+        fatal_engine();
+    }
+}
+
 static const char *backend_name(uint32_t b)
 {
     switch (b) {
@@ -1648,10 +1849,20 @@ static void print_summary(double elapsed)
     fprintf(stderr, PROG ": rules: %zu pattern%s%s, ", pattern_count, pattern_count == 1 ? "" : "s",
             opt.case_insensitive ? " (ASCII case-insensitive)" : "");
     if (S.max_match_len == UINT64_MAX) {
-        fprintf(stderr, "matches of unbounded length (files larger than the arena are not scanned)\n");
+        fprintf(stderr, "matches of unbounded length (files larger than %s are not scanned)\n",
+                S.pump ? "a chunk" : "the arena");
+    } else if (S.pump) {
+        fprintf(stderr, "matches up to %" PRIu64 " bytes\n", S.max_match_len);
     } else {
         fprintf(stderr, "matches up to %" PRIu64 " bytes; jobs of up to %s\n", S.max_match_len,
                 human_bytes(S.job_max, b1, sizeof b1));
+    }
+    if (S.pump) {
+        fprintf(stderr, PROG ": ingest: io_uring pump, %s path (reads straight into the arena), chunks of %s\n",
+                S.pump_info.path == VYRE_PUMP_PATH_DIRECT ? "direct" : "unknown",
+                human_bytes(S.pump_info.chunk_bytes, b1, sizeof b1));
+    } else {
+        fprintf(stderr, PROG ": ingest: read() and a copy into the arena\n");
     }
     if (S.skipped) {
         fprintf(stderr, PROG ": skipped %" PRIu64 " symbolic link%s to directories or special files\n", S.skipped,
@@ -1681,6 +1892,7 @@ static void print_summary(double elapsed)
                S.files, S.bytes, S.matches, S.matched_files, S.jobs, elapsed, gbps, jps, backend_name(S.info.backend));
         json_field(stdout, "device", (const char *)S.info.device_name,
                    strnlen((const char *)S.info.device_name, sizeof S.info.device_name));
+        printf(",\"ingest\":\"%s\"", S.pump ? "pump" : "read");
         printf(",\"resident\":%s,\"lanes\":%" PRIu32 ",\"setup_seconds\":%.6f,\"first_job_seconds\":%.6f,"
                "\"truncated_files\":%" PRIu64 ",\"errors\":%" PRIu64,
                S.info.resident ? "true" : "false", S.info.lane_count, S.setup_s, S.warmup_s, S.truncated_files,
@@ -1706,6 +1918,9 @@ int main(int argc, char **argv)
     setup_engine();
     S.setup_s = now_s() - S.setup_s;
     warm_up();
+    if (!opt.no_pump) {
+        setup_pump();
+    }
 
     S.t_start = now_s();
     S.last_completion = S.t_start;
@@ -1731,6 +1946,7 @@ int main(int argc, char **argv)
     cleanup();
     free(S.stage);
     free(S.comps);
+    free(S.results);
     free(S.hits);
     free(S.slots);
     free(S.free_slots);

@@ -113,6 +113,17 @@
 #define VYRE_WAIT_FOREVER 4294967295
 
 /**
+ * The fastest ingest path this build has (today `VYRE_PUMP_PATH_DIRECT`).
+ */
+#define VYRE_PUMP_PATH_AUTO 0
+
+/**
+ * io_uring READ straight into the engine's mapped arena (on a GPU, device
+ * memory through the BAR; the kernel copies into it).
+ */
+#define VYRE_PUMP_PATH_DIRECT 1
+
+/**
  * `vyre_rule_set_options::flags` bit: ASCII case-insensitive matching
  * (`a`-`z` and `A`-`Z` match each other) for every pattern.
  */
@@ -1115,6 +1126,33 @@
 #define VYRE_DEFAULT_DEBUG_RECORDS 1024
 
 /**
+ * A request length meaning "up to the end of the file".
+ */
+#define VYRE_PUMP_TO_EOF UINT64_MAX
+
+/**
+ * Result flag: the request's last result; nothing more comes for it.
+ */
+#define VYRE_PUMP_RESULT_LAST 1
+
+/**
+ * Result flag: the completion of a job the caller enqueued on the engine
+ * directly, passed through unchanged.
+ */
+#define VYRE_PUMP_RESULT_DIRECT 2
+
+/**
+ * Bit of an engine job's `user_data` that marks the pump's own jobs: jobs
+ * the caller enqueues directly on an engine with a pump must leave it clear.
+ */
+#define VYRE_PUMP_JOB_TAG 9223372036854775808ull
+
+/**
+ * Most reads in flight at once (io_uring submission entries).
+ */
+#define VYRE_PUMP_MAX_QUEUE_DEPTH 4096
+
+/**
  * Most patterns in one rule set.
  */
 #define VYRE_RULE_SET_MAX_PATTERNS 65536
@@ -1168,6 +1206,16 @@ typedef struct vyre_engine vyre_engine;
  * which must be the last call on the handle and must not overlap any other.
  */
 typedef struct vyre_megakernel vyre_megakernel;
+
+/**
+ * A pump: reads files with io_uring into its share of an engine's input
+ * arena and enqueues their scan jobs.
+ *
+ * Thread safety: calls on one pump may come from any thread; they take
+ * turns. `vyre_pump_destroy` must be the last call on the handle and must
+ * come before `vyre_engine_destroy` of its engine.
+ */
+typedef struct vyre_pump vyre_pump;
 
 /**
  * A compiled rule set: patterns turned into one DFA table (docs/RULES.md).
@@ -1545,6 +1593,116 @@ typedef struct vyre_megakernel_stats {
      */
     uint64_t cancelled_count;
 } vyre_megakernel_stats;
+
+/**
+ * Options for `vyre_pump_create`. Initialise with `vyre_pump_options_init`,
+ * then change what you need; every size left at 0 takes its default.
+ */
+typedef struct vyre_pump_options {
+    /**
+     * `sizeof(vyre_pump_options)`: lets the struct grow compatibly.
+     */
+    uint32_t struct_size;
+    /**
+     * `VYRE_PUMP_PATH_*` (default `VYRE_PUMP_PATH_AUTO`).
+     */
+    uint32_t path;
+    /**
+     * Reads in flight, 1..=`VYRE_PUMP_MAX_QUEUE_DEPTH` (default 64).
+     */
+    uint32_t queue_depth;
+    /**
+     * Reserved; must be 0.
+     */
+    uint32_t flags;
+    /**
+     * Arena bytes of one chunk: one read and one scan job. A file larger
+     * than a chunk is split into chunks that overlap by the rule set's
+     * longest match + 1. Default: a quarter of the share, at most 4 MiB.
+     */
+    uint64_t chunk_bytes;
+    /**
+     * First arena byte of the pump's share (default 0).
+     */
+    uint64_t arena_offset;
+    /**
+     * Bytes of the share; 0 = from `arena_offset` to the end of the arena.
+     * The caller may write and enqueue the rest of the arena itself.
+     */
+    uint64_t arena_bytes;
+} vyre_pump_options;
+
+/**
+ * One result of a request (56 bytes): the scan of one chunk, or the error
+ * that ended the request, or a direct job's completion passed through.
+ */
+typedef struct vyre_pump_result {
+    /**
+     * The request's `user_data` (a direct job's, with `VYRE_PUMP_RESULT_DIRECT`).
+     */
+    uint64_t user_data;
+    /**
+     * Chunk results: the matches ending in `(file_offset, file_offset +
+     * length]` are this result's (the ranges of a request's chunks
+     * partition its bytes). Errors: the file offset where it failed.
+     */
+    uint64_t file_offset;
+    uint64_t length;
+    /**
+     * Matches; with `VYRE_E_HITS_TRUNCATED`, the chunk job's true count
+     * (overlap included: an upper bound).
+     */
+    uint64_t hit_count;
+    /**
+     * Index of the first hit in the hits array of the call.
+     */
+    uint64_t first_hit;
+    uint32_t hits_stored;
+    /**
+     * `VYRE_OK`, `-errno` (open, stat or read failed), or a `VYRE_E_*` code.
+     */
+    int32_t status;
+    /**
+     * `VYRE_PUMP_RESULT_*`.
+     */
+    uint32_t flags;
+    /**
+     * Reserved (0).
+     */
+    uint32_t reserved;
+} vyre_pump_result;
+
+/**
+ * What `vyre_pump_get_info` reports.
+ */
+typedef struct vyre_pump_info {
+    /**
+     * Set to `sizeof(vyre_pump_info)` before the call.
+     */
+    uint32_t struct_size;
+    /**
+     * The ingest path in use: `VYRE_PUMP_PATH_DIRECT`.
+     */
+    uint32_t path;
+    uint32_t queue_depth;
+    uint32_t reserved;
+    uint64_t chunk_bytes;
+    uint64_t arena_offset;
+    uint64_t arena_bytes;
+    /**
+     * Requests whose last result has not been returned yet.
+     */
+    uint64_t requests_in_flight;
+    uint64_t reads_in_flight;
+    /**
+     * The pump's scan jobs on the engine.
+     */
+    uint64_t jobs_in_flight;
+    /**
+     * Bytes read into the arena so far.
+     */
+    uint64_t bytes_read;
+} vyre_pump_info;
 
 /**
  * Options for `vyre_rule_set_compile`. Initialise with
@@ -2083,6 +2241,119 @@ vyre_status vyre_megakernel_register_tenant_opcode(struct vyre_megakernel *mk,
  */
 vyre_status vyre_megakernel_read_stats(struct vyre_megakernel *mk,
                                        struct vyre_megakernel_stats *out);
+
+/**
+ * Fill `opts` with the defaults (and `struct_size`).
+ *
+ * # Safety
+ * `opts` must be NULL (an error) or point to a writable options struct.
+ */
+vyre_status vyre_pump_options_init(struct vyre_pump_options *opts);
+
+/**
+ * Create a pump bound to `engine` (an io_uring instance and a share of the
+ * engine's arena). `opts` may be NULL for all defaults.
+ * `VYRE_E_UNSUPPORTED` when io_uring is not available.
+ *
+ * While the pump exists, collect the engine's completions only through
+ * `vyre_pump_drain` (it returns those of jobs you enqueue directly too,
+ * flagged `VYRE_PUMP_RESULT_DIRECT`), leave `VYRE_PUMP_JOB_TAG` clear in
+ * their `user_data`, and do not write into the pump's share.
+ *
+ * # Safety
+ * `engine` must be a live handle that outlives the pump; `opts`, if not
+ * NULL, must point to `opts->struct_size` readable bytes; `out` writable.
+ */
+vyre_status vyre_pump_create(struct vyre_engine *engine,
+                             const struct vyre_pump_options *opts,
+                             struct vyre_pump **out);
+
+/**
+ * End the pump: cancel its reads in flight and wait for them, wait for its
+ * scan jobs (their results are dropped; so are the completions of direct
+ * jobs that arrive meanwhile: drain until `requests_in_flight` is 0 first
+ * to keep everything), close the files it opened. Each wait is bounded (10
+ * s), so it never hangs. NULL is a no-op.
+ *
+ * # Safety
+ * `pump` must be NULL or a handle from `vyre_pump_create` not yet destroyed.
+ */
+void vyre_pump_destroy(struct vyre_pump *pump);
+
+/**
+ * Scan `length` bytes of the open file `fd` from `offset` (or
+ * `VYRE_PUMP_TO_EOF`: to its end; a regular file is read up to its size
+ * now) with rule set `rule_set_id`; results carry `user_data`. The pump
+ * does not close `fd`: keep it open until the request's last result.
+ * Pipes, FIFOs and sockets are read from where they stand (`offset` 0).
+ *
+ * `VYRE_OK`: accepted; results follow (a file error, such as `-EBADF`, is
+ * the request's last result). `VYRE_E_QUEUE_FULL`: no room in the ring or
+ * the arena share now; drain, then retry. `VYRE_E_NOT_FOUND`: no such rule
+ * set. `VYRE_E_OUT_OF_RANGE`: the file must be split but its rule set's
+ * matches are unbounded (or longer than a chunk).
+ *
+ * # Safety
+ * `pump` must be a live handle.
+ */
+vyre_status vyre_pump_submit_fd(struct vyre_pump *pump,
+                                int32_t fd,
+                                uint64_t offset,
+                                uint64_t length,
+                                uint32_t rule_set_id,
+                                uint64_t user_data);
+
+/**
+ * As `vyre_pump_submit_fd`, for the file at `path`, which the pump opens
+ * and closes. A failed open is the request's result (`-ENOENT`, ...). A
+ * FIFO is opened without waiting for a writer.
+ *
+ * # Safety
+ * `pump` must be a live handle; `path` a NUL-terminated string.
+ */
+vyre_status vyre_pump_submit_path(struct vyre_pump *pump,
+                                  const char *path,
+                                  uint64_t offset,
+                                  uint64_t length,
+                                  uint32_t rule_set_id,
+                                  uint64_t user_data);
+
+/**
+ * Reap reads, enqueue their scan jobs, and return up to `capacity`
+ * results with their hits (each result's `first_hit` and `hits_stored`
+ * say where in `hits`; a hit's `end_offset` is a file offset, its
+ * `user_data` the request's). Every request ends with exactly one result
+ * flagged `VYRE_PUMP_RESULT_LAST`. Completions of jobs enqueued on the
+ * engine directly come back too, unchanged, flagged `VYRE_PUMP_RESULT_DIRECT`.
+ *
+ * Waits up to `timeout_ms` (`VYRE_WAIT_FOREVER`: no limit; 0: never) for
+ * a result while requests are in flight, then `VYRE_E_TIMEOUT`; returns
+ * `VYRE_OK` at once, possibly with nothing, when none are.
+ * `VYRE_E_BUFFER_TOO_SMALL` if the next result's hits do not fit an empty
+ * `hits` (give at least the engine's `max_hits_per_job`).
+ *
+ * # Safety
+ * `pump` must be a live handle; `results` must hold `capacity` writable
+ * entries and `hits` `hits_capacity` (either may be NULL with a capacity
+ * of 0); `out_results` writable; `out_hits` NULL or writable.
+ */
+vyre_status vyre_pump_drain(struct vyre_pump *pump,
+                            struct vyre_pump_result *results,
+                            size_t capacity,
+                            struct vyre_hit *hits,
+                            size_t hits_capacity,
+                            size_t *out_results,
+                            size_t *out_hits,
+                            uint32_t timeout_ms);
+
+/**
+ * Describe the pump: its ingest path, sizes, and what it has in flight.
+ * Set `out->struct_size` to `sizeof(vyre_pump_info)` first.
+ *
+ * # Safety
+ * `pump` must be a live handle; `out` must point to a writable `vyre_pump_info`.
+ */
+vyre_status vyre_pump_get_info(struct vyre_pump *pump, struct vyre_pump_info *out);
 
 /**
  * Fill `opts` with the defaults (and `struct_size`): no flags.

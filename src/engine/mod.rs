@@ -432,6 +432,14 @@ impl Engine {
         Ok(id)
     }
 
+    /// The longest match of loaded rule set `id` (`None`: unbounded), for
+    /// callers that split inputs into overlapping jobs themselves (the pump).
+    pub fn max_match_len(&self, id: u32) -> Result<Option<u32>> {
+        self.rule_set(id).map(|loaded| loaded.max_match_len).ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("no rule set with id {id} is loaded; use an id from load_rule_set"))
+        })
+    }
+
     fn rule_set(&self, id: u32) -> Option<&Loaded> {
         if id >= self.rule_set_count.load(Ordering::Acquire) {
             return None;

@@ -15,7 +15,7 @@ use std::ffi::c_void;
 /// except `vyre_engine_destroy`, which must be the last call on the handle
 /// and must not overlap any other.
 pub struct vyre_engine {
-    inner: Engine,
+    pub(crate) inner: Engine,
 }
 
 /// Resident kernel where the backend has one (the default).

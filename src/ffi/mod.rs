@@ -6,6 +6,7 @@
 pub mod device;
 pub mod engine;
 pub mod megakernel;
+pub mod pump;
 pub mod rules;
 pub mod status;
 pub mod version;

@@ -1,0 +1,415 @@
+//! Pump benchmark: files read with io_uring straight into the engine's
+//! arena (vyre::pump) against read() into a host buffer + a copy into the
+//! arena (Engine::write), both scanning every chunk on the same engine.
+//!
+//! cargo run --release --example bench-pump -- [--quick] [--backend auto|vulkan|reference]
+//!     [--dir DIR] [--small N] [--large N] [--large-mib N] [--chunk-kib N] [--reps N]
+//!     [--vyre-scan PATH] [--csv PATH]
+//!
+//! Corpora (written once under --dir, default /tmp/vyre-bench-pump, and reused):
+//! N small files of 1-4 KiB (default 20 000) and N large files (default 4 of
+//! 64 MiB), random text with a needle planted every 64 KiB.
+//! For each corpus, page cache warm (files read once before) and cold
+//! (posix_fadvise DONTNEED on every file before the run), each mode reports
+//! GB/s (10^9 bytes) and files/s, the median of --reps runs:
+//!   pump       Pump::submit_path for every file, drain until all are done
+//!   read+copy  open, read() a chunk into a host buffer, Engine::write it
+//!              into a free arena chunk, enqueue; same chunk size and
+//!              overlap as the pump, one thread
+//!   read only  the read()+copy ingest without scanning: the ceiling of
+//!              the read+copy mode's ingest
+//! Both scanning modes must count the same matches (exit status 1 otherwise).
+//! --vyre-scan PATH also times examples/vyre-scan on each corpus with and
+//! without --no-pump (its own summary's seconds, warm cache).
+
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use vyre::backend::BackendChoice;
+use vyre::engine::{Completion, Engine, EngineOptions, Hit, WorkItem};
+use vyre::error::ErrorKind;
+use vyre::pump::{Pump, PumpOptions, PumpResult, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
+use vyre::rules::{CompileOptions, Pattern, RuleSet};
+
+const NEEDLE: &[u8] = b"vyre-bench-needle";
+const USAGE: &str = "bench-pump [--quick] [--backend auto|vulkan|reference] [--dir DIR] [--small N] [--large N] \
+                     [--large-mib N] [--chunk-kib N] [--reps N] [--vyre-scan PATH] [--csv PATH] (see bench/pump.rs)";
+const WAIT: Duration = Duration::from_secs(600);
+
+struct Config {
+    backend: BackendChoice,
+    dir: PathBuf,
+    small: usize,
+    large: usize,
+    large_mib: usize,
+    chunk_bytes: u64,
+    reps: usize,
+    vyre_scan: Option<PathBuf>,
+    csv: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Config, String> {
+    let mut config = Config {
+        backend: BackendChoice::Auto,
+        dir: PathBuf::from("/tmp/vyre-bench-pump"),
+        small: 20_000,
+        large: 4,
+        large_mib: 64,
+        chunk_bytes: 4 << 20,
+        reps: 3,
+        vyre_scan: None,
+        csv: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        let number = |v: String| v.parse::<usize>().map_err(|_| format!("{arg}: not a number: {v}"));
+        match arg.as_str() {
+            "--quick" => (config.small, config.large, config.large_mib, config.reps) = (2000, 2, 8, 1),
+            "--backend" => {
+                config.backend = match value()?.as_str() {
+                    "auto" => BackendChoice::Auto,
+                    "vulkan" => BackendChoice::Vulkan,
+                    "reference" => BackendChoice::Reference,
+                    other => return Err(format!("--backend: auto, vulkan or reference, not {other}")),
+                }
+            }
+            "--dir" => config.dir = PathBuf::from(value()?),
+            "--small" => config.small = number(value()?)?,
+            "--large" => config.large = number(value()?)?,
+            "--large-mib" => config.large_mib = number(value()?)?,
+            "--chunk-kib" => config.chunk_bytes = number(value()?)? as u64 * 1024,
+            "--reps" => config.reps = number(value()?)?.max(1),
+            "--vyre-scan" => config.vyre_scan = Some(PathBuf::from(value()?)),
+            "--csv" => config.csv = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other}; see --help")),
+        }
+    }
+    Ok(config)
+}
+
+/// Random text with a needle every 64 KiB (xorshift, so runs are repeatable).
+fn text(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b"abcdefghij klmnop\n"[(state % 18) as usize]
+        })
+        .collect();
+    for at in (100..len.saturating_sub(NEEDLE.len())).step_by(65_536) {
+        bytes[at..at + NEEDLE.len()].copy_from_slice(NEEDLE);
+    }
+    bytes
+}
+
+/// The corpus's files, written (and synced, so DONTNEED can drop them) unless already there.
+fn corpus(dir: &Path, count: usize, size: impl Fn(usize) -> usize) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    (0..count)
+        .map(|i| {
+            let path = dir.join(format!("{i:06}"));
+            let len = size(i);
+            if std::fs::metadata(&path).map_or(true, |m| m.len() as usize != len) {
+                let mut file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                file.write_all(&text(len, i as u64 + 1)).and_then(|()| file.sync_all()).map_err(|e| e.to_string())?;
+            }
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Drop the files from the page cache, or read them all once into it.
+fn set_cache(files: &[PathBuf], cold: bool) -> Result<(), String> {
+    let mut sink = vec![0u8; 1 << 20];
+    for path in files {
+        let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if cold {
+            // SAFETY: fadvise on an open descriptor; no memory is involved.
+            unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        } else {
+            while file.read(&mut sink).map_err(|e| e.to_string())? > 0 {}
+        }
+    }
+    Ok(())
+}
+
+/// Bytes and matches one run saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Tally {
+    bytes: u64,
+    matches: u64,
+}
+
+fn run_pump(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64) -> Result<Tally, String> {
+    let mut pump = Pump::create(engine, &PumpOptions { chunk_bytes, queue_depth: 256, ..PumpOptions::default() })
+        .map_err(|e| e.to_string())?;
+    let paths: Vec<CString> = files.iter().map(|p| CString::new(p.as_os_str().as_bytes()).unwrap()).collect();
+    let mut results = vec![PumpResult::default(); 256];
+    let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
+    let (mut tally, mut done) = (Tally::default(), 0);
+    let mut collect = |pump: &mut Pump, tally: &mut Tally, done: &mut usize| -> Result<(), String> {
+        let (n, _) = pump.drain(&mut results, &mut hits, WAIT).map_err(|e| e.to_string())?;
+        for r in &results[..n] {
+            if r.status != 0 {
+                return Err(format!("file {} failed at {}: status {}", r.user_data, r.file_offset, r.status));
+            }
+            tally.bytes += r.length;
+            tally.matches += r.hit_count;
+            *done += usize::from(r.flags & VYRE_PUMP_RESULT_LAST != 0);
+        }
+        Ok(())
+    };
+    for (i, path) in paths.iter().enumerate() {
+        loop {
+            match pump.submit_path(path, 0, VYRE_PUMP_TO_EOF, id, i as u64) {
+                Ok(()) => break,
+                Err(e) if e.kind == ErrorKind::QueueFull => collect(&mut pump, &mut tally, &mut done)?,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    while done < files.len() {
+        collect(&mut pump, &mut tally, &mut done)?;
+    }
+    Ok(tally)
+}
+
+/// read() + Engine::write + enqueue, with the pump's chunk geometry: chunk
+/// k of a file holds [s - L, s + C - L) and owns the match ends in (s, e].
+/// Without `scan`, only the ingest (read and copy) is timed.
+fn run_read_copy(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, scan: bool) -> Result<Tally, String> {
+    let l = u64::from(engine.max_match_len(id).map_err(|e| e.to_string())?.ok_or("bounded patterns only")?);
+    let slots = (engine.arena_len() / chunk_bytes).min(256) as usize;
+    let mut free: VecDeque<usize> = (0..slots).collect();
+    // Per slot: the file offset of its first byte and its owned ends.
+    let mut owned = vec![(0u64, 0u64, 0u64); slots];
+    let mut buffer = vec![0u8; chunk_bytes as usize];
+    let mut completions = vec![Completion::default(); 256];
+    let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
+    let mut tally = Tally::default();
+    let mut reap = |free: &mut VecDeque<usize>, owned: &[(u64, u64, u64)], tally: &mut Tally| -> Result<(), String> {
+        let (n, _) = engine.wait(&mut completions, &mut hits, WAIT).map_err(|e| e.to_string())?;
+        for c in &completions[..n] {
+            let (file_pos, from, to) = owned[c.user_data as usize];
+            let mine = &hits[c.first_hit as usize..][..c.hits_stored as usize];
+            tally.matches +=
+                mine.iter().filter(|h| (from + 1..=to).contains(&(file_pos + h.end_offset))).count() as u64;
+            free.push_back(c.user_data as usize);
+        }
+        Ok(())
+    };
+    for path in files {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let size = file.metadata().map_err(|e| e.to_string())?.len();
+        let mut own_from = 0;
+        loop {
+            let file_pos = if own_from == 0 { 0 } else { own_from - l };
+            let want = chunk_bytes.min(size - file_pos);
+            let own_to = if file_pos + want == size { size } else { file_pos + want - 1 };
+            std::os::unix::fs::FileExt::read_exact_at(&file, &mut buffer[..want as usize], file_pos)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            tally.bytes += own_to - own_from;
+            while free.is_empty() {
+                reap(&mut free, &owned, &mut tally)?;
+            }
+            let slot = free.pop_front().expect("checked");
+            engine.write(slot as u64 * chunk_bytes, &buffer[..want as usize]).map_err(|e| e.to_string())?;
+            owned[slot] = (file_pos, own_from, own_to);
+            if scan {
+                let item = WorkItem {
+                    input_offset: slot as u64 * chunk_bytes,
+                    input_len: want,
+                    rule_set_id: id,
+                    flags: 0,
+                    user_data: slot as u64,
+                };
+                while let Err(e) = engine.enqueue(&item) {
+                    if e.kind != ErrorKind::QueueFull {
+                        return Err(e.to_string());
+                    }
+                    reap(&mut free, &owned, &mut tally)?;
+                }
+            } else {
+                free.push_back(slot);
+            }
+            if own_to == size {
+                break;
+            }
+            own_from = own_to;
+        }
+    }
+    while free.len() < slots {
+        reap(&mut free, &owned, &mut tally)?;
+    }
+    Ok(tally)
+}
+
+/// `vyre-scan [--no-pump] --json -e NEEDLE DIR`: the seconds its summary reports.
+fn run_vyre_scan(binary: &Path, dir: &Path, pump: bool, backend: BackendChoice) -> Result<f64, String> {
+    let mut command = std::process::Command::new(binary);
+    if !pump {
+        command.arg("--no-pump");
+    }
+    let backend = match backend {
+        BackendChoice::Auto => "auto",
+        BackendChoice::Vulkan => "vulkan",
+        BackendChoice::Reference => "reference",
+    };
+    let output = command
+        .args(["--json", "--count", "--backend", backend, "-e"])
+        .arg(std::str::from_utf8(NEEDLE).unwrap())
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = stdout.lines().find(|l| l.contains("\"type\":\"summary\"")).ok_or("vyre-scan printed no summary")?;
+    let seconds = summary.split("\"seconds\":").nth(1).and_then(|s| s.split(',').next()).ok_or("no seconds")?;
+    seconds.parse().map_err(|_| format!("bad seconds in {summary}"))
+}
+
+struct Row {
+    corpus: &'static str,
+    cache: &'static str,
+    mode: &'static str,
+    files: usize,
+    tally: Tally,
+    seconds: f64,
+}
+
+fn median(mut runs: Vec<(f64, Tally)>) -> (f64, Tally) {
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    runs[runs.len() / 2]
+}
+
+fn run(config: &Config) -> Result<bool, String> {
+    let rs = RuleSet::compile(&[Pattern::literal(NEEDLE)], &CompileOptions::default()).map_err(|e| e.to_string())?;
+    let engine = Engine::create(&EngineOptions {
+        backend: config.backend,
+        arena_bytes: 256 << 20,
+        queue_depth: 1024,
+        max_hits_per_job: 1024,
+        ..EngineOptions::default()
+    })
+    .or_else(|_| {
+        // lavapipe's storage buffers stop at 128 MiB.
+        Engine::create(&EngineOptions {
+            backend: config.backend,
+            arena_bytes: 96 << 20,
+            queue_depth: 1024,
+            max_hits_per_job: 1024,
+            ..EngineOptions::default()
+        })
+    })
+    .map_err(|e| e.to_string())?;
+    let id = engine.load_rule_set(&rs).map_err(|e| e.to_string())?;
+    let info = engine.info();
+    eprintln!(
+        "bench-pump: {:?} on {}, arena {} MiB, chunks of {} KiB",
+        info.backend,
+        info.device_name,
+        info.arena_bytes >> 20,
+        config.chunk_bytes >> 10
+    );
+    let small_dir = config.dir.join("small");
+    let large_dir = config.dir.join("large");
+    let small = corpus(&small_dir, config.small, |i| 1024 + (i * 7919) % 3072)?;
+    let large = corpus(&large_dir, config.large, |_| config.large_mib << 20)?;
+    let mut rows = Vec::new();
+    let mut agree = true;
+    for (name, files, dir) in [("small files", &small, &small_dir), ("large files", &large, &large_dir)] {
+        for (cache, cold) in [("warm", false), ("cold", true)] {
+            let mut counts = Vec::new();
+            for mode in ["pump", "read+copy", "read only"] {
+                let mut runs = Vec::new();
+                for _ in 0..config.reps {
+                    set_cache(files, cold)?;
+                    let start = Instant::now();
+                    let tally = match mode {
+                        "pump" => run_pump(&engine, id, files, config.chunk_bytes)?,
+                        "read+copy" => run_read_copy(&engine, id, files, config.chunk_bytes, true)?,
+                        _ => run_read_copy(&engine, id, files, config.chunk_bytes, false)?,
+                    };
+                    runs.push((start.elapsed().as_secs_f64(), tally));
+                }
+                let (seconds, tally) = median(runs);
+                if mode != "read only" {
+                    counts.push(tally);
+                }
+                rows.push(Row { corpus: name, cache, mode, files: files.len(), tally, seconds });
+            }
+            if counts[0] != counts[1] {
+                eprintln!("MISMATCH on {name} ({cache}): pump {:?}, read+copy {:?}", counts[0], counts[1]);
+                agree = false;
+            }
+        }
+        if let Some(binary) = &config.vyre_scan {
+            set_cache(files, false)?;
+            for (mode, pump) in [("vyre-scan (pump)", true), ("vyre-scan --no-pump", false)] {
+                let seconds = run_vyre_scan(binary, dir, pump, config.backend)?;
+                let bytes = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
+                rows.push(Row {
+                    corpus: name,
+                    cache: "warm",
+                    mode,
+                    files: files.len(),
+                    tally: Tally { bytes, matches: 0 },
+                    seconds,
+                });
+            }
+        }
+    }
+    println!("| corpus | cache | mode | files | MB | matches | s | GB/s | files/s |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {:.1} | {} | {:.3} | {:.3} | {:.0} |",
+            r.corpus,
+            r.cache,
+            r.mode,
+            r.files,
+            r.tally.bytes as f64 / 1e6,
+            r.tally.matches,
+            r.seconds,
+            r.tally.bytes as f64 / r.seconds / 1e9,
+            r.files as f64 / r.seconds
+        );
+    }
+    if let Some(path) = &config.csv {
+        let mut csv = String::from("corpus,cache,mode,files,bytes,matches,seconds\n");
+        for r in &rows {
+            csv += &format!(
+                "{},{},{},{},{},{},{:.6}\n",
+                r.corpus, r.cache, r.mode, r.files, r.tally.bytes, r.tally.matches, r.seconds
+            );
+        }
+        std::fs::write(path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(agree)
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&config) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("bench-pump: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

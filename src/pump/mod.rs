@@ -1,0 +1,976 @@
+//! The pump (docs/PUMP.md): reads files with io_uring straight into the
+//! engine's input arena and enqueues each chunk's scan job as soon as its
+//! read completes.
+//!
+//! Every read and every scan job carries a tag naming its chunk (slot and
+//! generation), so completions are matched by tag, never by order. A file
+//! larger than a chunk is split into chunks that overlap by the rule set's
+//! longest match plus one byte each side; each chunk keeps only the matches
+//! ending in the range it owns, so the owned ranges partition the file and
+//! every match is reported once. Regular files are read with positioned
+//! reads (all chunks of a file may be in flight at once); pipes, FIFOs and
+//! other streams are read in sequence, the overlap carried from one chunk to
+//! the next on the host.
+
+mod space;
+
+use crate::engine::{Completion, Engine, Hit, WorkItem};
+use crate::error::{Error, ErrorKind, Result};
+use io_uring::{opcode, squeue, types, IoUring};
+use space::Space;
+use std::collections::VecDeque;
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// A request length meaning "up to the end of the file".
+pub const VYRE_PUMP_TO_EOF: u64 = u64::MAX;
+/// Result flag: the request's last result; nothing more comes for it.
+pub const VYRE_PUMP_RESULT_LAST: u32 = 1;
+/// Result flag: the completion of a job the caller enqueued on the engine
+/// directly, passed through unchanged.
+pub const VYRE_PUMP_RESULT_DIRECT: u32 = 2;
+/// Bit of an engine job's `user_data` that marks the pump's own jobs: jobs
+/// the caller enqueues directly on an engine with a pump must leave it clear.
+pub const VYRE_PUMP_JOB_TAG: u64 = 0x8000_0000_0000_0000;
+
+/// Most reads in flight at once (io_uring submission entries).
+pub const VYRE_PUMP_MAX_QUEUE_DEPTH: u32 = 4096;
+
+const DEFAULT_QUEUE_DEPTH: u32 = 64;
+const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
+const MIN_CHUNK_BYTES: u64 = 64;
+/// `user_data` of cancel requests (never a chunk's tag: generations stay below 2^31).
+const CANCEL_TAG: u64 = u64::MAX;
+/// How long `drain` polls before it starts to sleep between polls (as the engine's wait).
+const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(500);
+/// The longest single sleep of `drain` while only reads are in flight.
+const READ_WAIT_SLICE: Duration = Duration::from_millis(10);
+/// How long destroy waits for cancelled reads, then for scan jobs.
+const DESTROY_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How bytes get into the arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestPath {
+    /// The fastest path this build has (today: `Direct`).
+    Auto,
+    /// io_uring READ straight into the mapped arena (on a GPU, through the BAR).
+    Direct,
+}
+
+/// Creation options; zero means "default" for every size.
+#[derive(Debug, Clone, Copy)]
+pub struct PumpOptions {
+    pub path: IngestPath,
+    /// Reads in flight, 1..=`VYRE_PUMP_MAX_QUEUE_DEPTH` (default 64).
+    pub queue_depth: u32,
+    /// Arena bytes of one chunk (one read, one scan job); default 4 MiB,
+    /// at most a quarter of the share.
+    pub chunk_bytes: u64,
+    /// First arena byte of the pump's share.
+    pub arena_offset: u64,
+    /// Bytes of the share; 0 = to the end of the arena.
+    pub arena_bytes: u64,
+}
+
+impl Default for PumpOptions {
+    fn default() -> PumpOptions {
+        PumpOptions { path: IngestPath::Auto, queue_depth: 0, chunk_bytes: 0, arena_offset: 0, arena_bytes: 0 }
+    }
+}
+
+/// One result of a request (56 bytes): the scan of one chunk, or the error
+/// that ended the request, or a direct job's completion passed through.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(non_camel_case_types)]
+pub struct vyre_pump_result {
+    /// The request's `user_data` (a direct job's, with `VYRE_PUMP_RESULT_DIRECT`).
+    pub user_data: u64,
+    /// Chunk results: the matches ending in `(file_offset, file_offset +
+    /// length]` are this result's (the ranges of a request's chunks
+    /// partition its bytes). Errors: the file offset where it failed.
+    pub file_offset: u64,
+    pub length: u64,
+    /// Matches; with `VYRE_E_HITS_TRUNCATED`, the chunk job's true count
+    /// (overlap included: an upper bound).
+    pub hit_count: u64,
+    /// Index of the first hit in the hits array of the call.
+    pub first_hit: u64,
+    pub hits_stored: u32,
+    /// `VYRE_OK`, `-errno` (open, stat or read failed), or a `VYRE_E_*` code.
+    pub status: i32,
+    /// `VYRE_PUMP_RESULT_*`.
+    pub flags: u32,
+    /// Reserved (0).
+    pub reserved: u32,
+}
+
+pub type PumpResult = vyre_pump_result;
+
+static_assertions::assert_eq_size!(vyre_pump_result, [u8; 56]);
+
+/// What a pump runs with, and what it has in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PumpInfo {
+    pub path: IngestPath,
+    pub queue_depth: u32,
+    pub chunk_bytes: u64,
+    pub arena_offset: u64,
+    pub arena_bytes: u64,
+    /// Requests not finished yet (their last result not yet returned).
+    pub requests: u64,
+    pub reads_in_flight: u64,
+    /// Scan jobs of the pump the engine has accepted and not completed.
+    pub jobs_in_flight: u64,
+    /// Bytes read into the arena so far (overlaps of split files counted once per read).
+    pub bytes_read: u64,
+}
+
+/// A slab: entries addressed by index and generation, so a stale tag never
+/// reaches a reused entry.
+struct Slab<T> {
+    entries: Vec<(u32, Option<T>)>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Slab<T> {
+        Slab { entries: Vec::new(), free: Vec::new(), live: 0 }
+    }
+
+    /// Generations stay below 2^31 so a job tag fits beside `VYRE_PUMP_JOB_TAG`.
+    fn insert(&mut self, value: T) -> Key {
+        self.live += 1;
+        if let Some(index) = self.free.pop() {
+            let entry = &mut self.entries[index as usize];
+            entry.0 = (entry.0 + 1) & 0x7FFF_FFFF;
+            entry.1 = Some(value);
+            return Key { index, generation: entry.0 };
+        }
+        self.entries.push((0, Some(value)));
+        Key { index: (self.entries.len() - 1) as u32, generation: 0 }
+    }
+
+    fn get(&mut self, key: Key) -> Option<&mut T> {
+        match self.entries.get_mut(key.index as usize) {
+            Some((generation, Some(value))) if *generation == key.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, key: Key) -> Option<T> {
+        let entry = self.entries.get_mut(key.index as usize).filter(|e| e.0 == key.generation)?;
+        let value = entry.1.take()?;
+        self.free.push(key.index);
+        self.live -= 1;
+        Some(value)
+    }
+
+    /// Keys of the entries for which `pick` holds.
+    fn keys_where(&self, pick: impl Fn(&T) -> bool) -> Vec<Key> {
+        let picked = self.entries.iter().enumerate().filter(|(_, e)| e.1.as_ref().is_some_and(&pick));
+        picked.map(|(i, e)| Key { index: i as u32, generation: e.0 }).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    index: u32,
+    generation: u32,
+}
+
+impl Key {
+    fn tag(self) -> u64 {
+        u64::from(self.generation) << 32 | u64::from(self.index)
+    }
+
+    fn from_tag(tag: u64) -> Key {
+        Key { index: tag as u32, generation: (tag >> 32) as u32 & 0x7FFF_FFFF }
+    }
+}
+
+struct Request {
+    user_data: u64,
+    fd: RawFd,
+    /// Opened by the pump (`submit_path`): closed when the request ends.
+    owns_fd: bool,
+    rule_set_id: u32,
+    /// Longest match; `None`: unbounded, the request is never split.
+    max_match_len: Option<u64>,
+    /// Positioned reads (a regular file); else one read after the other.
+    seekable: bool,
+    start: u64,
+    /// Exclusive end: the caller's, clipped to a regular file's size at
+    /// submit; `u64::MAX` for a stream read to its end.
+    end: u64,
+    /// Match ends after this offset belong to chunks not started yet.
+    next_owned: u64,
+    /// No more chunks will start.
+    reading_done: bool,
+    /// A stream chunk is being read (the next must wait for its tail).
+    reading: bool,
+    /// A stream's overlap: the bytes the next chunk begins with.
+    carry: Vec<u8>,
+    chunks: u32,
+    /// The first error: status and file offset; ends the request.
+    error: Option<(i32, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Reading,
+    /// Read completely; the engine's queue was full.
+    Unqueued,
+    Scanning,
+}
+
+struct Chunk {
+    request: Key,
+    state: ChunkState,
+    /// Arena offset of the chunk's first byte, and the bytes reserved there.
+    at: u64,
+    reserved: u64,
+    /// File offset of the chunk's first byte.
+    file_pos: u64,
+    want: u64,
+    have: u64,
+    /// The chunk reports the matches ending in (own_from, own_to].
+    own_from: u64,
+    own_to: u64,
+}
+
+enum Start {
+    Started,
+    /// No room in the arena share or the ring: retry after completions.
+    Blocked,
+    /// This request cannot start a chunk now (done, or its stream is busy).
+    Idle,
+}
+
+/// An io_uring reader feeding one engine.
+pub struct Pump<'e> {
+    engine: &'e Engine,
+    ring: IoUring,
+    path: IngestPath,
+    queue_depth: u32,
+    chunk_bytes: u64,
+    share: (u64, u64),
+    space: Space,
+    requests: Slab<Request>,
+    chunks: Slab<Chunk>,
+    /// Requests that may start more chunks, taken in turn.
+    active: VecDeque<Key>,
+    /// Chunks whose scan job the engine refused for a full queue.
+    unqueued: VecDeque<Key>,
+    /// Results made on the host (errors, empty requests), not yet returned.
+    host_results: VecDeque<PumpResult>,
+    reads_in_flight: u32,
+    jobs_in_flight: u32,
+    bytes_read: u64,
+    completions: Vec<Completion>,
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl<'e> Pump<'e> {
+    /// A pump over `engine`'s arena share `[arena_offset, arena_offset + arena_bytes)`.
+    pub fn create(engine: &'e Engine, options: &PumpOptions) -> Result<Pump<'e>> {
+        let arena = engine.arena_len();
+        let offset = options.arena_offset;
+        if offset >= arena {
+            return Err(Error::out_of_range(format!(
+                "arena_offset {offset} is not inside the engine's {arena}-byte arena; pass an offset below {arena}"
+            )));
+        }
+        let share = if options.arena_bytes == 0 { arena - offset } else { options.arena_bytes };
+        if share > arena - offset {
+            return Err(Error::out_of_range(format!(
+                "the share [{offset}, {offset} + {share}) passes the end of the {arena}-byte arena; \
+                 lower arena_bytes (0 = to the end)"
+            )));
+        }
+        let queue_depth = if options.queue_depth == 0 { DEFAULT_QUEUE_DEPTH } else { options.queue_depth };
+        if queue_depth > VYRE_PUMP_MAX_QUEUE_DEPTH {
+            return Err(Error::invalid(format!(
+                "queue_depth is {queue_depth} but must be in 1..={VYRE_PUMP_MAX_QUEUE_DEPTH}; pass 0 for the default"
+            )));
+        }
+        // The largest chunk: a stream whose matches are unbounded probes one
+        // byte past a chunk to learn whether it fits.
+        let max_chunk = (share - space::GRAIN).min(u64::from(u32::MAX) - 1);
+        let chunk_bytes = match options.chunk_bytes {
+            0 => (share / 4).clamp(MIN_CHUNK_BYTES, DEFAULT_CHUNK_BYTES).min(max_chunk),
+            bytes => bytes,
+        };
+        if share < MIN_CHUNK_BYTES + space::GRAIN || !(MIN_CHUNK_BYTES..=max_chunk).contains(&chunk_bytes) {
+            return Err(Error::invalid(format!(
+                "chunk_bytes is {chunk_bytes} with an arena share of {share} bytes; chunk_bytes must be in \
+                 {MIN_CHUNK_BYTES}..=share - {} (and below 4 GiB): pass 0 for the default or a larger share",
+                space::GRAIN
+            )));
+        }
+        let ring = IoUring::new(queue_depth).map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "io_uring_setup failed: {e}; the pump needs io_uring (Linux 5.11 or later, not disabled by \
+                     /proc/sys/kernel/io_uring_disabled or a seccomp filter)"
+                ),
+            )
+        })?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "this kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11); the pump \
+                 needs a newer kernel",
+            ));
+        }
+        Ok(Pump {
+            engine,
+            ring,
+            path: IngestPath::Direct,
+            queue_depth,
+            chunk_bytes,
+            share: (offset, share),
+            space: Space::new(offset, share),
+            requests: Slab::new(),
+            chunks: Slab::new(),
+            active: VecDeque::new(),
+            unqueued: VecDeque::new(),
+            host_results: VecDeque::new(),
+            reads_in_flight: 0,
+            jobs_in_flight: 0,
+            bytes_read: 0,
+            completions: Vec::new(),
+        })
+    }
+
+    pub fn info(&self) -> PumpInfo {
+        PumpInfo {
+            path: self.path,
+            queue_depth: self.queue_depth,
+            chunk_bytes: self.chunk_bytes,
+            arena_offset: self.share.0,
+            arena_bytes: self.share.1,
+            requests: self.requests.live as u64,
+            reads_in_flight: self.reads_in_flight.into(),
+            jobs_in_flight: self.jobs_in_flight.into(),
+            bytes_read: self.bytes_read,
+        }
+    }
+
+    /// Scan `length` bytes (or `VYRE_PUMP_TO_EOF`) of `fd` from `offset`
+    /// with rule set `rule_set_id`. The pump does not close `fd`, which must
+    /// stay open until the request's last result. Errors of the file itself
+    /// come back as results; `QueueFull` means drain, then retry.
+    pub fn submit_fd(&mut self, fd: RawFd, offset: u64, length: u64, rule_set_id: u32, user_data: u64) -> Result<()> {
+        if fd < 0 {
+            return Err(Error::invalid(format!("fd is {fd}; pass an open file descriptor")));
+        }
+        self.submit(fd, false, offset, length, rule_set_id, user_data)
+    }
+
+    /// As `submit_fd`, for a file the pump opens (and closes); a failed open
+    /// is the request's result (`-ENOENT`, `-EACCES`, ...).
+    pub fn submit_path(
+        &mut self,
+        path: &CStr,
+        offset: u64,
+        length: u64,
+        rule_set_id: u32,
+        user_data: u64,
+    ) -> Result<()> {
+        self.engine.max_match_len(rule_set_id)?;
+        // O_NONBLOCK: opening a FIFO must not wait for a writer. Reads then
+        // block as usual (the flag is cleared below).
+        // SAFETY: path is a NUL-terminated string that outlives the call.
+        let fd =
+            unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK) };
+        // SAFETY: fcntl on a descriptor we just opened (or -1, which fails cleanly).
+        if fd < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, 0) } != 0 {
+            let status = -errno();
+            if fd >= 0 {
+                // SAFETY: fd was opened above and is not used after this.
+                unsafe { libc::close(fd) };
+            }
+            self.host_results.push_back(error_result(user_data, offset, status));
+            return Ok(());
+        }
+        let submitted = self.submit(fd, true, offset, length, rule_set_id, user_data);
+        if submitted.is_err() {
+            // SAFETY: the request was refused, so no one else holds fd.
+            unsafe { libc::close(fd) };
+        }
+        submitted
+    }
+
+    fn submit(
+        &mut self,
+        fd: RawFd,
+        owns_fd: bool,
+        offset: u64,
+        length: u64,
+        rule_set_id: u32,
+        user_data: u64,
+    ) -> Result<()> {
+        let max_match_len = self.engine.max_match_len(rule_set_id)?.map(u64::from);
+        let end = if length == VYRE_PUMP_TO_EOF {
+            u64::MAX
+        } else {
+            offset.checked_add(length).ok_or_else(|| {
+                Error::invalid(format!(
+                    "offset {offset} + length {length} overflows; use VYRE_PUMP_TO_EOF for \"to the end\""
+                ))
+            })?
+        };
+        // SAFETY: libc::stat is plain old data, for which all zeroes is a valid value.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat writes one stat struct into `stat`; a bad fd fails with EBADF.
+        if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+            return self.finish_early(fd, owns_fd, error_result(user_data, offset, -errno()));
+        }
+        let kind = stat.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFDIR {
+            return self.finish_early(fd, owns_fd, error_result(user_data, offset, -libc::EISDIR));
+        }
+        let seekable = kind == libc::S_IFREG;
+        if !seekable && offset != 0 {
+            return Err(Error::invalid(format!(
+                "offset is {offset} but fd {fd} is not a regular file (a pipe, FIFO, socket or device) and is read \
+                 from where it stands; pass offset 0"
+            )));
+        }
+        let end = if seekable { end.min(stat.st_size as u64) } else { end };
+        if seekable && offset >= end {
+            let empty =
+                PumpResult { user_data, file_offset: offset, flags: VYRE_PUMP_RESULT_LAST, ..PumpResult::default() };
+            return self.finish_early(fd, owns_fd, empty);
+        }
+        let bytes = end - offset;
+        match max_match_len {
+            None if seekable && bytes > self.chunk_bytes => {
+                return Err(Error::out_of_range(format!(
+                    "the request covers {bytes} bytes but its rule set has matches of unbounded length (like a.*b), \
+                     so it cannot be split into chunks and must fit one chunk of {} bytes; create the pump with a \
+                     larger chunk_bytes (and arena share) or use bounded patterns",
+                    self.chunk_bytes
+                )))
+            }
+            Some(l) if self.chunk_bytes <= l + 1 && (!seekable || bytes > self.chunk_bytes) => {
+                return Err(Error::out_of_range(format!(
+                    "the rule set's matches are up to {l} bytes long, so chunks overlap by {} bytes, more than a \
+                     chunk of {} bytes holds; create the pump with a larger chunk_bytes",
+                    l + 1,
+                    self.chunk_bytes
+                )))
+            }
+            _ => {}
+        }
+        let key = self.requests.insert(Request {
+            user_data,
+            fd,
+            owns_fd,
+            rule_set_id,
+            max_match_len,
+            seekable,
+            start: offset,
+            end,
+            next_owned: offset,
+            reading_done: false,
+            reading: false,
+            carry: Vec::new(),
+            chunks: 0,
+            error: None,
+        });
+        match self.start_chunk(key)? {
+            Start::Started => {
+                self.active.push_back(key);
+                self.ring.submit().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
+                Ok(())
+            }
+            Start::Blocked | Start::Idle => {
+                self.requests.remove(key);
+                Err(Error::new(
+                    ErrorKind::QueueFull,
+                    format!(
+                        "the pump is full ({} of {} reads in flight, {} of the {}-byte arena share free); call \
+                         vyre_pump_drain, then retry",
+                        self.reads_in_flight,
+                        self.queue_depth,
+                        self.space.free_bytes(),
+                        self.share.1
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// End a request at submit with `result` (no read needed).
+    fn finish_early(&mut self, fd: RawFd, owns_fd: bool, result: PumpResult) -> Result<()> {
+        if owns_fd {
+            // SAFETY: the pump opened fd for this request, which ends here.
+            unsafe { libc::close(fd) };
+        }
+        self.host_results.push_back(result);
+        Ok(())
+    }
+
+    /// Reserve arena space for the request's next chunk and start its read.
+    fn start_chunk(&mut self, key: Key) -> Result<Start> {
+        if self.reads_in_flight >= self.queue_depth {
+            return Ok(Start::Blocked);
+        }
+        let chunk_bytes = self.chunk_bytes;
+        let Some(request) = self.requests.get(key) else { return Ok(Start::Idle) };
+        if request.reading_done || request.reading {
+            return Ok(Start::Idle);
+        }
+        let owned = request.next_owned;
+        // A later chunk starts early enough to hold the longest match
+        // ending just after `owned`, and the byte before that match.
+        let file_pos = match request.max_match_len {
+            Some(l) if owned > request.start => owned.saturating_sub(l).max(request.start),
+            _ => owned,
+        };
+        let probe = u64::from(!request.seekable && request.max_match_len.is_none());
+        let want = (chunk_bytes + probe).min(request.end - file_pos);
+        let Some(at) = self.space.take(want) else { return Ok(Start::Blocked) };
+        let have = request.carry.len() as u64;
+        let arena = self.engine.arena_ptr();
+        // SAFETY: [at, at + want) was just reserved in the pump's share of
+        // the arena (carry holds at most L + 1 < want bytes), so nothing else
+        // reads or writes it; the source is a host Vec.
+        unsafe { std::ptr::copy_nonoverlapping(request.carry.as_ptr(), arena.add(at as usize), request.carry.len()) };
+        let own_to = if file_pos + want == request.end { request.end } else { file_pos + want - 1 };
+        let chunk = Chunk {
+            request: key,
+            state: ChunkState::Reading,
+            at,
+            reserved: want,
+            file_pos,
+            want,
+            have,
+            own_from: owned,
+            own_to,
+        };
+        let chunk_key = self.chunks.insert(chunk);
+        if !self.push_read(chunk_key)? {
+            self.chunks.remove(chunk_key);
+            self.space.give(at, want);
+            return Ok(Start::Blocked);
+        }
+        let request = self.requests.get(key).expect("looked up above");
+        request.chunks += 1;
+        request.carry.clear();
+        if request.seekable {
+            request.next_owned = own_to;
+            request.reading_done = own_to == request.end;
+        } else {
+            request.reading = true;
+        }
+        Ok(Start::Started)
+    }
+
+    /// Queue the read of a chunk's missing bytes; false if the ring is full.
+    fn push_read(&mut self, key: Key) -> Result<bool> {
+        let chunk = self.chunks.get(key).expect("a live chunk");
+        let (at, have, want, file_pos, request) = (chunk.at, chunk.have, chunk.want, chunk.file_pos, chunk.request);
+        let request = self.requests.get(request).expect("a chunk's request lives");
+        let offset = if request.seekable { file_pos + have } else { 0 };
+        // SAFETY: at + have is inside the chunk's reservation in the arena.
+        let buf = unsafe { self.engine.arena_ptr().add((at + have) as usize) };
+        let entry = opcode::Read::new(types::Fd(request.fd), buf, (want - have) as u32)
+            .offset(offset)
+            .build()
+            .user_data(key.tag());
+        if !self.push(&entry)? {
+            return Ok(false);
+        }
+        self.reads_in_flight += 1;
+        Ok(true)
+    }
+
+    /// Queue an entry, submitting what is queued first if the ring is full.
+    fn push(&mut self, entry: &squeue::Entry) -> Result<bool> {
+        for attempt in 0..2 {
+            // SAFETY: a read's buffer is a reservation of the arena, held by
+            // its chunk until the read's completion is reaped (destroy waits
+            // for that too); the engine outlives the pump ('e). A cancel
+            // entry holds no buffer.
+            if unsafe { self.ring.submission().push(entry) }.is_ok() {
+                return Ok(true);
+            }
+            if attempt == 0 {
+                self.ring.submit().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Return results: chunk scans and request errors, and the completions
+    /// of jobs enqueued directly on the engine. Waits up to `timeout` for at
+    /// least one while the pump has requests in flight; with none, returns
+    /// at once (possibly with nothing).
+    pub fn drain(&mut self, results: &mut [PumpResult], hits: &mut [Hit], timeout: Duration) -> Result<(usize, usize)> {
+        let start = Instant::now();
+        loop {
+            self.advance()?;
+            let got = self.collect(results, hits)?;
+            if got.0 > 0 || results.is_empty() || self.requests.live == 0 {
+                return Ok(got);
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= timeout {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "no result before the timeout; the requests are still in flight",
+                ));
+            }
+            let only_reads = self.jobs_in_flight == 0 && self.unqueued.is_empty() && self.reads_in_flight > 0;
+            if only_reads {
+                self.wait_for_reads((timeout - elapsed).min(READ_WAIT_SLICE))?;
+            } else if elapsed >= SPIN_BEFORE_SLEEP {
+                // Scan jobs are in flight: sleep briefly, in the ring if reads are too.
+                self.wait_for_reads(Duration::from_micros(50))?;
+            }
+        }
+    }
+
+    /// Sleep until a read completes or `limit` passes.
+    fn wait_for_reads(&mut self, limit: Duration) -> Result<()> {
+        if self.reads_in_flight == 0 {
+            std::thread::sleep(limit);
+            return Ok(());
+        }
+        let ts = types::Timespec::from(limit);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(()),
+            Err(e) => Err(Error::new(ErrorKind::Internal, format!("io_uring wait: {e}"))),
+        }
+    }
+
+    /// Reap reads, enqueue finished chunks, start new ones, submit.
+    fn advance(&mut self) -> Result<()> {
+        let reaped: Vec<(u64, i32)> = self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
+        for (tag, result) in reaped {
+            if tag != CANCEL_TAG {
+                self.read_done(Key::from_tag(tag), result)?;
+            }
+        }
+        while let Some(&key) = self.unqueued.front() {
+            if !self.enqueue(key) {
+                break;
+            }
+            self.unqueued.pop_front();
+        }
+        for _ in 0..self.active.len() {
+            let key = self.active.pop_front().expect("counted");
+            let blocked = loop {
+                match self.start_chunk(key)? {
+                    Start::Started => continue,
+                    Start::Blocked => break true,
+                    Start::Idle => break false,
+                }
+            };
+            if self.requests.get(key).is_some_and(|r| !r.reading_done) {
+                self.active.push_back(key);
+            }
+            if blocked {
+                break;
+            }
+        }
+        self.ring.submit().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
+        Ok(())
+    }
+
+    /// One read's completion: more to read, the end of the file, an error,
+    /// or a full chunk.
+    fn read_done(&mut self, key: Key, result: i32) -> Result<()> {
+        let Some(chunk) = self.chunks.get(key) else { return Ok(()) };
+        self.reads_in_flight -= 1;
+        if result == -libc::EINTR || result == -libc::EAGAIN {
+            return self.reread(key);
+        }
+        if result < 0 {
+            let offset = chunk.file_pos + chunk.have;
+            self.fail_chunk(key, result, offset);
+            return Ok(());
+        }
+        chunk.have += result as u64;
+        self.bytes_read += result as u64;
+        let (have, want) = (chunk.have, chunk.want);
+        if result > 0 && have < want {
+            return self.reread(key);
+        }
+        self.chunk_read(key, have < want)
+    }
+
+    /// Read the rest of a chunk (a short read); fails the chunk if the ring is full.
+    fn reread(&mut self, key: Key) -> Result<()> {
+        if !self.push_read(key)? {
+            let chunk = self.chunks.get(key).expect("a live chunk");
+            let offset = chunk.file_pos + chunk.have;
+            self.fail_chunk(key, ErrorKind::QueueFull.code(), offset);
+        }
+        Ok(())
+    }
+
+    /// A chunk has all its bytes, or met the end of the file: settle what it
+    /// owns, start the next stream chunk's overlap, enqueue its scan.
+    fn chunk_read(&mut self, key: Key, eof: bool) -> Result<()> {
+        let chunk = self.chunks.get(key).expect("a live chunk");
+        let (file_pos, have, at) = (chunk.file_pos, chunk.have, chunk.at);
+        let request = self.requests.get(chunk.request).expect("a chunk's request lives");
+        let end_of_data = file_pos + have;
+        if eof {
+            if request.seekable && request.error.is_none() {
+                // The size at submit promised more: the file shrank while read.
+                request.error = Some((-libc::ENODATA, end_of_data));
+            }
+            request.reading_done = true;
+            request.reading = false;
+            chunk.own_to = chunk.own_to.min(end_of_data).max(chunk.own_from);
+            self.space.shrink(at, chunk.reserved, have);
+            chunk.reserved = have;
+        } else if !request.seekable {
+            request.reading = false;
+            if end_of_data == request.end {
+                chunk.own_to = request.end;
+                request.reading_done = true;
+            } else if let Some(l) = request.max_match_len {
+                // Keep one byte after the owned ends (what `$` and `\b` look
+                // at); the next chunk begins with the overlap.
+                chunk.own_to = end_of_data - 1;
+                request.next_owned = chunk.own_to;
+                let from = chunk.own_to.saturating_sub(l).max(request.start);
+                let len = (end_of_data - from) as usize;
+                request.carry.resize(len, 0);
+                // SAFETY: [at + from - file_pos, + len) lies in the chunk's
+                // reservation, whose read has completed; no one writes it now.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        self.engine.arena_ptr().add((at + from - file_pos) as usize),
+                        request.carry.as_mut_ptr(),
+                        len,
+                    )
+                };
+            } else {
+                let start = request.start;
+                let status = ErrorKind::OutOfRange.code();
+                self.fail_chunk(key, status, start);
+                return Ok(());
+            }
+        }
+        self.chunks.get(key).expect("a live chunk").state = ChunkState::Unqueued;
+        if !self.enqueue(key) {
+            self.unqueued.push_back(key);
+        }
+        Ok(())
+    }
+
+    /// Enqueue a read chunk's scan job; false if the engine's queue is full.
+    fn enqueue(&mut self, key: Key) -> bool {
+        let chunk = self.chunks.get(key).expect("a live chunk");
+        let (at, have, file_pos, request) = (chunk.at, chunk.have, chunk.file_pos, chunk.request);
+        let rule_set_id = self.requests.get(request).expect("a chunk's request lives").rule_set_id;
+        let item = WorkItem {
+            input_offset: at,
+            input_len: have,
+            rule_set_id,
+            flags: 0,
+            user_data: VYRE_PUMP_JOB_TAG | key.tag(),
+        };
+        match self.engine.enqueue(&item) {
+            Ok(()) => {
+                self.chunks.get(key).expect("a live chunk").state = ChunkState::Scanning;
+                self.jobs_in_flight += 1;
+                true
+            }
+            Err(e) if e.kind == ErrorKind::QueueFull => false,
+            Err(e) => {
+                self.fail_chunk(key, e.kind.code(), file_pos);
+                true
+            }
+        }
+    }
+
+    /// Drop a chunk that failed; its request ends with the first error.
+    fn fail_chunk(&mut self, key: Key, status: i32, offset: u64) {
+        let chunk = self.chunks.remove(key).expect("a live chunk");
+        self.space.give(chunk.at, chunk.reserved);
+        let request = self.requests.get(chunk.request).expect("a chunk's request lives");
+        request.error.get_or_insert((status, offset));
+        request.reading_done = true;
+        request.reading = false;
+        request.chunks -= 1;
+        self.finish_if_done(chunk.request);
+    }
+
+    /// End a request whose chunks are all back. Returns true when the
+    /// caller's result is the last (no error result follows).
+    fn finish_if_done(&mut self, key: Key) -> bool {
+        let request = self.requests.get(key).expect("a live request");
+        if !request.reading_done || request.chunks > 0 {
+            return false;
+        }
+        let request = self.requests.remove(key).expect("a live request");
+        if request.owns_fd {
+            // SAFETY: the pump opened this fd for the request, which has no read in flight now.
+            unsafe { libc::close(request.fd) };
+        }
+        match request.error {
+            Some((status, offset)) => {
+                self.host_results.push_back(error_result(request.user_data, offset, status));
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Fill `results`: host results first, then the engine's completions.
+    fn collect(&mut self, results: &mut [PumpResult], hits: &mut [Hit]) -> Result<(usize, usize)> {
+        let mut count = 0;
+        while count < results.len() {
+            let Some(result) = self.host_results.pop_front() else { break };
+            results[count] = result;
+            count += 1;
+        }
+        let room = results.len() - count;
+        if room == 0 {
+            return Ok((count, 0));
+        }
+        let mut completions = std::mem::take(&mut self.completions);
+        completions.resize(room, Completion::default());
+        let polled = self.engine.poll(&mut completions, hits);
+        let (done, _) = match polled {
+            Ok(got) => got,
+            Err(_) if count > 0 => (0, 0),
+            Err(e) => {
+                self.completions = completions;
+                return Err(e);
+            }
+        };
+        let mut kept = 0;
+        for completion in &completions[..done] {
+            results[count] = self.translate(completion, hits, &mut kept);
+            count += 1;
+        }
+        self.completions = completions;
+        Ok((count, kept))
+    }
+
+    /// One engine completion as a result; its hits move down to `*kept`.
+    fn translate(&mut self, completion: &Completion, hits: &mut [Hit], kept: &mut usize) -> PumpResult {
+        let first = completion.first_hit as usize;
+        let mine = (completion.user_data & VYRE_PUMP_JOB_TAG != 0)
+            .then(|| Key::from_tag(completion.user_data & !VYRE_PUMP_JOB_TAG))
+            .filter(|&key| self.chunks.get(key).is_some_and(|c| c.state == ChunkState::Scanning));
+        let Some(key) = mine else {
+            let first_kept = *kept;
+            hits.copy_within(first..first + completion.hits_stored as usize, first_kept);
+            *kept += completion.hits_stored as usize;
+            return PumpResult {
+                user_data: completion.user_data,
+                hit_count: completion.hit_count,
+                first_hit: first_kept as u64,
+                hits_stored: completion.hits_stored,
+                status: completion.status,
+                flags: VYRE_PUMP_RESULT_DIRECT,
+                ..PumpResult::default()
+            };
+        };
+        self.jobs_in_flight -= 1;
+        let chunk = self.chunks.remove(key).expect("checked above");
+        self.space.give(chunk.at, chunk.reserved);
+        let request = self.requests.get(chunk.request).expect("a chunk's request lives");
+        let user_data = request.user_data;
+        request.chunks -= 1;
+        let first_kept = *kept;
+        for index in first..first + completion.hits_stored as usize {
+            let end = chunk.file_pos + hits[index].end_offset;
+            if end > chunk.own_from && end <= chunk.own_to {
+                hits[*kept] = Hit { user_data, end_offset: end, pattern_id: hits[index].pattern_id, reserved: 0 };
+                *kept += 1;
+            }
+        }
+        let stored = *kept - first_kept;
+        let last = self.finish_if_done(chunk.request);
+        PumpResult {
+            user_data,
+            file_offset: chunk.own_from,
+            length: chunk.own_to - chunk.own_from,
+            hit_count: if completion.status == ErrorKind::HitsTruncated.code() {
+                completion.hit_count
+            } else {
+                stored as u64
+            },
+            first_hit: first_kept as u64,
+            hits_stored: stored as u32,
+            status: completion.status,
+            flags: if last { VYRE_PUMP_RESULT_LAST } else { 0 },
+            reserved: 0,
+        }
+    }
+}
+
+fn error_result(user_data: u64, file_offset: u64, status: i32) -> PumpResult {
+    PumpResult { user_data, file_offset, status, flags: VYRE_PUMP_RESULT_LAST, ..PumpResult::default() }
+}
+
+impl Drop for Pump<'_> {
+    /// Cancel the reads in flight and wait for them (the kernel writes into
+    /// the arena until each completes), wait for the pump's scan jobs (the
+    /// share is free for reuse when destroy returns), close the files the
+    /// pump opened. Each wait is bounded, so destroy never hangs.
+    fn drop(&mut self) {
+        let reading = self.chunks.keys_where(|c| c.state == ChunkState::Reading);
+        let deadline = Instant::now() + DESTROY_PATIENCE;
+        let mut pending = reading.len();
+        let mut cancelled = false;
+        while pending > 0 && Instant::now() < deadline {
+            if !cancelled {
+                for &key in &reading {
+                    let cancel = opcode::AsyncCancel::new(key.tag()).build().user_data(CANCEL_TAG);
+                    // A full ring is submitted and retried; a cancel that still
+                    // finds no room is simply not sent (the read ends by itself).
+                    let _ = self.push(&cancel);
+                }
+                cancelled = true;
+            }
+            let _ = self.wait_for_reads(Duration::from_millis(100));
+            let reaped: Vec<u64> = self.ring.completion().map(|cqe| cqe.user_data()).collect();
+            pending -= reaped.iter().filter(|&&tag| tag != CANCEL_TAG && reading.contains(&Key::from_tag(tag))).count();
+            self.reads_in_flight = pending as u32;
+        }
+        let deadline = Instant::now() + DESTROY_PATIENCE;
+        let mut hits = vec![Hit::default(); self.engine.info().max_hits_per_job as usize];
+        let mut completions = vec![Completion::default(); 64];
+        while self.jobs_in_flight > 0 && Instant::now() < deadline {
+            match self.engine.wait(&mut completions, &mut hits, Duration::from_millis(100)) {
+                Ok((done, _)) => {
+                    let mine = completions[..done]
+                        .iter()
+                        .filter(|c| c.user_data & VYRE_PUMP_JOB_TAG != 0)
+                        .filter(|c| self.chunks.remove(Key::from_tag(c.user_data & !VYRE_PUMP_JOB_TAG)).is_some())
+                        .count();
+                    self.jobs_in_flight -= mine as u32;
+                }
+                Err(e) if e.kind == ErrorKind::Timeout => {}
+                Err(_) => break,
+            }
+        }
+        for key in self.requests.keys_where(|_| true) {
+            let request = self.requests.remove(key).expect("listed");
+            if request.owns_fd {
+                // SAFETY: the pump opened this fd; nothing uses it after destroy.
+                unsafe { libc::close(request.fd) };
+            }
+        }
+    }
+}

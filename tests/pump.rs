@@ -1,0 +1,632 @@
+//! The pump against the CPU oracle (`RuleSet::matches`), on both backends:
+//! every byte it reads (a rule set with one pattern per byte value turns
+//! each byte into a hit) and every match of every file, split into chunks
+//! or not, from regular files, pipes and FIFOs, with errors injected among
+//! good requests, and 20 000 small files.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vyre::backend::BackendChoice;
+use vyre::engine::{Engine, EngineOptions, Hit, WorkItem};
+use vyre::error::ErrorKind;
+use vyre::pump::{Pump, PumpOptions, PumpResult, VYRE_PUMP_RESULT_DIRECT, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
+use vyre::rules::{CompileOptions, Pattern, RuleSet};
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// Reference and, where a device exists (or VYRE_CONFORMANCE_REQUIRE_VULKAN
+/// demands one), Vulkan engines with `options`.
+fn engines(options: EngineOptions) -> Vec<Engine> {
+    let mut out = vec![Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..options }).unwrap()];
+    match Engine::create(&EngineOptions { backend: BackendChoice::Vulkan, ..options }) {
+        Ok(engine) => out.push(engine),
+        Err(e) if e.kind == ErrorKind::Unsupported && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() => {
+            eprintln!("Vulkan skipped: {e}")
+        }
+        Err(e) => panic!("Vulkan engine: {e}"),
+    }
+    out
+}
+
+fn engine_options() -> EngineOptions {
+    EngineOptions { queue_depth: 256, max_hits_per_job: 8192, arena_bytes: 4 << 20, ..EngineOptions::default() }
+}
+
+/// Deterministic bytes (xorshift), so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn bytes(&mut self, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len).map(|_| alphabet[self.below(alphabet.len() as u64) as usize]).collect()
+    }
+}
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("vyre-pump-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A pipe: (read end, write end). (std::io::pipe is newer than the crate's rust-version.)
+fn pipe() -> (std::fs::File, std::fs::File) {
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) }
+}
+
+fn c_path(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).unwrap()
+}
+
+/// The bytes the test files are made of.
+const ALPHABET: &[u8] = b"abc \n\x00\xff";
+
+/// One pattern per byte of `ALPHABET`: every byte of a file is a hit whose
+/// pattern is the byte, so the hits spell the bytes the pump read.
+fn every_byte() -> RuleSet {
+    let patterns: Vec<Pattern> = ALPHABET.iter().map(|&b| Pattern::literal(vec![b])).collect();
+    RuleSet::compile(&patterns, &CompileOptions::default()).unwrap()
+}
+
+/// Literals and regexes whose look-around (`\b`, `^`, `$`) sees across
+/// chunk boundaries.
+fn mixed_rules() -> RuleSet {
+    let patterns = [
+        Pattern::literal("abcab"),
+        Pattern::literal("ba"),
+        Pattern::literal("c"),
+        Pattern::regex(r"\bab[a-c]{0,6}\b"),
+        Pattern::regex(r"^[abc]{3}"),
+        Pattern::regex(r"[abc]{3}$"),
+    ];
+    RuleSet::compile(&patterns, &CompileOptions::default()).unwrap()
+}
+
+/// What a request ended with: its results (in arrival order) and matches.
+#[derive(Default, Debug)]
+struct Outcome {
+    results: Vec<PumpResult>,
+    /// (end, pattern), sorted.
+    matches: Vec<(u64, u32)>,
+}
+
+impl Outcome {
+    fn last(&self) -> &PumpResult {
+        self.results.last().unwrap()
+    }
+    /// The final status: the last result's.
+    fn status(&self) -> i32 {
+        self.last().status
+    }
+    /// The chunk results' owned ranges, which must tile `[start, end)`; returns `end`.
+    fn covered(&self, start: u64) -> u64 {
+        let mut ranges: Vec<(u64, u64)> =
+            self.results.iter().filter(|r| r.status == 0).map(|r| (r.file_offset, r.length)).collect();
+        ranges.sort_unstable();
+        let mut at = start;
+        for (offset, length) in ranges {
+            assert_eq!(offset, at, "the chunks' ranges must tile the file: {:?}", self.results);
+            at += length;
+        }
+        at
+    }
+}
+
+/// Drain until at least `pending` requests have their last result; returns
+/// how many did.
+fn drain_all(pump: &mut Pump, pending: usize, outcomes: &mut BTreeMap<u64, Outcome>) -> usize {
+    let mut results = vec![PumpResult::default(); 64];
+    let mut hits = vec![Hit::default(); 16384];
+    let mut finished = 0;
+    while finished < pending {
+        let (n, stored) = pump.drain(&mut results, &mut hits, LONG).unwrap();
+        assert!(n > 0, "drain returned nothing with {} requests pending", pending - finished);
+        for r in &results[..n] {
+            let outcome = outcomes.entry(r.user_data).or_default();
+            assert!(
+                outcome.results.last().map_or(true, |l| l.flags & VYRE_PUMP_RESULT_LAST == 0),
+                "a result after the last"
+            );
+            assert!((r.first_hit + u64::from(r.hits_stored)) as usize <= stored);
+            for h in &hits[r.first_hit as usize..(r.first_hit + u64::from(r.hits_stored)) as usize] {
+                assert_eq!((h.user_data, h.reserved), (r.user_data, 0));
+                assert!(
+                    h.end_offset > r.file_offset && h.end_offset <= r.file_offset + r.length,
+                    "{h:?} outside {r:?}"
+                );
+                outcome.matches.push((h.end_offset, h.pattern_id));
+            }
+            if r.flags & VYRE_PUMP_RESULT_LAST != 0 {
+                outcome.matches.sort_unstable();
+                finished += 1;
+            }
+            outcome.results.push(*r);
+        }
+    }
+    finished
+}
+
+/// Submit with `submit`, draining while the pump says it is full.
+fn submit_retrying(
+    pump: &mut Pump,
+    outcomes: &mut BTreeMap<u64, Outcome>,
+    pending: &mut usize,
+    mut submit: impl FnMut(&mut Pump) -> vyre::error::Result<()>,
+) {
+    loop {
+        match submit(pump) {
+            Ok(()) => {
+                *pending += 1;
+                return;
+            }
+            Err(e) if e.kind == ErrorKind::QueueFull => {
+                *pending -= drain_all(pump, 1, outcomes);
+            }
+            Err(e) => panic!("submit: {e}"),
+        }
+    }
+}
+
+fn oracle(rs: &RuleSet, bytes: &[u8]) -> Vec<(u64, u32)> {
+    let mut out: Vec<(u64, u32)> = rs.matches(bytes).into_iter().map(|(p, e)| (e as u64, p)).collect();
+    out.sort_unstable();
+    out
+}
+
+fn every_byte_of(bytes: &[u8]) -> Vec<(u64, u32)> {
+    let pattern = |b: u8| ALPHABET.iter().position(|&a| a == b).expect("test bytes come from ALPHABET") as u32;
+    bytes.iter().enumerate().map(|(i, &b)| (i as u64 + 1, pattern(b))).collect()
+}
+
+fn small_chunks(chunk_bytes: u64) -> PumpOptions {
+    PumpOptions { chunk_bytes, queue_depth: 16, arena_bytes: 64 << 10, ..PumpOptions::default() }
+}
+
+#[test]
+fn files_of_mixed_sizes_straddling_chunks_match_byte_for_byte() {
+    let dir = TempDir::new("mixed");
+    let mut rng = Rng(7);
+    let sizes = [0usize, 1, 63, 64, 65, 1000, 4096, 4097, 10_000, 65_537, 200_000];
+    let files: Vec<(PathBuf, Vec<u8>)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let bytes = rng.bytes(len, ALPHABET);
+            (dir.file(&format!("f{i}"), &bytes), bytes)
+        })
+        .collect();
+    for (rs, name) in [(every_byte(), "every byte"), (mixed_rules(), "mixed rules")] {
+        for engine in engines(engine_options()) {
+            let id = engine.load_rule_set(&rs).unwrap();
+            let mut pump = Pump::create(&engine, &small_chunks(4096)).unwrap();
+            let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+            let handles: Vec<std::fs::File> = files.iter().map(|(p, _)| std::fs::File::open(p).unwrap()).collect();
+            for (i, file) in handles.iter().enumerate() {
+                // Half by fd, half by path; all to EOF.
+                submit_retrying(&mut pump, &mut outcomes, &mut pending, |pump| {
+                    if i % 2 == 0 {
+                        pump.submit_fd(file.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, i as u64)
+                    } else {
+                        pump.submit_path(&c_path(&files[i].0), 0, VYRE_PUMP_TO_EOF, id, i as u64)
+                    }
+                });
+            }
+            drain_all(&mut pump, pending, &mut outcomes);
+            for (i, (_, bytes)) in files.iter().enumerate() {
+                let outcome = &outcomes[&(i as u64)];
+                let backend = engine.info().backend;
+                assert_eq!(outcome.status(), 0, "{name}: file {i} on {backend:?}");
+                assert_eq!(outcome.covered(0), bytes.len() as u64, "{name}: file {i} on {backend:?}");
+                let expected = if name == "every byte" { every_byte_of(bytes) } else { oracle(&rs, bytes) };
+                assert_eq!(outcome.matches, expected, "{name}: file {i} ({} bytes) on {backend:?}", bytes.len());
+            }
+            assert_eq!(pump.info().requests, 0);
+        }
+    }
+}
+
+#[test]
+fn a_range_of_a_file_is_scanned_as_if_it_were_the_whole_input() {
+    let dir = TempDir::new("range");
+    let bytes = Rng(3).bytes(50_000, b"abc ");
+    let path = dir.file("f", &bytes);
+    let rs = mixed_rules();
+    for engine in engines(engine_options()) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let mut pump = Pump::create(&engine, &small_chunks(1024)).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        // [1000, 31000), [49000, EOF), and a length past the end of the file.
+        for (ud, (offset, length)) in
+            [(1000u64, 30_000u64), (49_000, VYRE_PUMP_TO_EOF), (45_000, 1 << 40)].into_iter().enumerate()
+        {
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |pump| {
+                pump.submit_path(&c_path(&path), offset, length, id, ud as u64)
+            });
+            drain_all(&mut pump, pending, &mut outcomes);
+            pending = 0;
+            let end = offset.saturating_add(length).min(bytes.len() as u64);
+            let outcome = &outcomes[&(ud as u64)];
+            assert_eq!(outcome.status(), 0);
+            assert_eq!(outcome.covered(offset), end);
+            let expected: Vec<(u64, u32)> =
+                oracle(&rs, &bytes[offset as usize..end as usize]).into_iter().map(|(e, p)| (e + offset, p)).collect();
+            assert_eq!(outcome.matches, expected, "[{offset}, {end}) on {:?}", engine.info().backend);
+        }
+    }
+}
+
+/// A pipe fed in small pieces by a thread: every read is short, and the
+/// regular files submitted after it finish first.
+#[test]
+fn pipes_and_fifos_are_read_through_short_reads_while_files_finish_first() {
+    let dir = TempDir::new("pipes");
+    let stream = Rng(11).bytes(30_000, b"abc \n");
+    let file_bytes = Rng(12).bytes(3000, b"abc \n");
+    let file = dir.file("plain", &file_bytes);
+    let fifo = dir.0.join("fifo");
+    let fifo_c = c_path(&fifo);
+    // SAFETY: fifo_c is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o600) }, 0);
+    for rs in [every_byte(), mixed_rules()] {
+        for engine in engines(engine_options()) {
+            let id = engine.load_rule_set(&rs).unwrap();
+            let mut pump = Pump::create(&engine, &small_chunks(2048)).unwrap();
+            let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+            let (reader, writer) = pipe();
+            let reader_fd = reader.into_raw_fd();
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_fd(reader_fd, 0, VYRE_PUMP_TO_EOF, id, 0)
+            });
+            // The FIFO is opened by path before any writer exists.
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_path(&fifo_c, 0, VYRE_PUMP_TO_EOF, id, 1)
+            });
+            let fifo_writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            for ud in 2..6 {
+                submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                    p.submit_path(&c_path(&file), 0, VYRE_PUMP_TO_EOF, id, ud)
+                });
+            }
+            // The files finish while the streams have not sent a byte yet.
+            pending -= drain_all(&mut pump, 4, &mut outcomes);
+            assert!(!outcomes.contains_key(&0) && !outcomes.contains_key(&1), "the streams cannot have finished");
+            let feed = |mut out: Box<dyn Write + Send>, bytes: Vec<u8>| {
+                std::thread::spawn(move || {
+                    for piece in bytes.chunks(777) {
+                        out.write_all(piece).unwrap();
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                })
+            };
+            let feeders = [feed(Box::new(writer), stream.clone()), feed(Box::new(fifo_writer), stream.clone())];
+            drain_all(&mut pump, pending, &mut outcomes);
+            feeders.into_iter().for_each(|f| f.join().unwrap());
+            // SAFETY: the pump does not close fds it was given; the request is over.
+            unsafe { libc::close(reader_fd) };
+            let every = rs.pattern_count() as usize == ALPHABET.len();
+            for ud in 0..6u64 {
+                let bytes = if ud < 2 { &stream } else { &file_bytes };
+                let outcome = &outcomes[&ud];
+                assert_eq!(outcome.status(), 0, "request {ud}");
+                assert_eq!(outcome.covered(0), bytes.len() as u64, "request {ud}");
+                let expected = if every { every_byte_of(bytes) } else { oracle(&rs, bytes) };
+                assert_eq!(outcome.matches, expected, "request {ud} on {:?}", engine.info().backend);
+            }
+        }
+    }
+}
+
+/// One way of submitting a request.
+type Submit<'a> = dyn Fn(&mut Pump) -> vyre::error::Result<()> + 'a;
+
+/// Every failure ends its own request with its own status and offset; the
+/// good requests around them are unaffected.
+#[test]
+fn injected_errors_end_only_their_own_request() {
+    let dir = TempDir::new("errors");
+    let good = Rng(5).bytes(20_000, b"abc ");
+    let good_path = dir.file("good", &good);
+    let big = Rng(6).bytes(64 * 1024, b"abc ");
+    let big_path = dir.file("big", &big);
+    let rs = every_byte();
+    for engine in engines(engine_options()) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        // One read in flight at a time, so the truncation below lands
+        // while the big file is being read.
+        let mut pump =
+            Pump::create(&engine, &PumpOptions { chunk_bytes: 4096, queue_depth: 1, ..small_chunks(0) }).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        // A descriptor number far above those in use (new ones take the
+        // lowest free number, so no other test reuses it meanwhile), closed.
+        let good_file = std::fs::File::open(&good_path).unwrap();
+        // SAFETY: F_DUPFD_CLOEXEC duplicates an open descriptor; we own the copy.
+        let closed = unsafe { libc::fcntl(good_file.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 600) };
+        assert!(closed >= 600);
+        // SAFETY: closing the copy we own, to submit it closed.
+        unsafe { libc::close(closed) };
+        let directory = std::fs::File::open(&dir.0).unwrap();
+        let big_file = std::fs::OpenOptions::new().read(true).write(true).open(&big_path).unwrap();
+        submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+            p.submit_fd(big_file.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 0)
+        });
+        big_file.set_len(10_000).unwrap();
+        let missing = c_path(&dir.0.join("missing"));
+        let cases: [&Submit; 5] = [
+            &|p| p.submit_fd(closed, 0, VYRE_PUMP_TO_EOF, id, 1),
+            &|p| p.submit_fd(directory.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 2),
+            &|p| p.submit_path(&missing, 0, VYRE_PUMP_TO_EOF, id, 3),
+            &|p| p.submit_path(&c_path(&dir.0), 0, VYRE_PUMP_TO_EOF, id, 4),
+            &|p| p.submit_fd(good_file.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 5),
+        ];
+        for submit in cases {
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, submit);
+        }
+        drain_all(&mut pump, pending, &mut outcomes);
+        let backend = engine.info().backend;
+        let truncated = &outcomes[&0];
+        assert_eq!(truncated.status(), -libc::ENODATA, "the shrunk file on {backend:?}: {:?}", truncated.results);
+        let end = truncated.covered(0);
+        assert!(end <= 10_000 && truncated.last().file_offset <= 10_000, "{:?}", truncated.results);
+        assert_eq!(truncated.matches, every_byte_of(&big[..end as usize]), "the bytes before the cut");
+        for (ud, errno) in [(1, libc::EBADF), (2, libc::EISDIR), (3, libc::ENOENT), (4, libc::EISDIR)] {
+            let outcome = &outcomes[&ud];
+            assert_eq!((outcome.status(), outcome.results.len()), (-errno, 1), "request {ud} on {backend:?}");
+            assert_eq!(outcome.last().file_offset, 0);
+        }
+        assert_eq!(outcomes[&5].status(), 0);
+        assert_eq!(outcomes[&5].matches, every_byte_of(&good));
+        big_file.set_len(big.len() as u64).unwrap();
+        std::fs::write(&big_path, &big).unwrap();
+    }
+}
+
+#[test]
+fn arguments_the_pump_cannot_serve_are_refused_by_the_call() {
+    let dir = TempDir::new("refused");
+    let path = dir.file("f", &[b'a'; 10_000]);
+    let bounded = mixed_rules();
+    let unbounded = RuleSet::compile(&[Pattern::regex("a.*b")], &CompileOptions::default()).unwrap();
+    let engine = Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..engine_options() }).unwrap();
+    let (bounded, unbounded) = (engine.load_rule_set(&bounded).unwrap(), engine.load_rule_set(&unbounded).unwrap());
+    for options in [
+        PumpOptions { arena_offset: 4 << 20, ..PumpOptions::default() },
+        PumpOptions { arena_offset: 1 << 20, arena_bytes: 4 << 20, ..PumpOptions::default() },
+        PumpOptions { queue_depth: 5000, ..PumpOptions::default() },
+        PumpOptions { chunk_bytes: 8, ..PumpOptions::default() },
+        PumpOptions { chunk_bytes: 64 << 10, arena_bytes: 64 << 10, ..PumpOptions::default() },
+    ] {
+        assert!(Pump::create(&engine, &options).is_err(), "{options:?}");
+    }
+    let mut pump = Pump::create(&engine, &small_chunks(4096)).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let fd = file.as_raw_fd();
+    assert_eq!(pump.submit_fd(-1, 0, 10, bounded, 0).unwrap_err().kind, ErrorKind::InvalidArgument);
+    assert_eq!(pump.submit_fd(fd, 0, 10, 99, 0).unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(pump.submit_fd(fd, 2, u64::MAX - 1, bounded, 0).unwrap_err().kind, ErrorKind::InvalidArgument);
+    let err = pump.submit_fd(fd, 0, VYRE_PUMP_TO_EOF, unbounded, 0).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::OutOfRange);
+    assert!(err.message.contains("unbounded"), "{err:?}");
+    let (reader, _writer) = pipe();
+    assert_eq!(pump.submit_fd(reader.as_raw_fd(), 5, 10, bounded, 0).unwrap_err().kind, ErrorKind::InvalidArgument);
+    assert_eq!(pump.info().requests, 0, "refused requests leave nothing behind");
+    // A file that fits one chunk is fine with unbounded matches.
+    let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+    submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| p.submit_fd(fd, 0, 4000, unbounded, 7));
+    drain_all(&mut pump, pending, &mut outcomes);
+    assert_eq!((outcomes[&7].status(), outcomes[&7].covered(0)), (0, 4000));
+}
+
+/// A stream longer than a chunk with unbounded matches cannot be split:
+/// its request fails, and one that fits succeeds.
+#[test]
+fn unbounded_streams_longer_than_a_chunk_fail_with_their_own_status() {
+    let rs = RuleSet::compile(&[Pattern::regex("a[^z]*b")], &CompileOptions::default()).unwrap();
+    let engine = Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..engine_options() }).unwrap();
+    let id = engine.load_rule_set(&rs).unwrap();
+    let mut pump = Pump::create(&engine, &small_chunks(4096)).unwrap();
+    let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+    let mut keep = Vec::new();
+    for (ud, len) in [(0u64, 4096usize), (1, 4097)] {
+        let (reader, mut writer) = pipe();
+        let bytes: Vec<u8> = (0..len).map(|i| if i % 100 == 0 { b'a' } else { b'b' }).collect();
+        std::thread::spawn(move || writer.write_all(&bytes).unwrap());
+        submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+            p.submit_fd(reader.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, ud)
+        });
+        keep.push(reader);
+    }
+    drain_all(&mut pump, pending, &mut outcomes);
+    assert_eq!(outcomes[&0].status(), 0);
+    let bytes: Vec<u8> = (0..4096).map(|i| if i % 100 == 0 { b'a' } else { b'b' }).collect();
+    assert_eq!(outcomes[&0].matches, oracle(&rs, &bytes));
+    assert_eq!(outcomes[&1].status(), ErrorKind::OutOfRange.code());
+}
+
+#[test]
+fn twenty_thousand_small_files_each_complete_once_with_the_oracles_matches() {
+    let dir = TempDir::new("many");
+    let mut rng = Rng(99);
+    let count = 20_000;
+    let contents: Vec<Vec<u8>> = (0..count)
+        .map(|_| {
+            let len = rng.below(200) as usize;
+            rng.bytes(len, b"abc ")
+        })
+        .collect();
+    let paths: Vec<CString> = contents.iter().enumerate().map(|(i, b)| c_path(&dir.file(&format!("{i}"), b))).collect();
+    let rs = mixed_rules();
+    for engine in engines(EngineOptions { queue_depth: 1024, max_hits_per_job: 1024, ..engine_options() }) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let mut pump =
+            Pump::create(&engine, &PumpOptions { chunk_bytes: 4096, queue_depth: 256, ..PumpOptions::default() })
+                .unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        for (i, path) in paths.iter().enumerate() {
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_path(path, 0, VYRE_PUMP_TO_EOF, id, i as u64)
+            });
+        }
+        drain_all(&mut pump, pending, &mut outcomes);
+        assert_eq!(outcomes.len(), count);
+        for (i, bytes) in contents.iter().enumerate() {
+            let outcome = &outcomes[&(i as u64)];
+            assert_eq!((outcome.status(), outcome.results.len()), (0, 1), "file {i}");
+            assert_eq!(outcome.matches, oracle(&rs, bytes), "file {i} on {:?}", engine.info().backend);
+        }
+    }
+}
+
+/// The caller's own jobs, in the arena outside the pump's share, come back
+/// through drain unchanged.
+#[test]
+fn direct_jobs_share_the_engine_and_come_back_through_drain() {
+    let dir = TempDir::new("direct");
+    let bytes = Rng(21).bytes(9000, b"abc ");
+    let path = dir.file("f", &bytes);
+    let rs = mixed_rules();
+    for engine in engines(engine_options()) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let mut pump = Pump::create(
+            &engine,
+            &PumpOptions { arena_offset: 1 << 20, arena_bytes: 1 << 20, chunk_bytes: 2048, ..PumpOptions::default() },
+        )
+        .unwrap();
+        engine.write(0, &bytes).unwrap();
+        engine
+            .enqueue(&WorkItem {
+                input_offset: 0,
+                input_len: bytes.len() as u64,
+                rule_set_id: id,
+                flags: 0,
+                user_data: 42,
+            })
+            .unwrap();
+        pump.submit_path(&c_path(&path), 0, VYRE_PUMP_TO_EOF, id, 42).unwrap();
+        let (mut direct, mut pumped) = (None, BTreeMap::new());
+        let mut results = vec![PumpResult::default(); 8];
+        let mut hits = vec![Hit::default(); 16384];
+        while direct.is_none() || pump.info().requests > 0 {
+            let (n, _) = pump.drain(&mut results, &mut hits, LONG).unwrap();
+            for r in &results[..n] {
+                let mine: Vec<(u64, u32)> = hits[r.first_hit as usize..][..r.hits_stored as usize]
+                    .iter()
+                    .map(|h| (h.end_offset, h.pattern_id))
+                    .collect();
+                if r.flags & VYRE_PUMP_RESULT_DIRECT != 0 {
+                    assert!(direct.replace((r.status, mine)).is_none(), "one direct completion");
+                } else {
+                    pumped.entry(r.file_offset).or_insert(mine);
+                }
+            }
+        }
+        let expected = oracle(&rs, &bytes);
+        assert_eq!(direct, Some((0, expected.clone())));
+        assert_eq!(pumped.into_values().flatten().collect::<Vec<_>>(), expected);
+    }
+}
+
+/// A full share is backpressure: the submit says so, and after a drain the
+/// same request is accepted.
+#[test]
+fn a_full_share_refuses_submits_until_drained() {
+    let dir = TempDir::new("full");
+    let bytes = Rng(8).bytes(4000, b"abc ");
+    let path = c_path(&dir.file("f", &bytes));
+    let engine = Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..engine_options() }).unwrap();
+    let id = engine.load_rule_set(&mixed_rules()).unwrap();
+    let mut pump =
+        Pump::create(&engine, &PumpOptions { arena_bytes: 8192 + 64, chunk_bytes: 4096, ..PumpOptions::default() })
+            .unwrap();
+    pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, 0).unwrap();
+    pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, 1).unwrap();
+    let err = pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, 2).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::QueueFull, "{err:?}");
+    let mut outcomes = BTreeMap::new();
+    drain_all(&mut pump, 1, &mut outcomes);
+    pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, 2).unwrap();
+    drain_all(&mut pump, 3 - outcomes.len(), &mut outcomes);
+    assert!(outcomes.values().all(|o| o.status() == 0 && o.matches == oracle(&mixed_rules(), &bytes)));
+}
+
+/// Destroy with a read waiting on a silent pipe and scans in flight
+/// returns: the read is cancelled.
+#[test]
+fn destroy_cancels_a_read_that_would_wait_forever() {
+    let dir = TempDir::new("destroy");
+    let path = c_path(&dir.file("f", &Rng(1).bytes(100_000, b"abc ")));
+    for engine in engines(engine_options()) {
+        let id = engine.load_rule_set(&mixed_rules()).unwrap();
+        let (reader, _writer) = pipe();
+        let mut pump = Pump::create(&engine, &small_chunks(4096)).unwrap();
+        pump.submit_fd(reader.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 0).unwrap();
+        pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, 1).unwrap();
+        let mut results = vec![PumpResult::default(); 4];
+        let mut hits = vec![Hit::default(); 16384];
+        // Start the reads (a drain that may or may not return a result yet).
+        let _ = pump.drain(&mut results, &mut hits, Duration::ZERO);
+        drop(pump);
+        // The engine still works, and the share is free for a new pump.
+        let mut pump = Pump::create(&engine, &small_chunks(4096)).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| p.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, 2));
+        drain_all(&mut pump, pending, &mut outcomes);
+        assert_eq!(outcomes[&2].status(), 0);
+    }
+}
+
+/// More matches in a chunk than the engine stores: the chunk's result says
+/// so, its stored hits are the oracle's, and the request still ends once.
+#[test]
+fn a_chunk_with_too_many_matches_reports_truncation_and_the_request_still_ends() {
+    let dir = TempDir::new("truncated");
+    let bytes = vec![b'c'; 5000];
+    let path = dir.file("f", &bytes);
+    let rs = mixed_rules();
+    let expected = oracle(&rs, &bytes);
+    for engine in engines(EngineOptions { max_hits_per_job: 100, ..engine_options() }) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let mut pump = Pump::create(&engine, &small_chunks(1024)).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+            p.submit_path(&c_path(&path), 0, VYRE_PUMP_TO_EOF, id, 0)
+        });
+        drain_all(&mut pump, pending, &mut outcomes);
+        let outcome = &outcomes[&0];
+        assert_eq!(outcome.covered(0), 0, "no chunk is complete: {:?}", outcome.results);
+        assert!(outcome.results.iter().all(|r| r.status == ErrorKind::HitsTruncated.code() && r.hit_count >= 100));
+        assert_eq!(outcome.last().flags, VYRE_PUMP_RESULT_LAST);
+        assert!(outcome.matches.iter().all(|m| expected.binary_search(m).is_ok()), "stored hits are real matches");
+        let lengths: u64 = outcome.results.iter().map(|r| r.length).sum();
+        assert_eq!(lengths, bytes.len() as u64, "the chunks still tile the file");
+    }
+}
