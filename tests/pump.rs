@@ -84,6 +84,17 @@ fn pipe() -> (std::fs::File, std::fs::File) {
     unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) }
 }
 
+/// A descriptor number no open can return: the process's limit. (A number
+/// merely closed can be reused at once by another thread; on the GPU machine
+/// the NVIDIA driver's own descriptors took it, and reading one through
+/// io_uring stole the driver's events and hung every engine of the process.)
+fn never_open_fd() -> i32 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct we pass and nothing else.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+    i32::try_from(limit.rlim_cur).unwrap_or(i32::MAX)
+}
+
 fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap()
 }
@@ -366,14 +377,8 @@ fn injected_errors_end_only_their_own_request() {
         let mut pump =
             Pump::create(&engine, &PumpOptions { chunk_bytes: 4096, queue_depth: 1, ..small_chunks(0) }).unwrap();
         let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
-        // A descriptor number far above those in use (new ones take the
-        // lowest free number, so no other test reuses it meanwhile), closed.
         let good_file = std::fs::File::open(&good_path).unwrap();
-        // SAFETY: F_DUPFD_CLOEXEC duplicates an open descriptor; we own the copy.
-        let closed = unsafe { libc::fcntl(good_file.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 600) };
-        assert!(closed >= 600);
-        // SAFETY: closing the copy we own, to submit it closed.
-        unsafe { libc::close(closed) };
+        let closed = never_open_fd();
         let directory = std::fs::File::open(&dir.0).unwrap();
         let big_file = std::fs::OpenOptions::new().read(true).write(true).open(&big_path).unwrap();
         submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
