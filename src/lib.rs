@@ -14,3 +14,4 @@ pub mod ffi;
 pub mod megakernel;
 pub mod protocol;
 pub mod rules;
+mod sync;
