@@ -54,7 +54,10 @@ fuzz_target!(|data: &[u8]| {
         if let Some((request, completion)) = result {
             if let Some(&(_, expected)) = batch.iter().find(|(s, _)| *s == slot) {
                 assert_eq!(completion, expected);
-                assert_eq!(Some(&request), claimed.iter().find(|r| r.slot == slot));
+                // BYTE_COUNT now carries the result (bytes moved or errno).
+                let (Completion::Ok(value) | Completion::Error(value)) = completion;
+                let asked = claimed.iter().find(|r| r.slot == slot).expect("claimed above");
+                assert_eq!(request, Request { byte_count: value, ..*asked });
             }
             assert_eq!(queue.state(slot).expect("in range"), VYRE_IO_EMPTY);
             assert_eq!(queue.take_result(slot).expect("in range"), None);
