@@ -8,12 +8,17 @@
 #   4. cmake configure + build in build/, then ctest --output-on-failure
 #      (C tests plain, under valgrind and ASan/UBSan; header, ABI and
 #      install tests; the example)
+#   5. loom models: RUSTFLAGS="--cfg loom" cargo test --release --test
+#      'loom_*' in target/loom/ (docs/RELIABILITY.md)
+#   6. scripts/fuzz.sh $VYRE_FUZZ_SECONDS: every fuzz target
 #
 # Environment:
 #   VYRE_CARGO_PROFILE  release (default) or debug: profile of `cargo test`
 #                       and of the CMake build (CMAKE_BUILD_TYPE Release/Debug)
 #   VYRE_CTEST_JOBS     parallel CTest jobs (default 2)
 #   VYRE_BUILD_DIR      CMake build directory (default build)
+#   VYRE_FUZZ_SECONDS   seconds per fuzz target (default 60; 0 skips fuzzing)
+#   LOOM_MAX_PREEMPTIONS  loom's bound on preemptions per execution (default 2)
 # Exits non-zero if any step fails; prints each runner's summary at the end.
 set -euo pipefail
 
@@ -65,6 +70,22 @@ else
     status=1
 fi
 
+banner "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
+# Its own target folder: --cfg loom would otherwise rebuild everything above.
+if LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+    cargo test --release --test 'loom_*' 2>&1 | tee "$logs/loom.log"; then
+    loom_ok=1
+else
+    loom_ok=0; status=1
+fi
+
+fuzz_seconds="${VYRE_FUZZ_SECONDS:-60}"
+fuzz_ok=1
+if [ "$fuzz_seconds" -gt 0 ]; then
+    banner "scripts/fuzz.sh $fuzz_seconds"
+    if ! bash scripts/fuzz.sh "$fuzz_seconds" 2>&1 | tee "$logs/fuzz.log"; then fuzz_ok=0; status=1; fi
+fi
+
 banner "summary"
 echo "cargo test:"
 grep -E '^test result:' "$logs/cargo.log" | sed 's/^/  /' || echo "  (no test result lines)"
@@ -78,7 +99,18 @@ if [ -f "$logs/ctest.log" ]; then
 else
     echo "  not run (configure or build failed)"
 fi
-# One closing line with the counts of both runners.
+echo "loom:"
+grep -E '^test result:' "$logs/loom.log" | sed 's/^/  /' || echo "  (no test result lines)"
+[ "$loom_ok" -eq 1 ] || echo "  FAILED"
+if [ "$fuzz_seconds" -gt 0 ]; then
+    echo "fuzz:"
+    sed -n '/^fuzz summary:/,$p' "$logs/fuzz.log" | tail -n +2 | sed 's/^/  /'
+    [ "$fuzz_ok" -eq 1 ] || echo "  FAILED"
+else
+    echo "fuzz: skipped (VYRE_FUZZ_SECONDS=0)"
+fi
+# One closing line with the counts of every runner (a fuzz target counts
+# as one test).
 cargo_pass=0 cargo_fail=0 cargo_ignored=0
 while read -r p f i; do
     cargo_pass=$((cargo_pass + p)); cargo_fail=$((cargo_fail + f)); cargo_ignored=$((cargo_ignored + i))
@@ -97,8 +129,19 @@ extra_fail=0
 [ "$header_ok" -eq 1 ] || extra_fail=$((extra_fail + 1))
 [ "$cargo_ok" -eq 1 ] || [ "$cargo_fail" -gt 0 ] || extra_fail=$((extra_fail + 1))
 [ "$ctest_ok" -eq 1 ] || [ "$ctest_fail" -gt 0 ] || extra_fail=$((extra_fail + 1))
-passed=$((cargo_pass + ctest_total - ctest_fail - ctest_skip))
-failed=$((cargo_fail + ctest_fail + extra_fail))
+loom_pass=0 loom_fail=0
+while read -r p f; do
+    loom_pass=$((loom_pass + p)); loom_fail=$((loom_fail + f))
+done < <(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$logs/loom.log")
+[ "$loom_ok" -eq 1 ] || [ "$loom_fail" -gt 0 ] || extra_fail=$((extra_fail + 1))
+fuzz_pass=0 fuzz_fail=0
+if [ "$fuzz_seconds" -gt 0 ]; then
+    read -r fuzz_pass fuzz_fail < <(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$logs/fuzz.log" | tail -n1) || true
+    fuzz_pass="${fuzz_pass:-0}" fuzz_fail="${fuzz_fail:-0}"
+    [ "$fuzz_ok" -eq 1 ] || [ "$fuzz_fail" -gt 0 ] || extra_fail=$((extra_fail + 1))
+fi
+passed=$((cargo_pass + ctest_total - ctest_fail - ctest_skip + loom_pass + fuzz_pass))
+failed=$((cargo_fail + ctest_fail + extra_fail + loom_fail + fuzz_fail))
 skipped=$((cargo_ignored + ctest_skip))
 echo "total time: $((SECONDS - start))s"
 if [ "$status" -ne 0 ]; then

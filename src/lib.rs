@@ -16,3 +16,4 @@ pub mod megakernel;
 pub mod protocol;
 pub mod pump;
 pub mod rules;
+mod sync;

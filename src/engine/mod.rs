@@ -260,8 +260,12 @@ impl Engine {
         check_option("queue_depth", queue_depth.into(), 1, VYRE_ENGINE_MAX_QUEUE_DEPTH.into())?;
         let max_hits_per_job = or_default(options.max_hits_per_job, DEFAULT_MAX_HITS_PER_JOB);
         check_option("max_hits_per_job", max_hits_per_job.into(), 1, 1 << 24)?;
-        let arena_bytes = or_default(options.arena_bytes, DEFAULT_ARENA_BYTES).div_ceil(16) * 16;
-        check_option("arena_bytes", arena_bytes, 16, VYRE_ENGINE_MAX_ARENA_BYTES)?;
+        // Checked before rounding up to whole 16-byte words: rounding a value
+        // near u64::MAX overflowed (found by fuzz/fuzz_targets/c_api.rs). The
+        // limit is a multiple of 16, so the rounded size stays within it.
+        let arena_bytes = or_default(options.arena_bytes, DEFAULT_ARENA_BYTES);
+        check_option("arena_bytes", arena_bytes, 1, VYRE_ENGINE_MAX_ARENA_BYTES)?;
+        let arena_bytes = arena_bytes.div_ceil(16) * 16;
         let rule_table_bytes = or_default(options.rule_table_bytes, DEFAULT_RULE_TABLE_BYTES);
         check_option("rule_table_bytes", rule_table_bytes, 1024, 1 << 32)?;
         let part_bytes = or_default(options.part_bytes, DEFAULT_PART_BYTES);

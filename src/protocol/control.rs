@@ -9,7 +9,7 @@
 use super::abi::*;
 use super::{at, Words};
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::atomic::{AtomicU32, Ordering};
 
 /// Where each region of a control buffer starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -416,7 +416,7 @@ pub fn metric_of(opcode: u32) -> Option<u32> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;

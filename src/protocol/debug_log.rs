@@ -9,7 +9,7 @@
 use super::abi::*;
 use super::{at, Words};
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::atomic::{AtomicU32, Ordering};
 
 /// One decoded PRINTF record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl<'a> DebugLog<'a> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;

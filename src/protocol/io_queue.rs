@@ -16,7 +16,7 @@
 use super::abi::*;
 use super::at;
 use crate::error::{Error, ErrorKind, Result};
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::atomic::{AtomicU32, Ordering};
 
 /// A request as the device wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +211,7 @@ impl<'a> IoQueue<'a> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::protocol::{snapshot, zeroed_words};

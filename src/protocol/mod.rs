@@ -6,6 +6,10 @@
 //! host, the reference executor and the tests all go through the same code.
 //! Readbacks and foreign bytes are decoded from `[u32]` snapshots through
 //! [`Words`], with every index checked: decoding never panics.
+//!
+//! Atomics come from `crate::sync` so that the loom models can compile these
+//! files against loom's (src/sync.rs); the unit tests below are left out of
+//! those builds (`not(loom)`), as they run outside any loom model.
 #![forbid(unsafe_code)]
 
 pub mod abi;
@@ -17,7 +21,7 @@ pub mod scan;
 pub mod slot;
 
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::atomic::{AtomicU32, Ordering};
 
 /// Read access to a word buffer, live (`[AtomicU32]`) or a snapshot (`[u32]`).
 pub trait Words {
@@ -62,7 +66,7 @@ impl Words for [AtomicU32] {
 /// plain stores overtake each other; a full fence (`mfence`) drains them. Call
 /// it between writing a payload and the word that publishes it.
 pub fn publish_barrier() {
-    std::sync::atomic::fence(Ordering::SeqCst);
+    crate::sync::atomic::fence(Ordering::SeqCst);
 }
 
 /// A zeroed live word buffer.
@@ -76,7 +80,7 @@ pub fn live_words(words: &[u32]) -> Vec<AtomicU32> {
 }
 
 /// A snapshot of a live buffer, for tests that compare before and after.
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub fn snapshot(words: &[AtomicU32]) -> Vec<u32> {
     words.iter().map(|w| w.load(Ordering::Acquire)).collect()
 }
@@ -98,7 +102,7 @@ pub(crate) fn at(index: u32) -> usize {
     index as usize
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

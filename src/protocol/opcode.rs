@@ -119,7 +119,7 @@ pub fn check_args(opcode: u32, args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Res
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -12,7 +12,7 @@
 use super::abi::*;
 use super::at;
 use crate::error::Result;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use crate::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 /// Sizes of the scanning buffers. `NONE` is what a bare megakernel gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 use super::abi::*;
 use super::{at, Words};
 use crate::error::{Error, ErrorKind, Result};
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::atomic::{AtomicU32, Ordering};
 
 /// The decoded status word of a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,7 +320,7 @@ impl<'a> Ring<'a> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::protocol::{snapshot, zeroed_words};
