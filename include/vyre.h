@@ -948,9 +948,12 @@
 #define VYRE_SCAN_COMPLETION_SEQ 0
 
 /**
- * Record `n`'s sequence word is `n % VYRE_SCAN_SEQ_MODULUS + 1`.
+ * Record `n`'s sequence word is `n % VYRE_SCAN_SEQ_MODULUS + 1`. A power
+ * of two: when the 32-bit record counter wraps, a record's new sequence
+ * word still differs from its previous use's (with `2^31 - 1`, a ring of 2
+ * records saw the same word twice and a stale record was read as new).
  */
-#define VYRE_SCAN_SEQ_MODULUS 2147483647
+#define VYRE_SCAN_SEQ_MODULUS 2147483648
 
 /**
  * Completion word: the job entry that finished.

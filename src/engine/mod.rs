@@ -15,7 +15,7 @@ use crate::backend::BackendChoice;
 use crate::error::{Error, ErrorKind, Result};
 use crate::megakernel::{Megakernel, Options, Ticket};
 use crate::protocol::abi::*;
-use crate::protocol::scan::{sequence_word, Part, ScanBuffers, ScanLayout};
+use crate::protocol::scan::{sequence_word, Part, ScanBuffers, ScanLayout, MIN_COMPLETION_RECORDS};
 use crate::protocol::{at, publish_barrier};
 use crate::rules::RuleSet;
 use crossbeam_queue::ArrayQueue;
@@ -272,7 +272,9 @@ impl Engine {
         check_option("part_bytes", part_bytes.into(), 256, 1 << 30)?;
         let hit_records = u64::from(queue_depth) * u64::from(max_hits_per_job);
         let layout = ScanLayout {
-            job_count: queue_depth,
+            // Job entries and completion records: a power of two (see
+            // ScanLayout::state_words); only `queue_depth` are ever in use.
+            job_count: queue_depth.next_power_of_two().max(MIN_COMPLETION_RECORDS),
             hit_records: u32::try_from(hit_records).map_err(|_| {
                 Error::invalid(format!(
                     "queue_depth {queue_depth} x max_hits_per_job {max_hits_per_job} = {hit_records} hit records, \
@@ -666,7 +668,7 @@ impl Engine {
         let state = self.buffers().state;
         let records = self.layout.completions() as usize;
         loop {
-            let record = records + at(consumer.head % self.queue_depth) * at(VYRE_SCAN_COMPLETION_WORDS);
+            let record = records + at(consumer.head % self.layout.job_count) * at(VYRE_SCAN_COMPLETION_WORDS);
             if state[record + at(VYRE_SCAN_COMPLETION_SEQ)].load(Ordering::Acquire) != sequence_word(consumer.head) {
                 return;
             }

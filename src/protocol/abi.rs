@@ -367,8 +367,11 @@ pub const VYRE_SCAN_MAGIC: u32 = 0x3153_5956;
 pub const VYRE_SCAN_COMPLETION_WORDS: u32 = 4;
 /// Completion word: the record's sequence word, written last (0: never written).
 pub const VYRE_SCAN_COMPLETION_SEQ: u32 = 0;
-/// Record `n`'s sequence word is `n % VYRE_SCAN_SEQ_MODULUS + 1`.
-pub const VYRE_SCAN_SEQ_MODULUS: u32 = 0x7FFF_FFFF;
+/// Record `n`'s sequence word is `n % VYRE_SCAN_SEQ_MODULUS + 1`. A power
+/// of two: when the 32-bit record counter wraps, a record's new sequence
+/// word still differs from its previous use's (with `2^31 - 1`, a ring of 2
+/// records saw the same word twice and a stale record was read as new).
+pub const VYRE_SCAN_SEQ_MODULUS: u32 = 0x8000_0000;
 /// Completion word: the job entry that finished.
 pub const VYRE_SCAN_COMPLETION_JOB: u32 = 1;
 /// Completion word: matches found (may exceed the hit capacity).

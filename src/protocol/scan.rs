@@ -14,6 +14,10 @@ use super::at;
 use crate::error::Result;
 use crate::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
+/// Fewest completion records (and job entries) a scan state has: with 2,
+/// a record's sequence word could repeat across the counter's wrap.
+pub(crate) const MIN_COMPLETION_RECORDS: u32 = 4;
+
 /// Sizes of the scanning buffers. `NONE` is what a bare megakernel gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanLayout {
@@ -44,8 +48,18 @@ impl ScanLayout {
     }
 
     /// Words of the scan-state buffer, or an error when it would not be
-    /// addressable with 32-bit word indices.
+    /// addressable with 32-bit word indices or `job_count` (the completion
+    /// records' count) is not 0 or a power of two of at least
+    /// `MIN_COMPLETION_RECORDS`: record `n` goes to index `n % job_count`,
+    /// which must stay consecutive when the 32-bit record counter wraps, or
+    /// a record could be overwritten before it is read.
     pub fn state_words(&self) -> Result<u32> {
+        if self.job_count != 0 && (!self.job_count.is_power_of_two() || self.job_count < MIN_COMPLETION_RECORDS) {
+            return Err(crate::error::Error::new(crate::error::ErrorKind::Internal, format!(
+                "{} job entries; the scan state needs 0 or a power of two of at least {MIN_COMPLETION_RECORDS}",
+                self.job_count
+            )));
+        }
         let total = self.hits() + u64::from(self.hit_records) * u64::from(VYRE_SCAN_HIT_WORDS);
         u32::try_from(total).map_err(|_| {
             crate::error::Error::out_of_range(format!(
