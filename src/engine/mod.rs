@@ -356,6 +356,11 @@ impl Engine {
         }
     }
 
+    /// Jobs that can be in flight (and completions ready) at once.
+    pub fn queue_depth(&self) -> u32 {
+        self.queue_depth
+    }
+
     /// Bytes in the arena.
     pub fn arena_len(&self) -> u64 {
         self.arena_bytes

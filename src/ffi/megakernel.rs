@@ -368,6 +368,14 @@ pub unsafe extern "C" fn vyre_megakernel_publish_batch(
         let out = output(out_fence_ticket, "out_fence_ticket")?;
         // SAFETY: caller contract.
         let requests = unsafe { input_slice(requests, count, "requests") }?;
+        // Before allocating anything in proportion to `count`.
+        if count >= crate::protocol::abi::VYRE_MAX_SLOTS as usize {
+            return Err(Error::invalid(format!(
+                "a batch of {count} slots and its fence cannot fit any ring (at most VYRE_MAX_SLOTS = \
+                 {} slots); split it into several batches",
+                crate::protocol::abi::VYRE_MAX_SLOTS
+            )));
+        }
         let mut slot_requests = Vec::with_capacity(requests.len());
         for (i, request) in requests.iter().enumerate() {
             let Some(args) = request.args.get(..request.arg_count as usize) else {
@@ -476,10 +484,8 @@ pub unsafe extern "C" fn vyre_megakernel_read_observables(
         let mk = unsafe { handle(mk) }?;
         // SAFETY: caller contract.
         let out = unsafe { output_slice(out, count, "out") }?;
-        let mut values = vec![0u32; out.len()];
-        mk.read_observables(first, &mut values)?;
-        out.copy_from_slice(&values);
-        Ok(())
+        // Checks the range before writing anything.
+        mk.read_observables(first, out)
     })
 }
 

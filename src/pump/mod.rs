@@ -841,7 +841,9 @@ impl<'e> Pump<'e> {
             results[count] = result;
             count += 1;
         }
-        let room = results.len() - count;
+        // No more completions can be ready than jobs in flight: a caller's
+        // huge capacity must not become a huge allocation.
+        let room = (results.len() - count).min(self.engine.queue_depth() as usize);
         if room == 0 {
             return Ok((count, 0));
         }

@@ -255,19 +255,23 @@ impl Source for aho_corasick::dfa::DFA {
     }
 }
 
+/// Distinct prefixes of the patterns (as `fold` maps their bytes), the
+/// empty one included: sorted, each pattern adds its bytes past the prefix
+/// it shares with the one before it.
+pub(super) fn distinct_prefixes(patterns: &[Pattern], fold: impl Fn(u8) -> u8) -> u64 {
+    let mut folded: Vec<Vec<u8>> = patterns.iter().map(|p| p.bytes.iter().map(|&b| fold(b)).collect()).collect();
+    folded.sort_unstable();
+    let shared: u64 =
+        folded.windows(2).map(|w| w[0].iter().zip(&w[1]).take_while(|(a, b)| a == b).count() as u64).sum();
+    1 + folded.iter().map(|p| p.len() as u64).sum::<u64>() - shared
+}
+
 /// A set of literals only, as an Aho-Corasick DFA (standard semantics: every
 /// state lists every pattern that ends at it, suffixes included).
 fn literal_set(patterns: &[Pattern], options: &CompileOptions, max_table_bytes: u32) -> Result<RuleSet> {
     for (index, pattern) in patterns.iter().enumerate() {
         check_length(index, pattern)?;
     }
-    let dfa = aho_corasick::dfa::DFA::builder()
-        .match_kind(aho_corasick::MatchKind::Standard)
-        .start_kind(aho_corasick::StartKind::Unanchored)
-        .ascii_case_insensitive(options.ascii_case_insensitive)
-        .byte_classes(false)
-        .build(patterns.iter().map(|p| &p.bytes))
-        .map_err(|e| too_large(format!("building the Aho-Corasick automaton failed: {e}")))?;
     // Bytes that occur in no pattern (after case folding) lead every state
     // where no pattern byte does: they share one class. Each byte that
     // occurs gets its own, shared with its other case when folding.
@@ -291,6 +295,31 @@ fn literal_set(patterns: &[Pattern], options: &CompileOptions, max_table_bytes: 
             });
         }
     }
+    // The automaton has one state per distinct prefix (the trie's nodes),
+    // plus our dead state: count them first, so a set whose table cannot fit
+    // is refused before the builder spends memory on it.
+    let prefixes = distinct_prefixes(patterns, fold);
+    if prefixes >= u64::from(VYRE_RULE_SET_MAX_STATES) {
+        return Err(too_large(format!(
+            "{} automaton states, more than VYRE_RULE_SET_MAX_STATES ({VYRE_RULE_SET_MAX_STATES})",
+            prefixes + 1
+        )));
+    }
+    if table_bytes((prefixes + 1) * (u64::from(classes) + 1), prefixes + 1, 0) > u64::from(max_table_bytes) {
+        return Err(too_large(format!(
+            "the table would exceed {max_table_bytes} bytes (VYRE_RULE_SET_MAX_TABLE_BYTES): {} states x {} columns",
+            prefixes + 1,
+            classes + 1
+        )));
+    }
+    let dfa = aho_corasick::dfa::DFA::builder()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .start_kind(aho_corasick::StartKind::Unanchored)
+        .ascii_case_insensitive(options.ascii_case_insensitive)
+        // Its own classes keep its rows (and memory) near our table's size.
+        .byte_classes(true)
+        .build(patterns.iter().map(|p| &p.bytes))
+        .map_err(|e| too_large(format!("building the Aho-Corasick automaton failed: {e}")))?;
     let start = dfa.start_state(aho_corasick::Anchored::No).map_err(|e| internal(format!("no unanchored start state: {e}")))?;
     let starts = [start; START_COUNT];
     let mut rs = relay(&dfa, class_of, &starts, patterns.len() as u32, max_table_bytes)?;

@@ -852,6 +852,10 @@ proptest! {
         let ac = RuleSet::compile(&patterns, &options).unwrap();
         let dfa = RuleSet::compile(&as_regexes(&patterns), &options).unwrap();
         prop_assert_eq!((ac.match_delay(), dfa.match_delay()), (1, 0));
+        // One state per distinct prefix, plus the dead state: what the
+        // compiler counts to refuse oversized sets before building them.
+        let fold = |b: u8| if ci { b.to_ascii_lowercase() } else { b };
+        prop_assert_eq!(u64::from(ac.state_count()), compile::distinct_prefixes(&patterns, fold) + 1);
         prop_assert_eq!(ac.max_match_len(), dfa.max_match_len());
         let whole = dfa.matches(&haystack);
         prop_assert_eq!(&ac.matches(&haystack), &whole);
@@ -908,4 +912,15 @@ fn a_table_revealing_matches_after_the_end_is_rejected() {
     reseal(&mut bytes);
     let err = RuleSet::from_bytes(&bytes).unwrap_err();
     assert!(err.message.contains("leaves the dead state at the end of the input"), "{err}");
+}
+
+#[test]
+fn an_oversized_literal_set_is_refused_before_it_is_built() {
+    let patterns: Vec<Pattern> =
+        pseudo_random_bytes(5, 64 * 512, b"abcdefghijklmnopqrstuvwxyz").chunks(512).map(Pattern::literal).collect();
+    let err = compile::compile_limited(&patterns, &SENSITIVE, 1 << 20).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert!(err.message.contains("VYRE_RULE_SET_MAX_TABLE_BYTES") && err.message.contains("states x"), "{err}");
+    // The same set within a limit that fits compiles.
+    assert!(compile::compile_limited(&patterns, &SENSITIVE, 64 << 20).is_ok());
 }

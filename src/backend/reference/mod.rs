@@ -91,8 +91,8 @@ impl ReferenceBackend {
             control: live_words(&config.layout.initial_words()),
             ring: zeroed_words(at(config.layout.slot_count) * at(VYRE_SLOT_WORDS)),
             log: live_words(&debug_log::initial_words(config.debug_log_capacity)?),
-            arena: zeroed_bytes(at(config.scan.arena_words) * 4),
-            rules: zeroed_words(at(config.scan.rule_words)),
+            arena: zeroed(at(config.scan.arena_words) * 4, "the input arena")?,
+            rules: zeroed(at(config.scan.rule_words), "the rule tables")?,
             scan: scan_state(&config.scan)?,
             sleepers: AtomicU32::new(0),
             doorbell: Mutex::new(0),
@@ -125,19 +125,49 @@ impl ReferenceBackend {
     }
 }
 
-/// `count` zeroed bytes as atomics, allocated zeroed in one go (an arena
-/// of gigabytes built cell by cell takes seconds in a debug build).
-fn zeroed_bytes(count: usize) -> Vec<AtomicU8> {
-    let mut bytes = std::mem::ManuallyDrop::new(vec![0u8; count]);
-    // SAFETY: AtomicU8 has the size, alignment and bit validity of u8, so
-    // the allocation (pointer, length, capacity) is a valid Vec<AtomicU8>;
-    // ManuallyDrop keeps the original Vec from freeing it.
-    unsafe { Vec::from_raw_parts(bytes.as_mut_ptr().cast::<AtomicU8>(), bytes.len(), bytes.capacity()) }
+/// Atomic cells whose all-zero bytes are a valid, zero value.
+///
+/// # Safety
+/// Implement only for types for which that holds.
+unsafe trait ZeroIsValid {}
+// SAFETY: AtomicU8 / AtomicU32 have the bit validity of u8 / u32.
+unsafe impl ZeroIsValid for AtomicU8 {}
+// SAFETY: as above.
+unsafe impl ZeroIsValid for AtomicU32 {}
+
+/// `count` zeroed cells allocated in one go (zeroed pages come from the
+/// allocator untouched: an arena of gigabytes built cell by cell takes
+/// seconds in a debug build), or `OutOfMemory` naming `what` where the host
+/// cannot give them: a caller's legal but huge sizes must not abort the
+/// process, as a failed `Vec` allocation would.
+fn zeroed<A: ZeroIsValid>(count: usize, what: &str) -> Result<Vec<A>> {
+    let refused = || {
+        Error::new(
+            ErrorKind::OutOfMemory,
+            format!(
+                "the reference backend cannot allocate {what} ({count} cells of {} bytes); ask for a smaller size",
+                std::mem::size_of::<A>()
+            ),
+        )
+    };
+    let layout = std::alloc::Layout::array::<A>(count).map_err(|_| refused())?;
+    if layout.size() == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the layout has a non-zero size.
+    let cells = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<A>();
+    if cells.is_null() {
+        return Err(refused());
+    }
+    // SAFETY: the global allocator gave `cells` with A's array layout for
+    // `count` elements, every byte zero, which is a valid A (ZeroIsValid);
+    // the Vec takes ownership with length = capacity = count.
+    Ok(unsafe { Vec::from_raw_parts(cells, count, count) })
 }
 
 /// A fresh scan-state buffer: the layout's initial words, then zeroed hit records.
 fn scan_state(layout: &crate::protocol::scan::ScanLayout) -> Result<Vec<AtomicU32>> {
-    let words = zeroed_words(at(layout.state_words()?));
+    let words: Vec<AtomicU32> = zeroed(at(layout.state_words()?), "the scan state")?;
     for (word, value) in words.iter().zip(layout.initial_words()?) {
         word.store(value, Ordering::Relaxed);
     }
@@ -264,5 +294,22 @@ impl Drop for ReferenceBackend {
         }
         // Workers stop within one slot and one idle sleep; joining cannot hang.
         self.join(Duration::from_secs(3600));
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Sizes the host cannot give fail with OutOfMemory instead of aborting.
+    #[test]
+    fn buffers_the_host_cannot_allocate_are_refused_not_aborted() {
+        let fits: Vec<AtomicU32> = zeroed(1 << 20, "a test buffer").unwrap();
+        assert!(fits.len() == 1 << 20 && fits.iter().all(|w| w.load(Ordering::Relaxed) == 0));
+        for count in [usize::MAX / 2, 1 << 50] {
+            let err = zeroed::<AtomicU32>(count, "a test buffer").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::OutOfMemory, "{err}");
+            assert!(err.message.contains("a test buffer"), "{err}");
+        }
     }
 }
