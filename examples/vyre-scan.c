@@ -1021,6 +1021,7 @@ static void progress_tick(int force)
 /* ---------------------------------------------------------- completions */
 
 static void fatal_engine(void);
+static void require_ok(const char *what, vyre_status st);
 
 static void handle_completion(const vyre_completion *c, const vyre_hit *hits, size_t hits_returned)
 {
@@ -1268,10 +1269,7 @@ static void submit_job(file_rec *f, const uint8_t *data, uint64_t base, uint64_t
             reap(1);
         }
         st = vyre_engine_write(S.engine, off, data, (size_t)len);
-        if (st != VYRE_OK) {
-            vyre_fail("vyre_engine_write", st);
-            fatal_engine();
-        }
+        require_ok("vyre_engine_write", st);
     }
 
     if (S.free_count) {
@@ -1615,6 +1613,15 @@ static void fatal_engine(void)
     exit(EXIT_TROUBLE);
 }
 
+/* Report a failed call and stop (see fatal_engine); no-op on VYRE_OK. */
+static void require_ok(const char *what, vyre_status st)
+{
+    if (st != VYRE_OK) {
+        vyre_fail(what, st);
+        fatal_engine();
+    }
+}
+
 /* Compiles every pattern; on failure, finds and names the first bad one. */
 static void compile_rules(void)
 {
@@ -1670,10 +1677,7 @@ static void setup_engine(void)
     memset(&ri, 0, sizeof ri);
     ri.struct_size = sizeof ri;
     st = vyre_rule_set_get_info(S.rs, &ri);
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_rule_set_get_info", st);
-        fatal_engine();
-    }
+    require_ok("vyre_rule_set_get_info", st);
     /* A library older than the max_match_len field leaves struct_size at 32:
      * nothing is known about match lengths then, so files are not split. */
     if (ri.struct_size < sizeof ri || ri.max_match_len == VYRE_MATCH_LEN_UNBOUNDED) {
@@ -1683,32 +1687,20 @@ static void setup_engine(void)
     }
 
     st = vyre_engine_options_init(&eo);
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_engine_options_init", st);
-        fatal_engine();
-    }
+    require_ok("vyre_engine_options_init", st);
     eo.backend = opt.backend;
     eo.device_index = opt.device_index;
     eo.arena_bytes = opt.arena_bytes;
     eo.max_hits_per_job = opt.max_hits;
     eo.queue_depth = opt.queue_depth;
     st = vyre_engine_create(&eo, &S.engine);
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_engine_create", st);
-        fatal_engine();
-    }
+    require_ok("vyre_engine_create", st);
     memset(&S.info, 0, sizeof S.info);
     S.info.struct_size = sizeof S.info;
     st = vyre_engine_get_info(S.engine, &S.info);
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_engine_get_info", st);
-        fatal_engine();
-    }
+    require_ok("vyre_engine_get_info", st);
     st = vyre_engine_load_rule_set(S.engine, S.rs, &S.rule_set_id);
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_engine_load_rule_set", st);
-        fatal_engine();
-    }
+    require_ok("vyre_engine_load_rule_set", st);
 
     /* Job sizes. */
     S.arena = S.info.arena_bytes;
@@ -1764,10 +1756,7 @@ static void warm_up(void)
             }
             continue;
         }
-        if (st != VYRE_OK) {
-            vyre_fail("vyre_engine_wait (first job)", st);
-            fatal_engine();
-        }
+        require_ok("vyre_engine_wait (first job)", st);
         if (nc == 0) {
             continue;
         }
@@ -1791,10 +1780,7 @@ static void setup_pump(void)
 {
     vyre_pump_options po;
     vyre_status st = vyre_pump_options_init(&po);
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_pump_options_init", st);
-        fatal_engine();
-    }
+    require_ok("vyre_pump_options_init", st);
     if (S.max_match_len == UINT64_MAX && S.arena > 128) {
         po.chunk_bytes = min_u64(S.arena - 64, UINT32_MAX - 1);
     }
@@ -1804,17 +1790,11 @@ static void setup_pump(void)
         S.pump = NULL;
         return;
     }
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_pump_create", st);
-        fatal_engine();
-    }
+    require_ok("vyre_pump_create", st);
     memset(&S.pump_info, 0, sizeof S.pump_info);
     S.pump_info.struct_size = sizeof S.pump_info;
     st = vyre_pump_get_info(S.pump, &S.pump_info);
-    if (st != VYRE_OK) {
-        vyre_fail("vyre_pump_get_info", st);
-        fatal_engine();
-    }
+    require_ok("vyre_pump_get_info", st);
 }
 
 static const char *backend_name(uint32_t b)

@@ -261,16 +261,7 @@ fn hostile_scan_parts_and_corrupt_tables_fault_without_stray_writes() {
         arena_words: ARENA_WORDS,
     };
     let layout = Layout::new(8, 1, 8, 4).unwrap();
-    let config = BackendConfig {
-        layout,
-        debug_log_capacity: 4,
-        workers: 1,
-        device: None,
-        slice_budget: None,
-        watchdog: None,
-        scan,
-        resident: true,
-    };
+    let config = one_worker(layout, scan);
     let cases = scan_cases();
     assert!(cases.len() < (RULE_WORDS / TABLE_STRIDE) as usize);
     for backend in backends(&config) {
@@ -486,22 +477,27 @@ fn slot_cases(layout: &Layout) -> Vec<SlotCase> {
     ]
 }
 
-/// Whatever a slot carries, it changes nothing but its own counters: no
-/// observable outside its tenant's window (here: none, it faults), no
-/// control word (SHUTDOWN, epoch, tables, fence counters), no debug-log word.
-#[test]
-fn hostile_slots_fault_and_touch_no_control_word() {
-    let layout = Layout::new(8, 2, OBSERVABLES, 4).unwrap();
-    let config = BackendConfig {
+/// A backend config with one worker (one workgroup), default slices.
+fn one_worker(layout: Layout, scan: ScanLayout) -> BackendConfig {
+    BackendConfig {
         layout,
         debug_log_capacity: 4,
         workers: 1,
         device: None,
         slice_budget: None,
         watchdog: None,
-        scan: ScanLayout::NONE,
+        scan,
         resident: true,
-    };
+    }
+}
+
+/// Whatever a slot carries, it changes nothing but its own counters: no
+/// observable outside its tenant's window (here: none, it faults), no
+/// control word (SHUTDOWN, epoch, tables, fence counters), no debug-log word.
+#[test]
+fn hostile_slots_fault_and_touch_no_control_word() {
+    let layout = Layout::new(8, 2, OBSERVABLES, 4).unwrap();
+    let config = one_worker(layout, ScanLayout::NONE);
     let cases = slot_cases(&layout);
     for backend in backends(&config) {
         let kind = backend.kind();

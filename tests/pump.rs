@@ -4,6 +4,9 @@
 //! or not, from regular files, pipes and FIFOs, with errors injected among
 //! good requests, and 20 000 small files.
 
+mod common;
+
+use common::{engines, oracle, Rng, LONG};
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::Write;
@@ -17,41 +20,8 @@ use vyre::error::ErrorKind;
 use vyre::pump::{Pump, PumpOptions, PumpResult, VYRE_PUMP_RESULT_DIRECT, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
 use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
-const LONG: Duration = Duration::from_secs(120);
-
-/// Reference and, where a device exists (or VYRE_CONFORMANCE_REQUIRE_VULKAN
-/// demands one), Vulkan engines with `options`.
-fn engines(options: EngineOptions) -> Vec<Engine> {
-    let mut out = vec![Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..options }).unwrap()];
-    match Engine::create(&EngineOptions { backend: BackendChoice::Vulkan, ..options }) {
-        Ok(engine) => out.push(engine),
-        Err(e) if e.kind == ErrorKind::Unsupported && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() => {
-            eprintln!("Vulkan skipped: {e}")
-        }
-        Err(e) => panic!("Vulkan engine: {e}"),
-    }
-    out
-}
-
 fn engine_options() -> EngineOptions {
     EngineOptions { queue_depth: 256, max_hits_per_job: 8192, arena_bytes: 4 << 20, ..EngineOptions::default() }
-}
-
-/// Deterministic bytes (xorshift), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize, alphabet: &[u8]) -> Vec<u8> {
-        (0..len).map(|_| alphabet[self.below(alphabet.len() as u64) as usize]).collect()
-    }
 }
 
 /// A fresh directory under the system's temporary directory, removed on drop.
@@ -206,12 +176,6 @@ fn submit_retrying(
             Err(e) => panic!("submit: {e}"),
         }
     }
-}
-
-fn oracle(rs: &RuleSet, bytes: &[u8]) -> Vec<(u64, u32)> {
-    let mut out: Vec<(u64, u32)> = rs.matches(bytes).into_iter().map(|(p, e)| (e as u64, p)).collect();
-    out.sort_unstable();
-    out
 }
 
 fn every_byte_of(bytes: &[u8]) -> Vec<(u64, u32)> {
