@@ -54,16 +54,14 @@ fn pipe() -> (std::fs::File, std::fs::File) {
     unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) }
 }
 
-/// A descriptor number no open can return: the process's limit. (A number
-/// merely closed can be reused at once by another thread; on the GPU machine
-/// the NVIDIA driver's own descriptors took it, and reading one through
-/// io_uring stole the driver's events and hung every engine of the process.)
-fn never_open_fd() -> i32 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes the struct we pass and nothing else.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
-    i32::try_from(limit.rlim_cur).unwrap_or(i32::MAX)
-}
+/// A descriptor number no open can return: `i32::MAX` is above the kernel's
+/// largest descriptor table (fs.nr_open). (A number merely closed can be
+/// reused at once by another thread; on the GPU machine the NVIDIA driver's
+/// own descriptors took it, and reading one through io_uring stole the
+/// driver's events and hung every engine of the process. RLIMIT_NOFILE is no
+/// safe choice either: valgrind keeps its own descriptors just above the
+/// limit it reports.)
+const NEVER_OPEN_FD: i32 = i32::MAX;
 
 fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap()
@@ -342,7 +340,7 @@ fn injected_errors_end_only_their_own_request() {
             Pump::create(&engine, &PumpOptions { chunk_bytes: 4096, queue_depth: 1, ..small_chunks(0) }).unwrap();
         let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
         let good_file = std::fs::File::open(&good_path).unwrap();
-        let closed = never_open_fd();
+        let closed = NEVER_OPEN_FD;
         let directory = std::fs::File::open(&dir.0).unwrap();
         let big_file = std::fs::OpenOptions::new().read(true).write(true).open(&big_path).unwrap();
         submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
@@ -407,6 +405,15 @@ fn arguments_the_pump_cannot_serve_are_refused_by_the_call() {
     assert!(err.message.contains("unbounded"), "{err:?}");
     let (reader, _writer) = pipe();
     assert_eq!(pump.submit_fd(reader.as_raw_fd(), 5, 10, bounded, 0).unwrap_err().kind, ErrorKind::InvalidArgument);
+    // A non-blocking descriptor would make io_uring answer EAGAIN at once, again and again.
+    let (nonblocking, _other_writer) = pipe();
+    // SAFETY: F_SETFL on a descriptor this test owns.
+    assert_eq!(unsafe { libc::fcntl(nonblocking.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) }, 0);
+    let err = pump.submit_fd(nonblocking.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, bounded, 0).unwrap_err();
+    assert!(err.kind == ErrorKind::InvalidArgument && err.message.contains("O_NONBLOCK"), "{err:?}");
+    // One pump per engine: a second would take the first one's completions.
+    let err = Pump::create(&engine, &small_chunks(4096)).err().expect("a second pump is refused");
+    assert!(err.kind == ErrorKind::InvalidArgument && err.message.contains("already has a pump"), "{err:?}");
     assert_eq!(pump.info().requests, 0, "refused requests leave nothing behind");
     // A file that fits one chunk is fine with unbounded matches.
     let (mut outcomes, mut pending) = (BTreeMap::new(), 0);

@@ -21,7 +21,7 @@ use crate::rules::RuleSet;
 use crossbeam_queue::ArrayQueue;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -236,6 +236,9 @@ pub struct Engine {
     /// Serialises loads: the next free word of the rule buffer.
     rule_cursor: Mutex<u32>,
     consumer: Mutex<Consumer>,
+    /// Set while a pump serves this engine: a second one would take the
+    /// first one's completions for its own (their tags overlap).
+    pump_attached: AtomicBool,
 }
 
 fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
@@ -332,6 +335,7 @@ impl Engine {
             slot_generation: (0..slot_count).map(|_| AtomicU32::new(0)).collect(),
             rule_sets: (0..VYRE_ENGINE_MAX_RULE_SETS).map(|_| OnceLock::new()).collect(),
             rule_set_count: AtomicU32::new(0),
+            pump_attached: AtomicBool::new(false),
             rule_cursor: Mutex::new(0),
             consumer: Mutex::new(Consumer { head: 0, ready: VecDeque::new(), words: Vec::new(), scratch: Vec::new() }),
         })
@@ -354,6 +358,15 @@ impl Engine {
             part_bytes: self.part_bytes,
             device_name: backend.device_name(),
         }
+    }
+
+    /// Mark the engine as having a pump; false if it already has one.
+    pub(crate) fn attach_pump(&self) -> bool {
+        self.pump_attached.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    pub(crate) fn detach_pump(&self) {
+        self.pump_attached.store(false, Ordering::Release);
     }
 
     /// Jobs that can be in flight (and completions ready) at once.

@@ -46,7 +46,7 @@ const CANCEL_TAG: u64 = u64::MAX;
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(500);
 /// The longest single sleep of `drain` while only reads are in flight.
 const READ_WAIT_SLICE: Duration = Duration::from_millis(10);
-/// How long destroy waits for cancelled reads, then for scan jobs.
+/// How long destroy waits for the pump's scan jobs (its reads it waits out whole).
 const DESTROY_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How bytes get into the arena.
@@ -301,7 +301,7 @@ impl<'e> Pump<'e> {
         }
         // The largest chunk: a stream whose matches are unbounded probes one
         // byte past a chunk to learn whether it fits.
-        let max_chunk = (share - space::GRAIN).min(u64::from(u32::MAX) - 1);
+        let max_chunk = share.saturating_sub(space::GRAIN).min(u64::from(u32::MAX) - 1);
         let chunk_bytes = match options.chunk_bytes {
             0 => (share / 4).clamp(MIN_CHUNK_BYTES, DEFAULT_CHUNK_BYTES).min(max_chunk),
             bytes => bytes,
@@ -327,6 +327,13 @@ impl<'e> Pump<'e> {
                 ErrorKind::Unsupported,
                 "this kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11); the pump \
                  needs a newer kernel",
+            ));
+        }
+        // Last, so that no error above leaves the engine marked.
+        if !engine.attach_pump() {
+            return Err(Error::invalid(
+                "this engine already has a pump; create one pump per engine (a second would take the first \
+                 one's completions for its own), or destroy the first pump before creating another",
             ));
         }
         Ok(Pump {
@@ -356,7 +363,8 @@ impl<'e> Pump<'e> {
             chunk_bytes: self.chunk_bytes,
             arena_offset: self.share.0,
             arena_bytes: self.share.1,
-            requests: self.requests.live as u64,
+            requests: self.requests.live as u64
+                + self.host_results.iter().filter(|r| r.flags & VYRE_PUMP_RESULT_LAST != 0).count() as u64,
             reads_in_flight: self.reads_in_flight.into(),
             jobs_in_flight: self.jobs_in_flight.into(),
             bytes_read: self.bytes_read,
@@ -370,6 +378,16 @@ impl<'e> Pump<'e> {
     pub fn submit_fd(&mut self, fd: RawFd, offset: u64, length: u64, rule_set_id: u32, user_data: u64) -> Result<()> {
         if fd < 0 {
             return Err(Error::invalid(format!("fd is {fd}; pass an open file descriptor")));
+        }
+        // SAFETY: F_GETFL reads the descriptor's flags; a bad fd fails with
+        // EBADF, which the request then reports as its result.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+            // io_uring answers EAGAIN at once for such a descriptor with no
+            // data, and retrying would spin a core until data comes.
+            return Err(Error::invalid(format!(
+                "fd {fd} is non-blocking (O_NONBLOCK); clear the flag (fcntl F_SETFL) or pass a blocking descriptor"
+            )));
         }
         self.submit(fd, false, offset, length, rule_set_id, user_data)
     }
@@ -580,7 +598,10 @@ impl<'e> Pump<'e> {
         let chunk = self.chunks.get(key).expect("a live chunk");
         let (at, have, want, file_pos, request) = (chunk.at, chunk.have, chunk.want, chunk.file_pos, chunk.request);
         let request = self.requests.get(request).expect("a chunk's request lives");
-        let offset = if request.seekable { file_pos + have } else { 0 };
+        // -1: the file's current position. Pipes and sockets ignore offsets,
+        // but a block device or character device would otherwise be read
+        // from 0 again at every read.
+        let offset = if request.seekable { file_pos + have } else { u64::MAX };
         // SAFETY: at + have is inside the chunk's reservation in the arena.
         let buf = unsafe { self.engine.arena_ptr().add((at + have) as usize) };
         let entry = opcode::Read::new(types::Fd(request.fd), buf, (want - have) as u32)
@@ -926,16 +947,18 @@ fn error_result(user_data: u64, file_offset: u64, status: i32) -> PumpResult {
 }
 
 impl Drop for Pump<'_> {
-    /// Cancel the reads in flight and wait for them (the kernel writes into
-    /// the arena until each completes), wait for the pump's scan jobs (the
-    /// share is free for reuse when destroy returns), close the files the
-    /// pump opened. Each wait is bounded, so destroy never hangs.
+    /// Cancel the reads in flight and wait for every one to end: the kernel
+    /// writes into the arena until it does, so returning earlier could let
+    /// it write into memory the engine frees (cancelled reads of pipes,
+    /// sockets and files end at once; only storage that never answers, whose
+    /// read the kernel cannot cancel, keeps destroy waiting). Then wait for
+    /// the pump's scan jobs (bounded: the share is free for reuse when
+    /// destroy returns) and close the files the pump opened.
     fn drop(&mut self) {
         let reading = self.chunks.keys_where(|c| c.state == ChunkState::Reading);
-        let deadline = Instant::now() + DESTROY_PATIENCE;
         let mut pending = reading.len();
         let mut cancelled = false;
-        while pending > 0 && Instant::now() < deadline {
+        while pending > 0 {
             if !cancelled {
                 for &key in &reading {
                     let cancel = opcode::AsyncCancel::new(key.tag()).build().user_data(CANCEL_TAG);
@@ -974,5 +997,6 @@ impl Drop for Pump<'_> {
                 unsafe { libc::close(request.fd) };
             }
         }
+        self.engine.detach_pump();
     }
 }
