@@ -360,6 +360,12 @@ impl Engine {
         }
     }
 
+    /// The engine's megakernel, for fault injection in the crate's tests.
+    #[cfg(test)]
+    pub(crate) fn megakernel_for_tests(&self) -> &Megakernel {
+        &self.megakernel
+    }
+
     /// Mark the engine as having a pump; false if it already has one.
     pub(crate) fn attach_pump(&self) -> bool {
         self.pump_attached.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
@@ -829,7 +835,7 @@ mod tests {
         let (got, _) = engine.wait(&mut completions, &mut hits, long).unwrap();
         assert_eq!((got, completions[0].status, completions[0].hit_count), (1, 0, expected));
 
-        assert!(engine.megakernel.backend_ref().stop_answering());
+        assert!(engine.megakernel_for_tests().backend_ref().stop_answering());
         // Jobs go in four at a time, each group collected before the next:
         // the slices queued before the hang still run some; then the
         // watchdog fails the group that is stranded.

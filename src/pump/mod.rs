@@ -881,15 +881,19 @@ impl<'e> Pump<'e> {
         };
         let mut kept = 0;
         for completion in &completions[..done] {
-            results[count] = self.translate(completion, hits, &mut kept);
-            count += 1;
+            if let Some(result) = self.translate(completion, hits, &mut kept) {
+                results[count] = result;
+                count += 1;
+            }
         }
         self.completions = completions;
         Ok((count, kept))
     }
 
     /// One engine completion as a result; its hits move down to `*kept`.
-    fn translate(&mut self, completion: &Completion, hits: &mut [Hit], kept: &mut usize) -> PumpResult {
+    /// None for a pump job that failed: its request then ends with that
+    /// error as its last result, queued in `host_results`.
+    fn translate(&mut self, completion: &Completion, hits: &mut [Hit], kept: &mut usize) -> Option<PumpResult> {
         let first = completion.first_hit as usize;
         let mine = (completion.user_data & VYRE_PUMP_JOB_TAG != 0)
             .then(|| Key::from_tag(completion.user_data & !VYRE_PUMP_JOB_TAG))
@@ -898,7 +902,7 @@ impl<'e> Pump<'e> {
             let first_kept = *kept;
             hits.copy_within(first..first + completion.hits_stored as usize, first_kept);
             *kept += completion.hits_stored as usize;
-            return PumpResult {
+            return Some(PumpResult {
                 user_data: completion.user_data,
                 hit_count: completion.hit_count,
                 first_hit: first_kept as u64,
@@ -906,9 +910,16 @@ impl<'e> Pump<'e> {
                 status: completion.status,
                 flags: VYRE_PUMP_RESULT_DIRECT,
                 ..PumpResult::default()
-            };
+            });
         };
         self.jobs_in_flight -= 1;
+        if completion.status != 0 && completion.status != ErrorKind::HitsTruncated.code() {
+            // DEVICE_LOST, PROTOCOL, ...: the request fails here; the
+            // chunk's hits, incomplete, are dropped.
+            let own_from = self.chunks.get(key).expect("checked above").own_from;
+            self.fail_chunk(key, completion.status, own_from);
+            return None;
+        }
         let chunk = self.chunks.remove(key).expect("checked above");
         self.space.give(chunk.at, chunk.reserved);
         let request = self.requests.get(chunk.request).expect("a chunk's request lives");
@@ -924,7 +935,7 @@ impl<'e> Pump<'e> {
         }
         let stored = *kept - first_kept;
         let last = self.finish_if_done(chunk.request);
-        PumpResult {
+        Some(PumpResult {
             user_data,
             file_offset: chunk.own_from,
             length: chunk.own_to - chunk.own_from,
@@ -938,7 +949,7 @@ impl<'e> Pump<'e> {
             status: completion.status,
             flags: if last { VYRE_PUMP_RESULT_LAST } else { 0 },
             reserved: 0,
-        }
+        })
     }
 }
 
@@ -998,5 +1009,69 @@ impl Drop for Pump<'_> {
             }
         }
         self.engine.detach_pump();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::backend::BackendChoice;
+    use crate::engine::EngineOptions;
+    use crate::rules::{Pattern, RuleSet};
+
+    /// A scan job that fails (here: the device stops answering, on a real
+    /// Vulkan device, lavapipe in CI) ends its request: one last result
+    /// with the engine's status, after any chunk results; nothing follows.
+    #[test]
+    fn a_failed_scan_job_ends_its_request_with_the_engine_status() {
+        let options = EngineOptions {
+            backend: BackendChoice::Vulkan,
+            arena_bytes: 1 << 20,
+            watchdog: Some(Duration::from_secs(2)),
+            ..EngineOptions::default()
+        };
+        let engine = match Engine::create(&options) {
+            Ok(engine) => engine,
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                eprintln!("skipped: no Vulkan device ({e})");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..])], &Default::default()).unwrap();
+        let id = engine.load_rule_set(&rs).unwrap();
+        let path = std::env::temp_dir().join(format!("vyre-pump-fail-{}", std::process::id()));
+        std::fs::write(&path, b"xxab".repeat(16 << 10)).unwrap();
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        let mut pump =
+            Pump::create(&engine, &PumpOptions { chunk_bytes: 4096, arena_bytes: 64 << 10, ..Default::default() })
+                .unwrap();
+        assert!(engine.megakernel_for_tests().backend_ref().stop_answering());
+        pump.submit_path(&c_path, 0, VYRE_PUMP_TO_EOF, id, 42).unwrap();
+        let mut results = vec![PumpResult::default(); 64];
+        let mut hits = vec![Hit::default(); 1 << 16];
+        let mut ended = Vec::new();
+        let mut chunks_ok = 0;
+        while ended.is_empty() {
+            let (got, _) = match pump.drain(&mut results, &mut hits, Duration::from_secs(60)) {
+                Ok(got) => got,
+                Err(e) if e.kind == ErrorKind::DeviceLost => (0, 0),
+                Err(e) => panic!("{e}"),
+            };
+            for result in &results[..got] {
+                assert_eq!(result.user_data, 42);
+                if result.flags & VYRE_PUMP_RESULT_LAST != 0 {
+                    ended.push(result.status);
+                } else {
+                    assert_eq!(result.status, 0, "a chunk result before the end is a good one");
+                    chunks_ok += 1;
+                }
+            }
+        }
+        assert_eq!(ended, [ErrorKind::DeviceLost.code()], "{chunks_ok} chunks scanned before the hang");
+        let (got, _) = pump.drain(&mut results, &mut hits, Duration::from_millis(10)).unwrap_or((0, 0));
+        assert_eq!(got, 0, "nothing follows the last result");
+        drop(pump);
+        let _ = std::fs::remove_file(&path);
     }
 }
