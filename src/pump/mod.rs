@@ -507,7 +507,10 @@ impl<'e> Pump<'e> {
         match self.start_chunk(key)? {
             Start::Started => {
                 self.active.push_back(key);
-                self.ring.submit().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
+                // The request is accepted and its read queued whatever this
+                // returns: a submit that fails (EBUSY, EAGAIN, EINTR) leaves
+                // the read in the submission queue for the next drain.
+                let _ = self.ring.submit();
                 Ok(())
             }
             Start::Blocked | Start::Idle => {
@@ -576,7 +579,7 @@ impl<'e> Pump<'e> {
             own_to,
         };
         let chunk_key = self.chunks.insert(chunk);
-        if !self.push_read(chunk_key)? {
+        if !self.push_read(chunk_key) {
             self.chunks.remove(chunk_key);
             self.space.give(at, want);
             return Ok(Start::Blocked);
@@ -594,7 +597,7 @@ impl<'e> Pump<'e> {
     }
 
     /// Queue the read of a chunk's missing bytes; false if the ring is full.
-    fn push_read(&mut self, key: Key) -> Result<bool> {
+    fn push_read(&mut self, key: Key) -> bool {
         let chunk = self.chunks.get(key).expect("a live chunk");
         let (at, have, want, file_pos, request) = (chunk.at, chunk.have, chunk.want, chunk.file_pos, chunk.request);
         let request = self.requests.get(request).expect("a chunk's request lives");
@@ -608,28 +611,31 @@ impl<'e> Pump<'e> {
             .offset(offset)
             .build()
             .user_data(key.tag());
-        if !self.push(&entry)? {
-            return Ok(false);
+        if !self.push(&entry) {
+            return false;
         }
         self.reads_in_flight += 1;
-        Ok(true)
+        true
     }
 
     /// Queue an entry, submitting what is queued first if the ring is full.
-    fn push(&mut self, entry: &squeue::Entry) -> Result<bool> {
+    fn push(&mut self, entry: &squeue::Entry) -> bool {
         for attempt in 0..2 {
             // SAFETY: a read's buffer is a reservation of the arena, held by
             // its chunk until the read's completion is reaped (destroy waits
             // for that too); the engine outlives the pump ('e). A cancel
             // entry holds no buffer.
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
-                return Ok(true);
+                return true;
             }
-            if attempt == 0 {
-                self.ring.submit().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
+            // The queue is full: submit it to make room. If that fails too
+            // (EBUSY, EAGAIN, EINTR), the entry is not queued and the caller
+            // treats the ring as full, rather than leaving state half built.
+            if attempt == 0 && self.ring.submit().is_err() {
+                break;
             }
         }
-        Ok(false)
+        false
     }
 
     /// Return results: chunk scans and request errors, and the completions
@@ -734,7 +740,7 @@ impl<'e> Pump<'e> {
 
     /// Read the rest of a chunk (a short read); fails the chunk if the ring is full.
     fn reread(&mut self, key: Key) -> Result<()> {
-        if !self.push_read(key)? {
+        if !self.push_read(key) {
             let chunk = self.chunks.get(key).expect("a live chunk");
             let offset = chunk.file_pos + chunk.have;
             self.fail_chunk(key, ErrorKind::QueueFull.code(), offset);
@@ -975,7 +981,7 @@ impl Drop for Pump<'_> {
                     let cancel = opcode::AsyncCancel::new(key.tag()).build().user_data(CANCEL_TAG);
                     // A full ring is submitted and retried; a cancel that still
                     // finds no room is simply not sent (the read ends by itself).
-                    let _ = self.push(&cancel);
+                    self.push(&cancel);
                 }
                 cancelled = true;
             }
