@@ -360,6 +360,23 @@ impl Engine {
         }
     }
 
+    /// A Vulkan engine shaped by `options` whose watchdog calls a silent
+    /// kernel lost after 2 s, for the crate's fault-injection tests; None
+    /// (the test is skipped) where no Vulkan device exists.
+    #[cfg(test)]
+    pub(crate) fn hang_test_engine(options: EngineOptions) -> Option<Engine> {
+        let options =
+            EngineOptions { backend: BackendChoice::Vulkan, watchdog: Some(Duration::from_secs(2)), ..options };
+        match Engine::create(&options) {
+            Ok(engine) => Some(engine),
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                eprintln!("skipped: no Vulkan device ({e})");
+                None
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// The engine's megakernel, for fault injection in the crate's tests.
     #[cfg(test)]
     pub(crate) fn megakernel_for_tests(&self) -> &Megakernel {
@@ -800,22 +817,9 @@ mod tests {
     /// engine works.
     #[test]
     fn a_device_that_stops_answering_fails_exactly_the_jobs_in_flight() {
-        let options = EngineOptions {
-            backend: BackendChoice::Vulkan,
-            queue_depth: 64,
-            max_hits_per_job: 64,
-            arena_bytes: 1 << 16,
-            watchdog: Some(Duration::from_secs(2)),
-            ..EngineOptions::default()
-        };
-        let engine = match Engine::create(&options) {
-            Ok(engine) => engine,
-            Err(e) if e.kind == ErrorKind::Unsupported => {
-                eprintln!("skipped: no Vulkan device ({e})");
-                return;
-            }
-            Err(e) => panic!("{e}"),
-        };
+        let options =
+            EngineOptions { queue_depth: 64, max_hits_per_job: 64, arena_bytes: 1 << 16, ..EngineOptions::default() };
+        let Some(engine) = Engine::hang_test_engine(options) else { return };
         let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..])], &Default::default()).unwrap();
         let id = engine.load_rule_set(&rs).unwrap();
         let input = b"xxabxxab".repeat(16);
@@ -869,7 +873,7 @@ mod tests {
         assert_eq!(engine.enqueue(&item(99)).unwrap_err().kind, ErrorKind::DeviceLost);
         drop(engine); // must not hang; the abandoned device is leaked, not freed
 
-        let fresh = Engine::create(&EngineOptions { watchdog: None, ..options }).unwrap();
+        let fresh = Engine::create(&EngineOptions { backend: BackendChoice::Vulkan, ..options }).unwrap();
         let id = fresh.load_rule_set(&rs).unwrap();
         fresh.write(0, &input).unwrap();
         fresh.enqueue(&WorkItem { rule_set_id: id, ..item(7) }).unwrap();

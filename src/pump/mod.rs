@@ -1021,7 +1021,6 @@ impl Drop for Pump<'_> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::backend::BackendChoice;
     use crate::engine::EngineOptions;
     use crate::rules::{Pattern, RuleSet};
 
@@ -1030,19 +1029,9 @@ mod tests {
     /// with the engine's status, after any chunk results; nothing follows.
     #[test]
     fn a_failed_scan_job_ends_its_request_with_the_engine_status() {
-        let options = EngineOptions {
-            backend: BackendChoice::Vulkan,
-            arena_bytes: 1 << 20,
-            watchdog: Some(Duration::from_secs(2)),
-            ..EngineOptions::default()
-        };
-        let engine = match Engine::create(&options) {
-            Ok(engine) => engine,
-            Err(e) if e.kind == ErrorKind::Unsupported => {
-                eprintln!("skipped: no Vulkan device ({e})");
-                return;
-            }
-            Err(e) => panic!("{e}"),
+        let Some(engine) = Engine::hang_test_engine(EngineOptions { arena_bytes: 1 << 20, ..EngineOptions::default() })
+        else {
+            return;
         };
         let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..])], &Default::default()).unwrap();
         let id = engine.load_rule_set(&rs).unwrap();
