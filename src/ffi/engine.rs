@@ -2,7 +2,7 @@
 #![allow(non_camel_case_types)] // C names: the header and Rust say the same thing.
 
 use super::megakernel::{backend_from_c, backend_to_c, millis, read_sized, VYRE_DEVICE_DEFAULT};
-use super::{guard, input, input_slice, optional_output, output, output_slice};
+use super::{guard, input, input_slice, optional_output, output, output_slice, write_counts};
 use crate::engine::{vyre_completion, vyre_hit, vyre_work_item, Engine, EngineOptions, Persistent};
 use crate::error::{vyre_status, Error, Result};
 use std::ffi::c_void;
@@ -367,12 +367,7 @@ unsafe fn collect(
             None => engine.poll(completions, hits),
             Some(ms) => engine.wait(completions, hits, millis(ms)),
         };
-        let (count, stored) = result.as_ref().map_or((0, 0), |&got| got);
-        out_completions.write(count);
-        if let Some(out) = out_hits {
-            out.write(stored);
-        }
-        result.map(|_| ())
+        write_counts(result, out_completions, out_hits)
     })
 }
 

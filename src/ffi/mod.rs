@@ -150,6 +150,21 @@ pub(crate) fn optional_output<T>(ptr: *mut T) -> Option<Output<T>> {
     (!ptr.is_null()).then_some(Output(ptr))
 }
 
+/// Report what a poll, wait or drain returned: how many entries and hits
+/// (0 and 0 when it failed) into `out_count` and, if wanted, `out_hits`.
+pub(crate) fn write_counts(
+    got: Result<(usize, usize)>,
+    out_count: Output<usize>,
+    out_hits: Option<Output<usize>>,
+) -> Result<()> {
+    let (count, stored) = got.as_ref().map_or((0, 0), |&got| got);
+    out_count.write(count);
+    if let Some(out) = out_hits {
+        out.write(stored);
+    }
+    got.map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use super::engine::vyre_engine;
 use super::megakernel::{check_struct_size, millis, read_sized};
-use super::{guard, input, optional_output, output, output_slice};
+use super::{guard, input, optional_output, output, output_slice, write_counts};
 use crate::engine::vyre_hit;
 use crate::error::{vyre_status, Error, Result};
 use crate::pump::{vyre_pump_result, IngestPath, Pump, PumpOptions};
@@ -276,13 +276,7 @@ pub unsafe extern "C" fn vyre_pump_drain(
         let results = unsafe { output_slice(results, capacity, "results") }?;
         // SAFETY: caller contract.
         let hits = unsafe { output_slice(hits, hits_capacity, "hits") }?;
-        let drained = pump.drain(results, hits, millis(timeout_ms));
-        let (count, stored) = drained.as_ref().map_or((0, 0), |&got| got);
-        out_results.write(count);
-        if let Some(out) = out_hits {
-            out.write(stored);
-        }
-        drained.map(|_| ())
+        write_counts(pump.drain(results, hits, millis(timeout_ms)), out_results, out_hits)
     })
 }
 
