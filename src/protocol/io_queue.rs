@@ -211,6 +211,77 @@ impl<'a> IoQueue<'a> {
     }
 }
 
+/// The IO queue of a scan-state buffer, where its header places it; `None`
+/// when the header names none (a bare megakernel) or a region past the
+/// buffer's end.
+pub fn in_scan_state(state: &[AtomicU32]) -> Option<IoQueue<'_>> {
+    let header = |index: u32| state.get(at(index)).map(|w| w.load(Ordering::Acquire));
+    let (slots, offset) = (header(VYRE_SCAN_HDR_IO_SLOTS)?, header(VYRE_SCAN_HDR_OFF_IO)?);
+    if slots == 0 || slots > VYRE_IO_SLOT_COUNT {
+        return None;
+    }
+    let end = at(offset).checked_add(at(slots) * at(VYRE_IO_SLOT_WORDS))?;
+    IoQueue::new(state.get(at(offset)..end)?).ok()
+}
+
+/// What one claim of an IO_READ slot did (the shader's `io_read` mirrors it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneStep {
+    /// Not answered yet (or the IO slot is still busy): hand the slot back;
+    /// the arguments changed when the request was just written.
+    HandBack { args_changed: bool },
+    /// OK: the slot completes DONE with `VYRE_IO_ARG_RESULT` = bytes moved.
+    Done,
+    /// ERROR: the slot completes FAULT `VYRE_FAULT_IO` with
+    /// `VYRE_IO_ARG_RESULT` = errno.
+    Failed,
+    /// Malformed arguments: the slot completes FAULT with this reason.
+    Fault(u32),
+}
+
+/// One claim of an IO_READ slot. A lane never waits inside it: the first
+/// claim writes the request and hands the slot back; later claims hand it
+/// back until the host has answered, then recycle the IO slot and finish.
+pub fn lane_step(state: &[AtomicU32], args: &mut [u32; VYRE_SLOT_MAX_ARGS as usize]) -> LaneStep {
+    let arg = |index: u32| args[at(index)];
+    let slot = arg(VYRE_IO_ARG_SLOT);
+    let Some(queue) = in_scan_state(state).filter(|q| slot < q.slot_count()) else {
+        return LaneStep::Fault(VYRE_FAULT_BAD_ARGS);
+    };
+    match arg(VYRE_IO_ARG_PHASE) {
+        VYRE_IO_PHASE_NEW => {
+            let request = Request {
+                slot,
+                op: VYRE_IO_OP_READ,
+                src: arg(VYRE_IO_ARG_SRC),
+                dst: arg(VYRE_IO_ARG_DST),
+                offset: u64::from(arg(VYRE_IO_ARG_OFFSET_LO)) | u64::from(arg(VYRE_IO_ARG_OFFSET_HI)) << 32,
+                byte_count: arg(VYRE_IO_ARG_BYTE_COUNT),
+                tag: arg(VYRE_IO_ARG_TAG),
+            };
+            // A busy IO slot (not yet recycled by its last requester) is
+            // waited for by handing back, like an unanswered request.
+            let asked = queue.request(&request).is_ok();
+            if asked {
+                args[at(VYRE_IO_ARG_PHASE)] = VYRE_IO_PHASE_REQUESTED;
+            }
+            LaneStep::HandBack { args_changed: asked }
+        }
+        VYRE_IO_PHASE_REQUESTED => match queue.take_result(slot) {
+            Ok(Some((_, Completion::Ok(bytes)))) => {
+                args[at(VYRE_IO_ARG_RESULT)] = bytes;
+                LaneStep::Done
+            }
+            Ok(Some((_, Completion::Error(errno)))) => {
+                args[at(VYRE_IO_ARG_RESULT)] = errno;
+                LaneStep::Failed
+            }
+            _ => LaneStep::HandBack { args_changed: false },
+        },
+        _ => LaneStep::Fault(VYRE_FAULT_BAD_ARGS),
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
