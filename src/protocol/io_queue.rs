@@ -369,6 +369,57 @@ mod tests {
         assert_eq!(q.request(&read_request(0, 2)).unwrap_err().kind, ErrorKind::QueueFull);
     }
 
+    /// A scan state with an IO queue of `slots` slots and nothing else.
+    fn state_with_queue(slots: u32) -> Vec<AtomicU32> {
+        let words = zeroed_words(16 + words_for(slots).unwrap());
+        words[at(VYRE_SCAN_HDR_IO_SLOTS)].store(slots, Ordering::Relaxed);
+        words[at(VYRE_SCAN_HDR_OFF_IO)].store(16, Ordering::Relaxed);
+        words
+    }
+
+    fn io_args(slot: u32) -> [u32; VYRE_SLOT_MAX_ARGS as usize] {
+        let mut args = [0; VYRE_SLOT_MAX_ARGS as usize];
+        args[at(VYRE_IO_ARG_SLOT)] = slot;
+        args[at(VYRE_IO_ARG_SRC)] = 3;
+        args[at(VYRE_IO_ARG_BYTE_COUNT)] = 100;
+        args[at(VYRE_IO_ARG_TAG)] = 9;
+        args
+    }
+
+    #[test]
+    fn a_lane_asks_once_hands_back_until_answered_then_recycles() {
+        let state = state_with_queue(2);
+        let mut args = io_args(1);
+        assert_eq!(lane_step(&state, &mut args), LaneStep::HandBack { args_changed: true });
+        assert_eq!(args[at(VYRE_IO_ARG_PHASE)], VYRE_IO_PHASE_REQUESTED);
+        let q = in_scan_state(&state).unwrap();
+        let mut claimed = Vec::new();
+        q.claim_requests(&mut claimed);
+        assert_eq!((claimed[0].slot, claimed[0].src, claimed[0].tag), (1, 3, 9));
+        assert_eq!(lane_step(&state, &mut args), LaneStep::HandBack { args_changed: false }, "CLAIMED: wait");
+        q.complete(1, Completion::Error(5)).unwrap();
+        assert_eq!(lane_step(&state, &mut args), LaneStep::Failed);
+        assert_eq!((args[at(VYRE_IO_ARG_RESULT)], q.state(1).unwrap()), (5, VYRE_IO_EMPTY));
+        // A second requester of a busy slot waits for it.
+        let (mut first, mut second) = (io_args(0), io_args(0));
+        lane_step(&state, &mut first);
+        assert_eq!(lane_step(&state, &mut second), LaneStep::HandBack { args_changed: false });
+        assert_eq!(second[at(VYRE_IO_ARG_PHASE)], VYRE_IO_PHASE_NEW);
+    }
+
+    #[test]
+    fn a_lane_faults_bad_slots_phases_and_missing_queues() {
+        let state = state_with_queue(2);
+        assert_eq!(lane_step(&state, &mut io_args(2)), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+        let mut args = io_args(0);
+        args[at(VYRE_IO_ARG_PHASE)] = 7;
+        assert_eq!(lane_step(&state, &mut args), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+        // A header that places the queue past the buffer's end.
+        state[at(VYRE_SCAN_HDR_OFF_IO)].store(u32::MAX - 3, Ordering::Relaxed);
+        assert_eq!(lane_step(&state, &mut io_args(0)), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+        assert_eq!(lane_step(&zeroed_words(16), &mut io_args(0)), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+    }
+
     proptest! {
         #[test]
         fn any_request_round_trips_and_any_completion_reaches_the_requester(
