@@ -285,7 +285,7 @@ pub fn lane_step(state: &[AtomicU32], args: &mut [u32; VYRE_SLOT_MAX_ARGS as usi
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::protocol::{snapshot, zeroed_words};
+    use crate::protocol::{live_words, snapshot, zeroed_words};
     use proptest::prelude::*;
 
     fn queue(slots: u32) -> Vec<AtomicU32> {
@@ -421,6 +421,30 @@ mod tests {
     }
 
     proptest! {
+        /// The fuzz target's property (fuzz/fuzz_targets/io_queue.rs), in CI.
+        #[test]
+        fn a_lane_step_over_any_words_never_panics_and_a_fault_writes_nothing(
+            words in proptest::collection::vec(any::<u32>(), 0..64),
+            args in proptest::array::uniform12(any::<u32>()),
+            io_slots in 0u32..=2, phase in 0u32..3,
+        ) {
+            let mut words = words;
+            if words.len() >= 16 {
+                words[at(VYRE_SCAN_HDR_IO_SLOTS)] = io_slots;
+                words[at(VYRE_SCAN_HDR_OFF_IO)] = 16;
+            }
+            let state = live_words(&words);
+            let mut stepped = args;
+            stepped[at(VYRE_IO_ARG_SLOT)] %= 3;
+            stepped[at(VYRE_IO_ARG_PHASE)] = phase;
+            let before = stepped;
+            if let LaneStep::Fault(reason) = lane_step(&state, &mut stepped) {
+                prop_assert_eq!(reason, VYRE_FAULT_BAD_ARGS);
+                prop_assert_eq!(snapshot(&state), words);
+                prop_assert_eq!(stepped, before);
+            }
+        }
+
         #[test]
         fn any_request_round_trips_and_any_completion_reaches_the_requester(
             slot in 0u32..VYRE_IO_SLOT_COUNT, src in any::<u32>(), dst in any::<u32>(),
