@@ -12,7 +12,7 @@ use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::megakernel::Ticket;
 use crate::protocol::abi::*;
-use crate::protocol::io_queue::{self, IoQueue};
+use crate::protocol::io_queue::{self, IoQueue, Request};
 use crate::protocol::slot::{Payload, Ring};
 
 /// What a device asks to read. Nothing here is checked on the host side of
@@ -65,19 +65,15 @@ impl Engine {
                 ),
             ));
         };
-        let mut args = [0u32; VYRE_SLOT_MAX_ARGS as usize];
-        for (index, value) in [
-            (VYRE_IO_ARG_SLOT, io_slot),
-            (VYRE_IO_ARG_SRC, request.source),
-            (VYRE_IO_ARG_DST, request.arena_offset),
-            (VYRE_IO_ARG_OFFSET_LO, request.file_offset as u32),
-            (VYRE_IO_ARG_OFFSET_HI, (request.file_offset >> 32) as u32),
-            (VYRE_IO_ARG_BYTE_COUNT, request.byte_count),
-            (VYRE_IO_ARG_TAG, request.tag),
-            (VYRE_IO_ARG_PHASE, VYRE_IO_PHASE_NEW),
-        ] {
-            args[index as usize] = value;
-        }
+        let args = io_queue::read_args(&Request {
+            slot: io_slot,
+            op: VYRE_IO_OP_READ,
+            src: request.source,
+            dst: request.arena_offset,
+            offset: request.file_offset,
+            byte_count: request.byte_count,
+            tag: request.tag,
+        });
         let mut ticket = [Ticket { slot: 0, generation: 0 }];
         if let Err(e) = self.megakernel.publish_owned(VYRE_OP_IO_READ, &[args], &mut ticket) {
             let _ = self.free_io.push(io_slot);

@@ -224,6 +224,33 @@ pub fn in_scan_state(state: &[AtomicU32]) -> Option<IoQueue<'_>> {
     IoQueue::new(state.get(at(offset)..end)?).ok()
 }
 
+/// The arguments of an IO_READ slot asking for `request` (phase NEW).
+pub fn read_args(request: &Request) -> [u32; VYRE_SLOT_MAX_ARGS as usize] {
+    let mut args = [0u32; VYRE_SLOT_MAX_ARGS as usize];
+    args[at(VYRE_IO_ARG_SLOT)] = request.slot;
+    args[at(VYRE_IO_ARG_SRC)] = request.src;
+    args[at(VYRE_IO_ARG_DST)] = request.dst;
+    args[at(VYRE_IO_ARG_OFFSET_LO)] = request.offset as u32;
+    args[at(VYRE_IO_ARG_OFFSET_HI)] = (request.offset >> 32) as u32;
+    args[at(VYRE_IO_ARG_BYTE_COUNT)] = request.byte_count;
+    args[at(VYRE_IO_ARG_TAG)] = request.tag;
+    args
+}
+
+/// The request an IO_READ slot's arguments ask for (`read_args` inverted).
+fn request_of(args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Request {
+    let arg = |index: u32| args[at(index)];
+    Request {
+        slot: arg(VYRE_IO_ARG_SLOT),
+        op: VYRE_IO_OP_READ,
+        src: arg(VYRE_IO_ARG_SRC),
+        dst: arg(VYRE_IO_ARG_DST),
+        offset: u64::from(arg(VYRE_IO_ARG_OFFSET_LO)) | u64::from(arg(VYRE_IO_ARG_OFFSET_HI)) << 32,
+        byte_count: arg(VYRE_IO_ARG_BYTE_COUNT),
+        tag: arg(VYRE_IO_ARG_TAG),
+    }
+}
+
 /// What one claim of an IO_READ slot did (the shader's `io_read` mirrors it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaneStep {
@@ -243,22 +270,13 @@ pub enum LaneStep {
 /// claim writes the request and hands the slot back; later claims hand it
 /// back until the host has answered, then recycle the IO slot and finish.
 pub fn lane_step(state: &[AtomicU32], args: &mut [u32; VYRE_SLOT_MAX_ARGS as usize]) -> LaneStep {
-    let arg = |index: u32| args[at(index)];
-    let slot = arg(VYRE_IO_ARG_SLOT);
+    let request = request_of(args);
+    let slot = request.slot;
     let Some(queue) = in_scan_state(state).filter(|q| slot < q.slot_count()) else {
         return LaneStep::Fault(VYRE_FAULT_BAD_ARGS);
     };
-    match arg(VYRE_IO_ARG_PHASE) {
+    match args[at(VYRE_IO_ARG_PHASE)] {
         VYRE_IO_PHASE_NEW => {
-            let request = Request {
-                slot,
-                op: VYRE_IO_OP_READ,
-                src: arg(VYRE_IO_ARG_SRC),
-                dst: arg(VYRE_IO_ARG_DST),
-                offset: u64::from(arg(VYRE_IO_ARG_OFFSET_LO)) | u64::from(arg(VYRE_IO_ARG_OFFSET_HI)) << 32,
-                byte_count: arg(VYRE_IO_ARG_BYTE_COUNT),
-                tag: arg(VYRE_IO_ARG_TAG),
-            };
             // A busy IO slot (not yet recycled by its last requester) is
             // waited for by handing back, like an unanswered request.
             let asked = queue.request(&request).is_ok();
