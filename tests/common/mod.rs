@@ -49,3 +49,4 @@ pub fn oracle(rs: &RuleSet, bytes: &[u8]) -> Matches {
     out.sort_unstable();
     out
 }
+
