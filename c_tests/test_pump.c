@@ -447,9 +447,50 @@ static void bad_inputs_are_refused(void)
     vyre_rule_set_destroy(rs);
 }
 
+/* Sources of device reads (vyre_pump_register_fd/_path): every bad
+ * argument is refused with a message, and nothing is written to the output. */
+static void io_sources_are_checked(void)
+{
+    vyre_engine *engine = create_engine();
+    vyre_pump *pump = create_pump(engine); /* share: the first 64 KiB */
+    if (pump != NULL) {
+        const uint64_t window = 1u << 19;
+        uint32_t source = 77;
+        int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+        VYRE_CHECK(fd >= 0);
+        VYRE_CHECK_STATUS(vyre_pump_register_fd(NULL, fd, window, 4096, &source), VYRE_E_NULL_POINTER);
+        vyre_test_message_has("pump");
+        VYRE_CHECK_STATUS(vyre_pump_register_fd(pump, fd, window, 4096, NULL), VYRE_E_NULL_POINTER);
+        vyre_test_message_has("out_source");
+        VYRE_CHECK_STATUS(vyre_pump_register_fd(pump, -1, window, 4096, &source), VYRE_E_INVALID_ARGUMENT);
+        vyre_test_message_has("fd");
+        VYRE_CHECK_STATUS(vyre_pump_register_fd(pump, INT_MAX, window, 4096, &source), VYRE_E_INVALID_ARGUMENT);
+        VYRE_CHECK_STATUS(vyre_pump_register_fd(pump, fd, 0, 4096, &source), VYRE_E_OUT_OF_RANGE);
+        vyre_test_message_has("share");
+        VYRE_CHECK_STATUS(vyre_pump_register_fd(pump, fd, window, 0, &source), VYRE_E_OUT_OF_RANGE);
+        VYRE_CHECK_STATUS(vyre_pump_register_fd(pump, fd, UINT64_MAX, 2, &source), VYRE_E_OUT_OF_RANGE);
+        vyre_test_message_has("arena");
+        VYRE_CHECK_STATUS(vyre_pump_register_path(NULL, "/etc/hostname", window, 4096, &source), VYRE_E_NULL_POINTER);
+        VYRE_CHECK_STATUS(vyre_pump_register_path(pump, NULL, window, 4096, &source), VYRE_E_NULL_POINTER);
+        vyre_test_message_has("path");
+        VYRE_CHECK_STATUS(vyre_pump_register_path(pump, "", window, 4096, &source), VYRE_E_INVALID_ARGUMENT);
+        VYRE_CHECK_STATUS(vyre_pump_register_path(pump, "/nonexistent/vyre", window, 4096, &source), VYRE_E_NOT_FOUND);
+        VYRE_CHECK_STATUS(vyre_pump_register_path(pump, "/etc/hostname", window, 4096, NULL), VYRE_E_NULL_POINTER);
+        VYRE_CHECK(source == 77);
+        VYRE_CHECK_OK(vyre_pump_register_fd(pump, fd, window, 4096, &source));
+        VYRE_CHECK(source == 0);
+        VYRE_CHECK_OK(vyre_pump_register_path(pump, "/etc/hostname", window, 4096, &source));
+        VYRE_CHECK(source == 1);
+        vyre_pump_destroy(pump);
+        close(fd);
+    }
+    vyre_engine_destroy(engine);
+}
+
 int main(void)
 {
     bad_inputs_are_refused();
+    io_sources_are_checked();
     if (!files_pipes_and_errors_match_the_cpu()) {
         printf("test_pump: skipped (no io_uring)\n");
         return VYRE_TEST_SKIP;

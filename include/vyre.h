@@ -305,6 +305,12 @@
 #define VYRE_FAULT_BAD_BATCH 8
 
 /**
+ * Fault reason: an IO_READ the host answered ERROR; the slot's
+ * `VYRE_IO_ARG_RESULT` holds the positive errno.
+ */
+#define VYRE_FAULT_IO 9
+
+/**
  * Generations of one slot whose outcome the host remembers: a ticket
  * stays answerable until its slot has been reused this many times.
  */
@@ -344,6 +350,12 @@
  * DFA scan step; reserved for the scanning engine, faults until it exists.
  */
 #define VYRE_OP_DFA_SCAN 6
+
+/**
+ * Ask the host (the pump) to read a file range into the arena through the
+ * IO queue (`VYRE_IO_ARG_*`); the engine publishes it, tenant 0 only.
+ */
+#define VYRE_OP_IO_READ 8
 
 /**
  * Counting batch fence: completes after `a1` members tagged with fence
@@ -609,6 +621,11 @@
 #define VYRE_METRIC_FAULT 12
 
 /**
+ * Metric bucket of IO_READ (its bucket is not its opcode number: 8 is PRINTF's).
+ */
+#define VYRE_METRIC_IO_READ 13
+
+/**
  * Tenant table entry words: window base, window length, sequence.
  */
 #define VYRE_TENANT_ENTRY_WORDS 3
@@ -812,6 +829,62 @@
 #define VYRE_IO_OP_READ 1
 
 /**
+ * IO_READ argument: the IO queue slot the request goes through.
+ */
+#define VYRE_IO_ARG_SLOT 0
+
+/**
+ * IO_READ argument: source, an index from `vyre_pump_register_fd`/`_path`.
+ */
+#define VYRE_IO_ARG_SRC 1
+
+/**
+ * IO_READ argument: arena byte offset the bytes land at.
+ */
+#define VYRE_IO_ARG_DST 2
+
+/**
+ * IO_READ argument: file offset, low 32 bits.
+ */
+#define VYRE_IO_ARG_OFFSET_LO 3
+
+/**
+ * IO_READ argument: file offset, high 32 bits.
+ */
+#define VYRE_IO_ARG_OFFSET_HI 4
+
+/**
+ * IO_READ argument: bytes wanted.
+ */
+#define VYRE_IO_ARG_BYTE_COUNT 5
+
+/**
+ * IO_READ argument: tag written to the request's TAG word.
+ */
+#define VYRE_IO_ARG_TAG 6
+
+/**
+ * IO_READ argument (device-written): `VYRE_IO_PHASE_*`, so a slot handed
+ * back knows whether its request is already in the queue.
+ */
+#define VYRE_IO_ARG_PHASE 7
+
+/**
+ * IO_READ argument (device-written): bytes moved (DONE) or errno (FAULT IO).
+ */
+#define VYRE_IO_ARG_RESULT 8
+
+/**
+ * IO_READ phase: the request is not in the queue yet.
+ */
+#define VYRE_IO_PHASE_NEW 0
+
+/**
+ * IO_READ phase: the request is in the queue; wait for OK or ERROR.
+ */
+#define VYRE_IO_PHASE_REQUESTED 1
+
+/**
  * DFA_SCAN argument: job entry index in the scan-state buffer.
  */
 #define VYRE_SCAN_ARG_JOB 0
@@ -926,6 +999,16 @@
  * Scan-state word: offset of the hit records.
  */
 #define VYRE_SCAN_HDR_OFF_HITS 8
+
+/**
+ * Scan-state word: IO queue slots (0 on a bare megakernel).
+ */
+#define VYRE_SCAN_HDR_IO_SLOTS 9
+
+/**
+ * Scan-state word: offset of the IO queue.
+ */
+#define VYRE_SCAN_HDR_OFF_IO 10
 
 /**
  * Words of the scan-state header.
@@ -1154,6 +1237,11 @@
  * Most reads in flight at once (io_uring submission entries).
  */
 #define VYRE_PUMP_MAX_QUEUE_DEPTH 4096
+
+/**
+ * Most sources one pump registers.
+ */
+#define VYRE_PUMP_MAX_IO_SOURCES 1024
 
 /**
  * Most patterns in one rule set.
@@ -2357,6 +2445,40 @@ vyre_status vyre_pump_drain(struct vyre_pump *pump,
  * `pump` must be a live handle; `out` must point to a writable `vyre_pump_info`.
  */
 vyre_status vyre_pump_get_info(struct vyre_pump *pump, struct vyre_pump_info *out);
+
+/**
+ * Register the open, blocking descriptor `fd` as a source of device reads
+ * into the arena window `[arena_offset, arena_offset + arena_bytes)`, and
+ * write its index (what an IO_READ names) to `*out_source`. The window
+ * must be non-empty, inside the engine's arena and outside the pump's
+ * share (`VYRE_E_OUT_OF_RANGE`: create the pump with a smaller share). The
+ * descriptor stays yours: keep it open until `vyre_pump_destroy`.
+ * `VYRE_E_INVALID_ARGUMENT`: a negative, closed or `O_NONBLOCK` descriptor;
+ * `VYRE_E_OUT_OF_MEMORY`: `VYRE_PUMP_MAX_IO_SOURCES` already registered.
+ *
+ * # Safety
+ * `pump` must be a live handle; `out_source` writable.
+ */
+vyre_status vyre_pump_register_fd(struct vyre_pump *pump,
+                                  int32_t fd,
+                                  uint64_t arena_offset,
+                                  uint64_t arena_bytes,
+                                  uint32_t *out_source);
+
+/**
+ * As `vyre_pump_register_fd`, for the file at `path`, which the pump opens
+ * now (`VYRE_E_NOT_FOUND` if it does not exist, `VYRE_E_INVALID_ARGUMENT`
+ * if it cannot be opened) and closes at `vyre_pump_destroy`.
+ *
+ * # Safety
+ * `pump` must be a live handle; `path` a NUL-terminated string;
+ * `out_source` writable.
+ */
+vyre_status vyre_pump_register_path(struct vyre_pump *pump,
+                                    const char *path,
+                                    uint64_t arena_offset,
+                                    uint64_t arena_bytes,
+                                    uint32_t *out_source);
 
 /**
  * Fill `opts` with the defaults (and `struct_size`): no flags.

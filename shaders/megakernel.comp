@@ -108,7 +108,7 @@ uint opcode_owner(uint opcode) {  // tenant, or 0xFFFFFFFF outside the tenant sp
 }
 
 bool is_known(uint opcode) {
-    return opcode <= VYRE_OP_BATCH_FENCE || opcode == VYRE_OP_PRINTF || opcode == VYRE_OP_PACKED_SLOT
+    return opcode <= VYRE_OP_IO_READ || opcode == VYRE_OP_PRINTF || opcode == VYRE_OP_PACKED_SLOT
         || opcode == VYRE_OP_SHUTDOWN || opcode_owner(opcode) != 0xFFFFFFFFu;
 }
 
@@ -118,6 +118,7 @@ bool may_alias(uint builtin) {
 
 uint metric_of(uint opcode) {  // 0xFFFFFFFF: no bucket
     if (opcode <= VYRE_OP_BATCH_FENCE) return opcode;
+    if (opcode == VYRE_OP_IO_READ) return VYRE_METRIC_IO_READ;
     if (opcode == VYRE_OP_PRINTF) return VYRE_METRIC_PRINTF;
     if (opcode == VYRE_OP_PACKED_SLOT) return VYRE_METRIC_PACKED_SLOT;
     if (opcode == VYRE_OP_SHUTDOWN) return VYRE_METRIC_SHUTDOWN;
@@ -153,6 +154,7 @@ uint check_args(uint opcode) {
     if (opcode == VYRE_OP_PRINTF && args[1u] > VYRE_PRINTF_MAX_VALUES) return VYRE_FAULT_BAD_ARGS;
     if (opcode == VYRE_OP_PACKED_SLOT) return check_packed();
     if (opcode == VYRE_OP_DFA_SCAN && (args[10u] != 0u || args[11u] != 0u)) return VYRE_FAULT_BAD_ARGS;
+    if (opcode == VYRE_OP_IO_READ && (args[9u] != 0u || args[10u] != 0u || args[11u] != 0u)) return VYRE_FAULT_BAD_ARGS;
     if (!is_known(opcode)) return VYRE_FAULT_UNKNOWN_OPCODE;
     return 0u;
 }
@@ -469,6 +471,67 @@ uint tenant_opcode(uint opcode, uint tenant, uint base, uint len) {
     return reason != 0u ? fault(reason) : VYRE_METRIC_TENANT;
 }
 
+// ------------------------------------------------------------- IO_READ
+
+// The IO_READ argument this claim changed, stored by `serve` before the
+// slot's status (0xFFFFFFFF: none).
+uint io_arg = 0xFFFFFFFFu;
+
+uint io_word(uint slot, uint word) { return sstate[VYRE_SCAN_HDR_OFF_IO] + slot * VYRE_IO_SLOT_WORDS + word; }
+
+// One claim of an IO_READ slot (io_queue::lane_step is the specification).
+// A lane never waits here: the first claim writes the request into its IO
+// slot and hands the slot back; later claims hand it back until the host
+// has answered OK or ERROR, then recycle the IO slot and finish.
+uint io_read(uint tenant) {
+    if (tenant != 0u) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
+    uint slot = args[VYRE_IO_ARG_SLOT];
+    uint slots = sstate[VYRE_SCAN_HDR_IO_SLOTS];
+    uint off = sstate[VYRE_SCAN_HDR_OFF_IO];
+    uint words = uint(sstate.length());
+    if (slots > VYRE_IO_SLOT_COUNT || slot >= slots || off > words || words - off < slots * VYRE_IO_SLOT_WORDS) {
+        return fault(VYRE_FAULT_BAD_ARGS);
+    }
+    uint status = io_word(slot, VYRE_IO_WORD_STATUS);
+    uint phase = args[VYRE_IO_ARG_PHASE];
+    if (phase == VYRE_IO_PHASE_NEW) {
+        // A busy IO slot (its last requester has not recycled it) is waited for.
+        if (sstate[status] != VYRE_IO_EMPTY) return RETRY;
+        sstate[io_word(slot, VYRE_IO_WORD_OP)] = VYRE_IO_OP_READ;
+        sstate[io_word(slot, VYRE_IO_WORD_SRC)] = args[VYRE_IO_ARG_SRC];
+        sstate[io_word(slot, VYRE_IO_WORD_DST)] = args[VYRE_IO_ARG_DST];
+        sstate[io_word(slot, VYRE_IO_WORD_OFFSET_LO)] = args[VYRE_IO_ARG_OFFSET_LO];
+        sstate[io_word(slot, VYRE_IO_WORD_OFFSET_HI)] = args[VYRE_IO_ARG_OFFSET_HI];
+        sstate[io_word(slot, VYRE_IO_WORD_BYTE_COUNT)] = args[VYRE_IO_ARG_BYTE_COUNT];
+        sstate[io_word(slot, VYRE_IO_WORD_TAG)] = args[VYRE_IO_ARG_TAG];
+        // The request words before the status that publishes them.
+        memoryBarrierBuffer();
+        atomicExchange(sstate[status], VYRE_IO_REQUESTED);
+        args[VYRE_IO_ARG_PHASE] = VYRE_IO_PHASE_REQUESTED;
+        io_arg = VYRE_IO_ARG_PHASE;
+        return RETRY;
+    }
+    if (phase != VYRE_IO_PHASE_REQUESTED) return fault(VYRE_FAULT_BAD_ARGS);
+    uint state = sstate[status];
+    if (state != VYRE_IO_OK && state != VYRE_IO_ERROR) return RETRY;
+    // The host wrote BYTE_COUNT before the status.
+    memoryBarrierBuffer();
+    args[VYRE_IO_ARG_RESULT] = sstate[io_word(slot, VYRE_IO_WORD_BYTE_COUNT)];
+    io_arg = VYRE_IO_ARG_RESULT;
+    // Recycled before the ring slot is final: whoever sees the slot final
+    // finds the IO slot EMPTY.
+    atomicExchange(sstate[status], VYRE_IO_EMPTY);
+    return state == VYRE_IO_OK ? VYRE_METRIC_IO_READ : fault(VYRE_FAULT_IO);
+}
+
+// Store the IO_READ argument this claim changed, ahead of the status word.
+void store_io_arg(uint slot) {
+    if (io_arg == 0xFFFFFFFFu) return;
+    ring[slot_word(slot, VYRE_SLOT_WORD_ARG0 + io_arg)] = args[io_arg];
+    io_arg = 0xFFFFFFFFu;
+    memoryBarrierBuffer();
+}
+
 // Run a claimed slot's opcode: a metric bucket (done), FAULTED | reason, or RETRY.
 uint execute(uint opcode, uint tenant) {
     uint base, len;
@@ -480,6 +543,7 @@ uint execute(uint opcode, uint tenant) {
     if (opcode == VYRE_OP_BATCH_FENCE) return fence(tenant, base, len);
     if (opcode == VYRE_OP_PACKED_SLOT) return packed(tenant, base, len);
     if (opcode == VYRE_OP_DFA_SCAN) return dfa_scan();
+    if (opcode == VYRE_OP_IO_READ) return io_read(tenant);
     if (opcode == VYRE_OP_SHUTDOWN) {
         if (tenant != 0u) return fault(VYRE_FAULT_OPCODE_NOT_ALLOWED);
         atomicExchange(ctrl[VYRE_CTRL_SHUTDOWN], 1u);
@@ -547,9 +611,11 @@ void serve(uint slot, uint generation) {
             args_dirty = false;
             memoryBarrierBuffer();
         }
+        store_io_arg(slot);
         atomicExchange(ring[status], status_word(VYRE_SLOT_PUBLISHED, 0u, generation));
         return;
     }
+    store_io_arg(slot);
     uint scan_job = opcode == VYRE_OP_DFA_SCAN ? args[VYRE_SCAN_ARG_JOB] : 0xFFFFFFFFu;
     // Counters before the status word: whoever sees the slot finished also
     // sees it counted.

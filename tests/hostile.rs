@@ -453,8 +453,12 @@ fn slot_cases(layout: &Layout) -> Vec<SlotCase> {
             UNKNOWN,
         ),
         slot("opcode 0x80000000", 0x8000_0000, 1, &[], UNKNOWN),
-        slot("opcode 8", 8, 1, &[], UNKNOWN),
+        slot("opcode 9", 9, 1, &[], UNKNOWN),
         slot("DFA_SCAN without scan buffers", VYRE_OP_DFA_SCAN, 0, &[], ARGS),
+        // IO_READ: tenant 0 only, and only where an IO queue exists.
+        slot("IO_READ from tenant 1", VYRE_OP_IO_READ, 1, &[], NOT_ALLOWED),
+        slot("IO_READ without an IO queue", VYRE_OP_IO_READ, 0, &[], ARGS),
+        slot("IO_READ with a reserved argument set", VYRE_OP_IO_READ, 0, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 1], ARGS),
         // Batches and fences: fence 0 belongs to tenant 0.
         SlotCase { batch: 1, ..slot("a member of tenant 0's fence", VYRE_OP_STORE_U32, 1, &[0, 1], BATCH) },
         SlotCase {
@@ -471,6 +475,7 @@ fn slot_cases(layout: &Layout) -> Vec<SlotCase> {
         forged_alias("a forged alias of BATCH_FENCE", VYRE_OP_BATCH_FENCE),
         forged_alias("a forged alias of DFA_SCAN", VYRE_OP_DFA_SCAN),
         forged_alias("a forged alias of PACKED_SLOT", VYRE_OP_PACKED_SLOT),
+        forged_alias("a forged alias of IO_READ", VYRE_OP_IO_READ),
         window("a window past the observables", 10, 10, 0),
         window("a window whose end wraps", T1_BASE, u32::MAX - 6, 0),
         window("a window stuck mid-rewrite", T1_BASE, 8, 1),

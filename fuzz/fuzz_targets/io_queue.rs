@@ -1,10 +1,12 @@
 //! The IO queue decoder: a queue in whatever state the words hold, driven
-//! through its state machine (claim, complete, take result, request again).
+//! through its state machine (claim, complete, take result, request again);
+//! and an IO_READ lane's step (`lane_step`) over the same words read as a
+//! scan state with the first twelve as the slot's arguments.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use vyre::protocol::abi::*;
-use vyre::protocol::io_queue::{Completion, IoQueue, Request};
+use vyre::protocol::io_queue::{lane_step, Completion, IoQueue, LaneStep, Request};
 use vyre::protocol::{live_words, words_from_le_bytes};
 
 /// A request to post into a slot that has been emptied.
@@ -12,6 +14,7 @@ const PROBE: Request = Request { slot: 0, op: VYRE_IO_OP_READ, src: 1, dst: 2, o
 
 fuzz_target!(|data: &[u8]| {
     let words = words_from_le_bytes(&data[..data.len() / 4 * 4]).expect("whole words");
+    lane(&words);
     let live = live_words(&words);
     let Ok(queue) = IoQueue::new(&live) else { return };
     let slots = queue.slot_count();
@@ -74,3 +77,21 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A lane's step never panics whatever the header and arguments say, and
+/// one that faults writes nothing.
+fn lane(words: &[u32]) {
+    let mut args = [0u32; VYRE_SLOT_MAX_ARGS as usize];
+    for (arg, &word) in args.iter_mut().zip(words) {
+        *arg = word;
+    }
+    let state = live_words(words);
+    let before = args;
+    let step = lane_step(&state, &mut args);
+    let after: Vec<u32> = state.iter().map(|w| w.load(std::sync::atomic::Ordering::Relaxed)).collect();
+    if let LaneStep::Fault(reason) = step {
+        assert_eq!(reason, VYRE_FAULT_BAD_ARGS);
+        assert_eq!(after, words, "a faulted step wrote the scan state");
+        assert_eq!(args, before, "a faulted step changed its arguments");
+    }
+}

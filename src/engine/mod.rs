@@ -9,6 +9,7 @@
 //! polling host thread reads in order (the consumer side is serialised by a
 //! mutex; polls from several threads take turns).
 
+mod io;
 mod table;
 
 use crate::backend::BackendChoice;
@@ -19,6 +20,7 @@ use crate::protocol::scan::{sequence_word, Part, ScanBuffers, ScanLayout, MIN_CO
 use crate::protocol::{at, publish_barrier};
 use crate::rules::RuleSet;
 use crossbeam_queue::ArrayQueue;
+pub use io::{ReadOutcome, ReadRequest, ReadTicket};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -239,6 +241,8 @@ pub struct Engine {
     /// Set while a pump serves this engine: a second one would take the
     /// first one's completions for its own (their tags overlap).
     pump_attached: AtomicBool,
+    /// IO queue slots no IO_READ holds (src/engine/io.rs).
+    free_io: ArrayQueue<u32>,
 }
 
 fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
@@ -336,6 +340,13 @@ impl Engine {
             rule_sets: (0..VYRE_ENGINE_MAX_RULE_SETS).map(|_| OnceLock::new()).collect(),
             rule_set_count: AtomicU32::new(0),
             pump_attached: AtomicBool::new(false),
+            free_io: {
+                let free = ArrayQueue::new(VYRE_IO_SLOT_COUNT as usize);
+                (0..layout.io_slots()).for_each(|slot| {
+                    let _ = free.push(slot);
+                });
+                free
+            },
             rule_cursor: Mutex::new(0),
             consumer: Mutex::new(Consumer { head: 0, ready: VecDeque::new(), words: Vec::new(), scratch: Vec::new() }),
         })

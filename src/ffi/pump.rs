@@ -104,7 +104,7 @@ fn options_from_c(c: &vyre_pump_options) -> Result<PumpOptions> {
 ///
 /// # Safety
 /// A non-NULL `pump` must come from `vyre_pump_create` and not be destroyed.
-unsafe fn handle<'a>(pump: *mut vyre_pump) -> Result<parking_lot::MutexGuard<'a, Pump<'static>>> {
+pub(super) unsafe fn handle<'a>(pump: *mut vyre_pump) -> Result<parking_lot::MutexGuard<'a, Pump<'static>>> {
     // SAFETY: forwarded to the caller's contract.
     unsafe { input(pump.cast_const(), "pump") }.map(|p| p.inner.lock())
 }
@@ -227,16 +227,25 @@ pub unsafe extern "C" fn vyre_pump_submit_path(
     guard("vyre_pump_submit_path", || {
         // SAFETY: caller contract.
         let mut pump = unsafe { handle(pump) }?;
-        if path.is_null() {
-            return Err(super::null("path"));
-        }
-        // SAFETY: non-NULL, and the caller guarantees a NUL-terminated string.
-        let path = unsafe { CStr::from_ptr(path) };
-        if path.is_empty() {
-            return Err(Error::invalid("path is empty; pass the name of a file"));
-        }
-        pump.submit_path(path, offset, length, rule_set_id, user_data)
+        // SAFETY: caller contract.
+        pump.submit_path(unsafe { file_path(path) }?, offset, length, rule_set_id, user_data)
     })
+}
+
+/// A path argument: not NULL, not empty.
+///
+/// # Safety
+/// A non-NULL `path` must be a NUL-terminated string alive for `'a`.
+pub(super) unsafe fn file_path<'a>(path: *const c_char) -> Result<&'a CStr> {
+    if path.is_null() {
+        return Err(super::null("path"));
+    }
+    // SAFETY: non-NULL, and the caller guarantees a NUL-terminated string.
+    let path = unsafe { CStr::from_ptr(path) };
+    if path.is_empty() {
+        return Err(Error::invalid("path is empty; pass the name of a file"));
+    }
+    Ok(path)
 }
 
 /// Reap reads, enqueue their scan jobs, and return up to `capacity`

@@ -300,6 +300,12 @@ impl Megakernel {
                 "DFA_SCAN slots are published by the scanning engine; scan with vyre_engine_enqueue",
             ));
         }
+        if opcode == VYRE_OP_IO_READ {
+            return Err(Error::invalid(
+                "IO_READ slots need the engine's arena and IO queue; they are published by the engine \
+                 (Engine::request_read) and serviced by its pump",
+            ));
+        }
         if tenant >= self.layout.tenant_count {
             return Err(Error::out_of_range(format!(
                 "tenant {tenant} does not exist; this megakernel has {} tenants (0..{}); \
@@ -465,13 +471,16 @@ impl Megakernel {
 
     /// Record that `ticket`'s slot finished DONE, as its owner learnt from
     /// the device another way (`owner_tracks_outcomes`); no-op if the slot
-    /// has moved on.
-    pub(crate) fn mark_finished(&self, ticket: Ticket) {
+    /// has moved on. Returns whether this call recorded it.
+    pub(crate) fn mark_finished(&self, ticket: Ticket) -> bool {
         let host = &self.host_slots[ticket.slot as usize];
         let word = host.load(Ordering::Acquire);
-        if host_generation(word) == ticket.generation && word & BUSY == 0 && (word >> SEEN_SHIFT) & OUTCOME_MASK == 0 {
-            let _ = host.compare_exchange(word, word | OUTCOME_DONE << SEEN_SHIFT, Ordering::AcqRel, Ordering::Relaxed);
-        }
+        host_generation(word) == ticket.generation
+            && word & BUSY == 0
+            && (word >> SEEN_SHIFT) & OUTCOME_MASK == 0
+            && host
+                .compare_exchange(word, word | OUTCOME_DONE << SEEN_SHIFT, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// The backend, for the engine's scanning buffers.

@@ -71,6 +71,9 @@ pub const VYRE_FAULT_CANCELLED: u32 = 6;
 pub const VYRE_FAULT_DEVICE_LOST: u32 = 7;
 /// Fault reason: the batch tag names no fence counter.
 pub const VYRE_FAULT_BAD_BATCH: u32 = 8;
+/// Fault reason: an IO_READ the host answered ERROR; the slot's
+/// `VYRE_IO_ARG_RESULT` holds the positive errno.
+pub const VYRE_FAULT_IO: u32 = 9;
 
 /// Generations of one slot whose outcome the host remembers: a ticket
 /// stays answerable until its slot has been reused this many times.
@@ -92,6 +95,9 @@ pub const VYRE_OP_COMPARE_SWAP: u32 = 4;
 pub const VYRE_OP_MEMCPY: u32 = 5;
 /// DFA scan step; reserved for the scanning engine, faults until it exists.
 pub const VYRE_OP_DFA_SCAN: u32 = 6;
+/// Ask the host (the pump) to read a file range into the arena through the
+/// IO queue (`VYRE_IO_ARG_*`); the engine publishes it, tenant 0 only.
+pub const VYRE_OP_IO_READ: u32 = 8;
 /// Counting batch fence: completes after `a1` members tagged with fence
 /// counter `a0` are done; bumps the epoch and writes it to `window[a2]`
 /// unless `a2` is `VYRE_NO_OBSERVABLE`.
@@ -210,6 +216,8 @@ pub const VYRE_METRIC_SHUTDOWN: u32 = 10;
 pub const VYRE_METRIC_TENANT: u32 = 11;
 /// Metric bucket of faulted slots, whatever their opcode.
 pub const VYRE_METRIC_FAULT: u32 = 12;
+/// Metric bucket of IO_READ (its bucket is not its opcode number: 8 is PRINTF's).
+pub const VYRE_METRIC_IO_READ: u32 = 13;
 
 /// Tenant table entry words: window base, window length, sequence.
 pub const VYRE_TENANT_ENTRY_WORDS: u32 = 3;
@@ -303,6 +311,30 @@ pub const VYRE_IO_ERROR: u32 = 0x11;
 /// IO operation: read a file range into the arena.
 pub const VYRE_IO_OP_READ: u32 = 1;
 
+/// IO_READ argument: the IO queue slot the request goes through.
+pub const VYRE_IO_ARG_SLOT: u32 = 0;
+/// IO_READ argument: source, an index from `vyre_pump_register_fd`/`_path`.
+pub const VYRE_IO_ARG_SRC: u32 = 1;
+/// IO_READ argument: arena byte offset the bytes land at.
+pub const VYRE_IO_ARG_DST: u32 = 2;
+/// IO_READ argument: file offset, low 32 bits.
+pub const VYRE_IO_ARG_OFFSET_LO: u32 = 3;
+/// IO_READ argument: file offset, high 32 bits.
+pub const VYRE_IO_ARG_OFFSET_HI: u32 = 4;
+/// IO_READ argument: bytes wanted.
+pub const VYRE_IO_ARG_BYTE_COUNT: u32 = 5;
+/// IO_READ argument: tag written to the request's TAG word.
+pub const VYRE_IO_ARG_TAG: u32 = 6;
+/// IO_READ argument (device-written): `VYRE_IO_PHASE_*`, so a slot handed
+/// back knows whether its request is already in the queue.
+pub const VYRE_IO_ARG_PHASE: u32 = 7;
+/// IO_READ argument (device-written): bytes moved (DONE) or errno (FAULT IO).
+pub const VYRE_IO_ARG_RESULT: u32 = 8;
+/// IO_READ phase: the request is not in the queue yet.
+pub const VYRE_IO_PHASE_NEW: u32 = 0;
+/// IO_READ phase: the request is in the queue; wait for OK or ERROR.
+pub const VYRE_IO_PHASE_REQUESTED: u32 = 1;
+
 // ------------------------------------------------------------------ scanning
 // The engine's DFA_SCAN slots, the scan-state buffer and the rule tables the
 // kernel walks: docs/PROTOCOL.md ("Scanning") gives every word.
@@ -358,6 +390,10 @@ pub const VYRE_SCAN_HDR_OFF_COMPLETIONS: u32 = 6;
 pub const VYRE_SCAN_HDR_OFF_JOBS: u32 = 7;
 /// Scan-state word: offset of the hit records.
 pub const VYRE_SCAN_HDR_OFF_HITS: u32 = 8;
+/// Scan-state word: IO queue slots (0 on a bare megakernel).
+pub const VYRE_SCAN_HDR_IO_SLOTS: u32 = 9;
+/// Scan-state word: offset of the IO queue.
+pub const VYRE_SCAN_HDR_OFF_IO: u32 = 10;
 /// Words of the scan-state header.
 pub const VYRE_SCAN_HEADER_WORDS: u32 = 16;
 /// Scan-state magic ("VYS1").

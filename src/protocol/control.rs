@@ -408,6 +408,7 @@ pub fn metric_of(opcode: u32) -> Option<u32> {
     match opcode {
         // Buckets 0..=7 are numbered like opcodes 0..=7.
         VYRE_OP_NOP..=VYRE_OP_BATCH_FENCE => Some(opcode),
+        VYRE_OP_IO_READ => Some(VYRE_METRIC_IO_READ),
         VYRE_OP_PRINTF => Some(VYRE_METRIC_PRINTF),
         VYRE_OP_PACKED_SLOT => Some(VYRE_METRIC_PACKED_SLOT),
         VYRE_OP_SHUTDOWN => Some(VYRE_METRIC_SHUTDOWN),

@@ -211,10 +211,99 @@ impl<'a> IoQueue<'a> {
     }
 }
 
+/// The IO queue of a scan-state buffer, where its header places it; `None`
+/// when the header names none (a bare megakernel) or a region past the
+/// buffer's end.
+pub fn in_scan_state(state: &[AtomicU32]) -> Option<IoQueue<'_>> {
+    let header = |index: u32| state.get(at(index)).map(|w| w.load(Ordering::Acquire));
+    let (slots, offset) = (header(VYRE_SCAN_HDR_IO_SLOTS)?, header(VYRE_SCAN_HDR_OFF_IO)?);
+    if slots == 0 || slots > VYRE_IO_SLOT_COUNT {
+        return None;
+    }
+    let end = at(offset).checked_add(at(slots) * at(VYRE_IO_SLOT_WORDS))?;
+    IoQueue::new(state.get(at(offset)..end)?).ok()
+}
+
+/// The arguments of an IO_READ slot asking for `request` (phase NEW).
+pub fn read_args(request: &Request) -> [u32; VYRE_SLOT_MAX_ARGS as usize] {
+    let mut args = [0u32; VYRE_SLOT_MAX_ARGS as usize];
+    args[at(VYRE_IO_ARG_SLOT)] = request.slot;
+    args[at(VYRE_IO_ARG_SRC)] = request.src;
+    args[at(VYRE_IO_ARG_DST)] = request.dst;
+    args[at(VYRE_IO_ARG_OFFSET_LO)] = request.offset as u32;
+    args[at(VYRE_IO_ARG_OFFSET_HI)] = (request.offset >> 32) as u32;
+    args[at(VYRE_IO_ARG_BYTE_COUNT)] = request.byte_count;
+    args[at(VYRE_IO_ARG_TAG)] = request.tag;
+    args
+}
+
+/// The request an IO_READ slot's arguments ask for (`read_args` inverted).
+fn request_of(args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Request {
+    let arg = |index: u32| args[at(index)];
+    Request {
+        slot: arg(VYRE_IO_ARG_SLOT),
+        op: VYRE_IO_OP_READ,
+        src: arg(VYRE_IO_ARG_SRC),
+        dst: arg(VYRE_IO_ARG_DST),
+        offset: u64::from(arg(VYRE_IO_ARG_OFFSET_LO)) | u64::from(arg(VYRE_IO_ARG_OFFSET_HI)) << 32,
+        byte_count: arg(VYRE_IO_ARG_BYTE_COUNT),
+        tag: arg(VYRE_IO_ARG_TAG),
+    }
+}
+
+/// What one claim of an IO_READ slot did (the shader's `io_read` mirrors it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneStep {
+    /// Not answered yet (or the IO slot is still busy): hand the slot back;
+    /// the arguments changed when the request was just written.
+    HandBack { args_changed: bool },
+    /// OK: the slot completes DONE with `VYRE_IO_ARG_RESULT` = bytes moved.
+    Done,
+    /// ERROR: the slot completes FAULT `VYRE_FAULT_IO` with
+    /// `VYRE_IO_ARG_RESULT` = errno.
+    Failed,
+    /// Malformed arguments: the slot completes FAULT with this reason.
+    Fault(u32),
+}
+
+/// One claim of an IO_READ slot. A lane never waits inside it: the first
+/// claim writes the request and hands the slot back; later claims hand it
+/// back until the host has answered, then recycle the IO slot and finish.
+pub fn lane_step(state: &[AtomicU32], args: &mut [u32; VYRE_SLOT_MAX_ARGS as usize]) -> LaneStep {
+    let request = request_of(args);
+    let slot = request.slot;
+    let Some(queue) = in_scan_state(state).filter(|q| slot < q.slot_count()) else {
+        return LaneStep::Fault(VYRE_FAULT_BAD_ARGS);
+    };
+    match args[at(VYRE_IO_ARG_PHASE)] {
+        VYRE_IO_PHASE_NEW => {
+            // A busy IO slot (not yet recycled by its last requester) is
+            // waited for by handing back, like an unanswered request.
+            let asked = queue.request(&request).is_ok();
+            if asked {
+                args[at(VYRE_IO_ARG_PHASE)] = VYRE_IO_PHASE_REQUESTED;
+            }
+            LaneStep::HandBack { args_changed: asked }
+        }
+        VYRE_IO_PHASE_REQUESTED => match queue.take_result(slot) {
+            Ok(Some((_, Completion::Ok(bytes)))) => {
+                args[at(VYRE_IO_ARG_RESULT)] = bytes;
+                LaneStep::Done
+            }
+            Ok(Some((_, Completion::Error(errno)))) => {
+                args[at(VYRE_IO_ARG_RESULT)] = errno;
+                LaneStep::Failed
+            }
+            _ => LaneStep::HandBack { args_changed: false },
+        },
+        _ => LaneStep::Fault(VYRE_FAULT_BAD_ARGS),
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::protocol::{snapshot, zeroed_words};
+    use crate::protocol::{live_words, snapshot, zeroed_words};
     use proptest::prelude::*;
 
     fn queue(slots: u32) -> Vec<AtomicU32> {
@@ -298,7 +387,82 @@ mod tests {
         assert_eq!(q.request(&read_request(0, 2)).unwrap_err().kind, ErrorKind::QueueFull);
     }
 
+    /// A scan state with an IO queue of `slots` slots and nothing else.
+    fn state_with_queue(slots: u32) -> Vec<AtomicU32> {
+        let words = zeroed_words(16 + words_for(slots).unwrap());
+        words[at(VYRE_SCAN_HDR_IO_SLOTS)].store(slots, Ordering::Relaxed);
+        words[at(VYRE_SCAN_HDR_OFF_IO)].store(16, Ordering::Relaxed);
+        words
+    }
+
+    fn io_args(slot: u32) -> [u32; VYRE_SLOT_MAX_ARGS as usize] {
+        let mut args = [0; VYRE_SLOT_MAX_ARGS as usize];
+        args[at(VYRE_IO_ARG_SLOT)] = slot;
+        args[at(VYRE_IO_ARG_SRC)] = 3;
+        args[at(VYRE_IO_ARG_BYTE_COUNT)] = 100;
+        args[at(VYRE_IO_ARG_TAG)] = 9;
+        args
+    }
+
+    #[test]
+    fn a_lane_asks_once_hands_back_until_answered_then_recycles() {
+        let state = state_with_queue(2);
+        let mut args = io_args(1);
+        assert_eq!(lane_step(&state, &mut args), LaneStep::HandBack { args_changed: true });
+        assert_eq!(args[at(VYRE_IO_ARG_PHASE)], VYRE_IO_PHASE_REQUESTED);
+        let q = in_scan_state(&state).unwrap();
+        let mut claimed = Vec::new();
+        q.claim_requests(&mut claimed);
+        assert_eq!((claimed[0].slot, claimed[0].src, claimed[0].tag), (1, 3, 9));
+        assert_eq!(lane_step(&state, &mut args), LaneStep::HandBack { args_changed: false }, "CLAIMED: wait");
+        q.complete(1, Completion::Error(5)).unwrap();
+        assert_eq!(lane_step(&state, &mut args), LaneStep::Failed);
+        assert_eq!((args[at(VYRE_IO_ARG_RESULT)], q.state(1).unwrap()), (5, VYRE_IO_EMPTY));
+        // A second requester of a busy slot waits for it.
+        let (mut first, mut second) = (io_args(0), io_args(0));
+        lane_step(&state, &mut first);
+        assert_eq!(lane_step(&state, &mut second), LaneStep::HandBack { args_changed: false });
+        assert_eq!(second[at(VYRE_IO_ARG_PHASE)], VYRE_IO_PHASE_NEW);
+    }
+
+    #[test]
+    fn a_lane_faults_bad_slots_phases_and_missing_queues() {
+        let state = state_with_queue(2);
+        assert_eq!(lane_step(&state, &mut io_args(2)), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+        let mut args = io_args(0);
+        args[at(VYRE_IO_ARG_PHASE)] = 7;
+        assert_eq!(lane_step(&state, &mut args), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+        // A header that places the queue past the buffer's end.
+        state[at(VYRE_SCAN_HDR_OFF_IO)].store(u32::MAX - 3, Ordering::Relaxed);
+        assert_eq!(lane_step(&state, &mut io_args(0)), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+        assert_eq!(lane_step(&zeroed_words(16), &mut io_args(0)), LaneStep::Fault(VYRE_FAULT_BAD_ARGS));
+    }
+
     proptest! {
+        /// The fuzz target's property (fuzz/fuzz_targets/io_queue.rs), in CI.
+        #[test]
+        fn a_lane_step_over_any_words_never_panics_and_a_fault_writes_nothing(
+            words in proptest::collection::vec(any::<u32>(), 0..64),
+            args in proptest::array::uniform12(any::<u32>()),
+            io_slots in 0u32..=2, phase in 0u32..3,
+        ) {
+            let mut words = words;
+            if words.len() >= 16 {
+                words[at(VYRE_SCAN_HDR_IO_SLOTS)] = io_slots;
+                words[at(VYRE_SCAN_HDR_OFF_IO)] = 16;
+            }
+            let state = live_words(&words);
+            let mut stepped = args;
+            stepped[at(VYRE_IO_ARG_SLOT)] %= 3;
+            stepped[at(VYRE_IO_ARG_PHASE)] = phase;
+            let before = stepped;
+            if let LaneStep::Fault(reason) = lane_step(&state, &mut stepped) {
+                prop_assert_eq!(reason, VYRE_FAULT_BAD_ARGS);
+                prop_assert_eq!(snapshot(&state), words);
+                prop_assert_eq!(stepped, before);
+            }
+        }
+
         #[test]
         fn any_request_round_trips_and_any_completion_reaches_the_requester(
             slot in 0u32..VYRE_IO_SLOT_COUNT, src in any::<u32>(), dst in any::<u32>(),

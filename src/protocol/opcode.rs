@@ -85,7 +85,7 @@ pub fn decode_packed(args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Result<Packed
 
 /// Whether `opcode` is a built-in or lies in the tenant opcode space.
 pub fn is_known(opcode: u32) -> bool {
-    matches!(opcode, VYRE_OP_NOP..=VYRE_OP_BATCH_FENCE | VYRE_OP_PRINTF | VYRE_OP_PACKED_SLOT | VYRE_OP_SHUTDOWN)
+    matches!(opcode, VYRE_OP_NOP..=VYRE_OP_IO_READ | VYRE_OP_PRINTF | VYRE_OP_PACKED_SLOT | VYRE_OP_SHUTDOWN)
         || opcode_owner(opcode).is_some()
 }
 
@@ -105,6 +105,11 @@ pub fn check_args(opcode: u32, args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Res
         // Its other arguments are checked against the scan buffers when it runs.
         VYRE_OP_DFA_SCAN if args[10] != 0 || args[11] != 0 => {
             bad("DFA_SCAN arguments 10 and 11 are reserved and must be 0".into())
+        }
+        // Its other arguments are checked against the IO queue when it runs,
+        // and by the host that services the request.
+        VYRE_OP_IO_READ if args[9..].iter().any(|&w| w != 0) => {
+            bad("IO_READ arguments 9 to 11 are reserved and must be 0".into())
         }
         _ if !is_known(opcode) => Err((
             VYRE_FAULT_UNKNOWN_OPCODE,

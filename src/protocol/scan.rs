@@ -42,9 +42,24 @@ impl ScanLayout {
         self.completions() + u64::from(self.job_count) * u64::from(VYRE_SCAN_COMPLETION_WORDS)
     }
 
+    /// IO queue slots: a full queue where there is an arena to read into
+    /// (an engine), none on a bare megakernel.
+    pub fn io_slots(&self) -> u32 {
+        if self.arena_words == 0 {
+            0
+        } else {
+            VYRE_IO_SLOT_COUNT
+        }
+    }
+
+    /// Word offset of the IO queue (zeroed at creation: every slot EMPTY).
+    pub fn io(&self) -> u64 {
+        self.jobs() + u64::from(self.job_count) * u64::from(VYRE_SCAN_JOB_WORDS)
+    }
+
     /// Word offset of the hit records.
     pub fn hits(&self) -> u64 {
-        self.jobs() + u64::from(self.job_count) * u64::from(VYRE_SCAN_JOB_WORDS)
+        self.io() + u64::from(self.io_slots()) * u64::from(VYRE_IO_SLOT_WORDS)
     }
 
     /// Words of the scan-state buffer, or an error when it would not be
@@ -55,10 +70,13 @@ impl ScanLayout {
     /// a record could be overwritten before it is read.
     pub fn state_words(&self) -> Result<u32> {
         if self.job_count != 0 && (!self.job_count.is_power_of_two() || self.job_count < MIN_COMPLETION_RECORDS) {
-            return Err(crate::error::Error::new(crate::error::ErrorKind::Internal, format!(
-                "{} job entries; the scan state needs 0 or a power of two of at least {MIN_COMPLETION_RECORDS}",
-                self.job_count
-            )));
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Internal,
+                format!(
+                    "{} job entries; the scan state needs 0 or a power of two of at least {MIN_COMPLETION_RECORDS}",
+                    self.job_count
+                ),
+            ));
         }
         let total = self.hits() + u64::from(self.hit_records) * u64::from(VYRE_SCAN_HIT_WORDS);
         u32::try_from(total).map_err(|_| {
@@ -85,6 +103,8 @@ impl ScanLayout {
             (VYRE_SCAN_HDR_OFF_COMPLETIONS, self.completions() as u32),
             (VYRE_SCAN_HDR_OFF_JOBS, self.jobs() as u32),
             (VYRE_SCAN_HDR_OFF_HITS, self.hits() as u32),
+            (VYRE_SCAN_HDR_IO_SLOTS, self.io_slots()),
+            (VYRE_SCAN_HDR_OFF_IO, self.io() as u32),
         ] {
             words[at(index)] = value;
         }

@@ -83,6 +83,7 @@ pub fn fault_name(reason: u32) -> &'static str {
         VYRE_FAULT_CANCELLED => "cancelled before it ran",
         VYRE_FAULT_DEVICE_LOST => "device lost",
         VYRE_FAULT_BAD_BATCH => "batch tag names no fence of this tenant",
+        VYRE_FAULT_IO => "the host could not perform the IO request (errno in VYRE_IO_ARG_RESULT)",
         _ => "unknown fault reason",
     }
 }

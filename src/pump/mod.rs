@@ -12,10 +12,13 @@
 //! other streams are read in sequence, the overlap carried from one chunk to
 //! the next on the host.
 
+mod io_service;
 mod space;
 
 use crate::engine::{Completion, Engine, Hit, WorkItem};
 use crate::error::{Error, ErrorKind, Result};
+pub use io_service::VYRE_PUMP_MAX_IO_SOURCES;
+use io_service::{IoService, DEVICE_READ_TAG};
 use io_uring::{opcode, squeue, types, IoUring};
 use space::Space;
 use std::collections::VecDeque;
@@ -270,10 +273,29 @@ pub struct Pump<'e> {
     jobs_in_flight: u32,
     bytes_read: u64,
     completions: Vec<Completion>,
+    /// Device reads: the engine's IO queue (io_service.rs).
+    io: IoService,
 }
 
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Open `path` for blocking reads; the errno on failure. O_NONBLOCK only
+/// while opening: a FIFO must not wait for a writer, but reads block as usual.
+fn open_for_read(path: &CStr) -> std::result::Result<RawFd, i32> {
+    // SAFETY: path is a NUL-terminated string that outlives the call.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK) };
+    // SAFETY: fcntl on a descriptor we just opened (or -1, which fails cleanly).
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, 0) } != 0 {
+        let error = errno();
+        if fd >= 0 {
+            // SAFETY: fd was opened above and is not used after this.
+            unsafe { libc::close(fd) };
+        }
+        return Err(error);
+    }
+    Ok(fd)
 }
 
 impl<'e> Pump<'e> {
@@ -353,6 +375,7 @@ impl<'e> Pump<'e> {
             jobs_in_flight: 0,
             bytes_read: 0,
             completions: Vec::new(),
+            io: IoService::new(),
         })
     }
 
@@ -403,21 +426,13 @@ impl<'e> Pump<'e> {
         user_data: u64,
     ) -> Result<()> {
         self.engine.max_match_len(rule_set_id)?;
-        // O_NONBLOCK: opening a FIFO must not wait for a writer. Reads then
-        // block as usual (the flag is cleared below).
-        // SAFETY: path is a NUL-terminated string that outlives the call.
-        let fd =
-            unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK) };
-        // SAFETY: fcntl on a descriptor we just opened (or -1, which fails cleanly).
-        if fd < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, 0) } != 0 {
-            let status = -errno();
-            if fd >= 0 {
-                // SAFETY: fd was opened above and is not used after this.
-                unsafe { libc::close(fd) };
+        let fd = match open_for_read(path) {
+            Ok(fd) => fd,
+            Err(errno) => {
+                self.host_results.push_back(error_result(user_data, offset, -errno));
+                return Ok(());
             }
-            self.host_results.push_back(error_result(user_data, offset, status));
-            return Ok(());
-        }
+        };
         let submitted = self.submit(fd, true, offset, length, rule_set_id, user_data);
         if submitted.is_err() {
             // SAFETY: the request was refused, so no one else holds fd.
@@ -686,10 +701,16 @@ impl<'e> Pump<'e> {
     fn advance(&mut self) -> Result<()> {
         let reaped: Vec<(u64, i32)> = self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
         for (tag, result) in reaped {
-            if tag != CANCEL_TAG {
+            if tag == CANCEL_TAG {
+                continue;
+            }
+            if tag & DEVICE_READ_TAG != 0 {
+                self.device_read_done(tag, result);
+            } else {
                 self.read_done(Key::from_tag(tag), result)?;
             }
         }
+        self.service_io();
         while let Some(&key) = self.unqueued.front() {
             if !self.enqueue(key) {
                 break;
@@ -972,13 +993,15 @@ impl Drop for Pump<'_> {
     /// the pump's scan jobs (bounded: the share is free for reuse when
     /// destroy returns) and close the files the pump opened.
     fn drop(&mut self) {
-        let reading = self.chunks.keys_where(|c| c.state == ChunkState::Reading);
+        let mut reading: Vec<u64> =
+            self.chunks.keys_where(|c| c.state == ChunkState::Reading).into_iter().map(Key::tag).collect();
+        reading.extend(self.io.tags_in_flight());
         let mut pending = reading.len();
         let mut cancelled = false;
         while pending > 0 {
             if !cancelled {
-                for &key in &reading {
-                    let cancel = opcode::AsyncCancel::new(key.tag()).build().user_data(CANCEL_TAG);
+                for &tag in &reading {
+                    let cancel = opcode::AsyncCancel::new(tag).build().user_data(CANCEL_TAG);
                     // A full ring is submitted and retried; a cancel that still
                     // finds no room is simply not sent (the read ends by itself).
                     self.push(&cancel);
@@ -987,9 +1010,10 @@ impl Drop for Pump<'_> {
             }
             let _ = self.wait_for_reads(Duration::from_millis(100));
             let reaped: Vec<u64> = self.ring.completion().map(|cqe| cqe.user_data()).collect();
-            pending -= reaped.iter().filter(|&&tag| tag != CANCEL_TAG && reading.contains(&Key::from_tag(tag))).count();
+            pending -= reaped.iter().filter(|&&tag| tag != CANCEL_TAG && reading.contains(&tag)).count();
             self.reads_in_flight = pending as u32;
         }
+        self.close_io();
         let deadline = Instant::now() + DESTROY_PATIENCE;
         let mut hits = vec![Hit::default(); self.engine.info().max_hits_per_job as usize];
         let mut completions = vec![Completion::default(); 64];

@@ -8,6 +8,7 @@
 use crate::protocol::abi::*;
 use crate::protocol::control::{metric_of, opcode_owner, tenant_may_alias, Control, Window};
 use crate::protocol::debug_log::DebugLog;
+use crate::protocol::io_queue::{self, LaneStep};
 use crate::protocol::opcode::{check_args, decode_packed};
 use crate::protocol::scan::{self, Part, ScanBuffers, Step};
 use crate::protocol::slot::{Claimed, Outcome, Payload, Ring};
@@ -34,8 +35,12 @@ enum Exec {
     Fault(u32),
     /// Not runnable yet (a fence whose batch is unfinished): hand it back.
     Retry,
-    /// A DFA_SCAN part ran out of budget: store its progress, hand it back.
-    Continue(Part),
+    /// A DFA_SCAN part ran out of budget, or an IO_READ waits for the
+    /// host: store these arguments (its progress), hand it back.
+    Continue([u32; VYRE_SLOT_MAX_ARGS as usize]),
+    /// An IO_READ finished: store these arguments (its result), then
+    /// complete it DONE (`Ok`, with a metric) or FAULT (`Err`, a reason).
+    Answered([u32; VYRE_SLOT_MAX_ARGS as usize], Result<u32, u32>),
 }
 
 /// A data operation with every index already resolved inside the window.
@@ -60,13 +65,20 @@ pub fn serve(ctx: &Context, claimed: &Claimed) -> bool {
                 ctx.ring.unclaim(claimed);
                 return false;
             }
-            Exec::Continue(part) => {
-                ctx.ring.store_args(claimed.slot, &part.to_args());
+            Exec::Continue(args) => {
+                ctx.ring.store_args(claimed.slot, &args);
                 ctx.ring.unclaim(claimed);
                 return false;
             }
             Exec::Done(metric) => (Some(metric), Outcome::Done, fence_counter),
             Exec::Fault(reason) => (None, Outcome::Fault(reason), fence_counter),
+            Exec::Answered(args, result) => {
+                ctx.ring.store_args(claimed.slot, &args);
+                match result {
+                    Ok(metric) => (Some(metric), Outcome::Done, fence_counter),
+                    Err(reason) => (None, Outcome::Fault(reason), fence_counter),
+                }
+            }
         },
     };
     let (metric, outcome, fence_counter) = outcome;
@@ -126,10 +138,12 @@ fn execute(ctx: &Context, payload: &Payload) -> Exec {
             let mut part = Part::from_args(args);
             match scan::walk(&ctx.scan, &mut part, SCAN_CLAIM_BUDGET) {
                 Step::Finished => Exec::Done(VYRE_METRIC_DFA_SCAN),
-                Step::Continue => Exec::Continue(part),
+                Step::Continue => Exec::Continue(part.to_args()),
                 Step::Fault(reason) => Exec::Fault(reason),
             }
         }
+        VYRE_OP_IO_READ if payload.tenant != 0 => Exec::Fault(VYRE_FAULT_OPCODE_NOT_ALLOWED),
+        VYRE_OP_IO_READ => io_read(ctx, args),
         VYRE_OP_SHUTDOWN if payload.tenant != 0 => Exec::Fault(VYRE_FAULT_OPCODE_NOT_ALLOWED),
         VYRE_OP_SHUTDOWN => {
             ctx.control.request_shutdown();
@@ -143,6 +157,18 @@ fn execute(ctx: &Context, payload: &Payload) -> Exec {
             }
             Err(reason) => Exec::Fault(reason),
         },
+    }
+}
+
+/// One claim of an IO_READ (`io_queue::lane_step` is the specification).
+fn io_read(ctx: &Context, args: &[u32; VYRE_SLOT_MAX_ARGS as usize]) -> Exec {
+    let mut args = *args;
+    match io_queue::lane_step(ctx.scan.state, &mut args) {
+        LaneStep::HandBack { args_changed: true } => Exec::Continue(args),
+        LaneStep::HandBack { args_changed: false } => Exec::Retry,
+        LaneStep::Done => Exec::Answered(args, Ok(VYRE_METRIC_IO_READ)),
+        LaneStep::Failed => Exec::Answered(args, Err(VYRE_FAULT_IO)),
+        LaneStep::Fault(reason) => Exec::Fault(reason),
     }
 }
 
