@@ -7,6 +7,7 @@ pub mod device;
 pub mod engine;
 pub mod megakernel;
 pub mod pump;
+pub mod pump_megakernel;
 pub mod rules;
 pub mod status;
 pub mod version;

@@ -55,10 +55,13 @@ impl ScanLayout {
     /// a record could be overwritten before it is read.
     pub fn state_words(&self) -> Result<u32> {
         if self.job_count != 0 && (!self.job_count.is_power_of_two() || self.job_count < MIN_COMPLETION_RECORDS) {
-            return Err(crate::error::Error::new(crate::error::ErrorKind::Internal, format!(
-                "{} job entries; the scan state needs 0 or a power of two of at least {MIN_COMPLETION_RECORDS}",
-                self.job_count
-            )));
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Internal,
+                format!(
+                    "{} job entries; the scan state needs 0 or a power of two of at least {MIN_COMPLETION_RECORDS}",
+                    self.job_count
+                ),
+            ));
         }
         let total = self.hits() + u64::from(self.hit_records) * u64::from(VYRE_SCAN_HIT_WORDS);
         u32::try_from(total).map_err(|_| {
