@@ -666,7 +666,16 @@ mod megakernel_feed {
         let got: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let mut expected = bytes.to_vec();
         expected.resize(got.len(), 0);
-        assert!(got == expected, "{what} on {:?}: mirror {k} differs from the file", mk.backend());
+        let differ: Vec<usize> = (0..got.len()).filter(|&i| got[i] != expected[i]).collect();
+        assert!(
+            differ.is_empty(),
+            "{what} on {:?}: mirror {k} differs from the file in {} bytes, the first at {:?}: {:?}, not {:?}",
+            mk.backend(),
+            differ.len(),
+            differ.first(),
+            differ.first().map(|&i| &got[i..(i + 16).min(got.len())]),
+            differ.first().map(|&i| &expected[i..(i + 16).min(got.len())]),
+        );
     }
 
     /// Every result of a request that faulted nothing is OK and its ranges tile it.
