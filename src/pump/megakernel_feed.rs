@@ -8,8 +8,8 @@
 //! result. The reading, chunking and tagging are the pump's own (`mod.rs`);
 //! this file only publishes slots and collects their outcomes.
 
+use super::VYRE_PUMP_RESULT_LAST;
 use super::{share_of, Consumer, Key, Pump, PumpOptions, PumpResult, DEFAULT_CHUNK_BYTES, MIN_CHUNK_BYTES};
-use super::{ChunkState, VYRE_PUMP_RESULT_LAST};
 use crate::error::{Error, ErrorKind, Result};
 use crate::megakernel::{fault_error, Megakernel, Ticket};
 use crate::protocol::abi::{VYRE_FAULT_NONE, VYRE_OP_BATCH_FENCE, VYRE_OP_SHUTDOWN, VYRE_SLOT_MAX_ARGS};
@@ -232,21 +232,12 @@ impl<'m> Pump<'m> {
         for (arg, &fill) in args.iter_mut().zip(&template.fill) {
             *arg = arg.wrapping_add(values[usize::from(fill)]);
         }
-        match feed.mk.publish(template.opcode, template.tenant, &args[..template.arg_count as usize]) {
-            Ok(ticket) => {
-                feed.published.push((key, ticket));
-                self.chunks.get(key).expect("a live chunk").state = ChunkState::Scanning;
-                self.jobs_in_flight += 1;
-                true
-            }
-            Err(e) if e.kind == ErrorKind::QueueFull => false,
-            Err(e) => {
-                // Shut down, device lost, or a slot the megakernel refuses
-                // (such as a MEMCPY longer than it allows): the request ends.
-                self.fail_chunk(key, e.kind.code(), file_pos);
-                true
-            }
-        }
+        // A refusal other than a full ring (shut down, device lost, a slot
+        // the megakernel refuses, such as a MEMCPY longer than it allows)
+        // ends the request.
+        let taken = feed.mk.publish(template.opcode, template.tenant, &args[..template.arg_count as usize]);
+        let taken = taken.map(|ticket| feed.published.push((key, ticket)));
+        self.handed_over(key, taken, file_pos)
     }
 
     /// Results for published slots that are final, up to `results.len()`.

@@ -849,7 +849,15 @@ impl<'e> Pump<'e> {
             flags: 0,
             user_data: VYRE_PUMP_JOB_TAG | key.tag(),
         };
-        match engine.enqueue(&item) {
+        let taken = engine.enqueue(&item);
+        self.handed_over(key, taken, file_pos)
+    }
+
+    /// Settle a chunk its consumer was asked to take (a job enqueued, a
+    /// slot published): false if the consumer's queue was full; any other
+    /// refusal ends the request.
+    fn handed_over(&mut self, key: Key, taken: Result<()>, file_pos: u64) -> bool {
+        match taken {
             Ok(()) => {
                 self.chunks.get(key).expect("a live chunk").state = ChunkState::Scanning;
                 self.jobs_in_flight += 1;
