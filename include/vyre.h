@@ -1244,6 +1244,48 @@
 #define VYRE_PUMP_MAX_IO_SOURCES 1024
 
 /**
+ * Template `fill` value: the argument is sent as the template gives it.
+ */
+#define VYRE_PUMP_ARG_KEEP 0
+
+/**
+ * Add the index of the chunk's first observable, relative to the
+ * template tenant's window (read when the slot is published).
+ */
+#define VYRE_PUMP_ARG_WORD 1
+
+/**
+ * Add the observables the chunk spans: its bytes rounded up to whole words.
+ */
+#define VYRE_PUMP_ARG_WORDS 2
+
+/**
+ * Add the chunk's length in bytes.
+ */
+#define VYRE_PUMP_ARG_BYTES 3
+
+/**
+ * Add the low 32 bits of the file offset of the chunk's first byte.
+ */
+#define VYRE_PUMP_ARG_OFFSET_LO 4
+
+/**
+ * Add the high 32 bits of the file offset of the chunk's first byte.
+ */
+#define VYRE_PUMP_ARG_OFFSET_HI 5
+
+/**
+ * Add `(chunk's file offset - request's offset) / 4` (low 32 bits): where
+ * the chunk's words belong in a copy of the request's bytes.
+ */
+#define VYRE_PUMP_ARG_REQUEST_WORD 6
+
+/**
+ * Most slot templates one megakernel pump holds.
+ */
+#define VYRE_PUMP_MAX_TEMPLATES 256
+
+/**
  * Most patterns in one rule set.
  */
 #define VYRE_RULE_SET_MAX_PATTERNS 65536
@@ -1758,9 +1800,11 @@ typedef struct vyre_pump_result {
      */
     uint32_t flags;
     /**
-     * Reserved (0).
+     * Megakernel pumps: the chunk's slot's `VYRE_FAULT_*` reason when it
+     * faulted (`status` `VYRE_E_SLOT_FAULT`, `VYRE_E_CANCELLED` or
+     * `VYRE_E_DEVICE_LOST`); otherwise 0.
      */
-    uint32_t reserved;
+    uint32_t fault_reason;
 } vyre_pump_result;
 
 /**
@@ -1786,7 +1830,8 @@ typedef struct vyre_pump_info {
     uint64_t requests_in_flight;
     uint64_t reads_in_flight;
     /**
-     * The pump's scan jobs on the engine.
+     * The pump's scan jobs on the engine (a megakernel pump: its slots
+     * published and not yet final).
      */
     uint64_t jobs_in_flight;
     /**
@@ -1794,6 +1839,33 @@ typedef struct vyre_pump_info {
      */
     uint64_t bytes_read;
 } vyre_pump_info;
+
+/**
+ * The slot a megakernel pump publishes for each chunk it has read: the
+ * template's opcode, tenant and first `arg_count` arguments, where
+ * `args[i]` becomes `args[i] + value` (wrapping at 2^32) with the value
+ * that `fill[i]` (`VYRE_PUMP_ARG_*`) names; `VYRE_PUMP_ARG_KEEP` sends
+ * `args[i]` unchanged. A submit's `rule_set_id` names the template (an
+ * index into the array given to `vyre_pump_create_for_megakernel`).
+ */
+typedef struct vyre_pump_slot_template {
+    /**
+     * `VYRE_OP_*` or a tenant opcode registered for `tenant`; not
+     * `VYRE_OP_BATCH_FENCE` or `VYRE_OP_SHUTDOWN`.
+     */
+    uint32_t opcode;
+    uint32_t tenant;
+    /**
+     * Arguments sent, 0..=`VYRE_SLOT_MAX_ARGS`.
+     */
+    uint32_t arg_count;
+    uint32_t args[12];
+    /**
+     * Per argument, a `VYRE_PUMP_ARG_*`: what of the chunk is added to it.
+     * Must be `VYRE_PUMP_ARG_KEEP` from `arg_count` on.
+     */
+    uint8_t fill[12];
+} vyre_pump_slot_template;
 
 /**
  * Options for `vyre_rule_set_compile`. Initialise with
@@ -2374,14 +2446,15 @@ void vyre_pump_destroy(struct vyre_pump *pump);
 /**
  * Scan `length` bytes of the open file `fd` from `offset` (or
  * `VYRE_PUMP_TO_EOF`: to its end; a regular file is read up to its size
- * now) with rule set `rule_set_id`; results carry `user_data`. The pump
+ * now) with rule set `rule_set_id` (a megakernel pump: with slot template
+ * `rule_set_id`); results carry `user_data`. The pump
  * does not close `fd`: keep it open until the request's last result.
  * Pipes, FIFOs and sockets are read from where they stand (`offset` 0).
  *
  * `VYRE_OK`: accepted; results follow (a file error, such as `-EBADF`, is
  * the request's last result). `VYRE_E_QUEUE_FULL`: no room in the ring or
  * the arena share now; drain, then retry. `VYRE_E_NOT_FOUND`: no such rule
- * set. `VYRE_E_OUT_OF_RANGE`: the file must be split but its rule set's
+ * set (or template). `VYRE_E_OUT_OF_RANGE`: the file must be split but its rule set's
  * matches are unbounded (or longer than a chunk).
  *
  * # Safety
@@ -2479,6 +2552,38 @@ vyre_status vyre_pump_register_path(struct vyre_pump *pump,
                                     uint64_t arena_offset,
                                     uint64_t arena_bytes,
                                     uint32_t *out_source);
+
+/**
+ * Create a pump that reads files into observables of the bare megakernel
+ * `mk` and, as each chunk's read completes, publishes one slot made from
+ * `templates[rule_set_id]` (the submit's `rule_set_id` names the
+ * template). `opts` may be NULL for all defaults.
+ *
+ * The pump's share is the observables seen as bytes (observable `i` is
+ * bytes `4i..4i + 4`, little-endian): `arena_offset` and `arena_bytes` of
+ * `opts` (0 = to the last observable) and `chunk_bytes` (0 = a quarter of
+ * the share, at most 4 MiB) must be multiples of 4. A chunk starts on an
+ * observable; the bytes after its end up to its last observable's end read
+ * 0. Its slot's result (`vyre_pump_drain`) has `status` `VYRE_OK` when the
+ * slot completed DONE, or the slot's fault status with `fault_reason`; the
+ * chunk's observables are reused only once the slot is final.
+ *
+ * Each template is checked as `vyre_megakernel_publish` would check it,
+ * and the share must lie inside its tenant's window when it uses
+ * `VYRE_PUMP_ARG_WORD`: `VYRE_E_INVALID_ARGUMENT`, `VYRE_E_OUT_OF_RANGE`
+ * otherwise. `VYRE_E_UNSUPPORTED` when io_uring is not available. Several
+ * pumps may feed one megakernel, on shares that do not overlap.
+ *
+ * # Safety
+ * `mk` must be a live handle that outlives the pump (destroy the pump
+ * first); `opts`, if not NULL, must point to `opts->struct_size` readable
+ * bytes; `templates` to `template_count` templates; `out` writable.
+ */
+vyre_status vyre_pump_create_for_megakernel(struct vyre_megakernel *mk,
+                                            const struct vyre_pump_options *opts,
+                                            const struct vyre_pump_slot_template *templates,
+                                            size_t template_count,
+                                            struct vyre_pump **out);
 
 /**
  * Fill `opts` with the defaults (and `struct_size`): no flags.

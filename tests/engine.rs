@@ -227,7 +227,8 @@ fn disable_mode_dispatches_per_batch_with_the_same_results() {
 fn an_arena_size_near_u64_max_is_refused_with_its_own_value() {
     // Rounding it up to whole words used to overflow (a panic in debug
     // builds, a refusal of "arena_bytes 0" in release).
-    let options = EngineOptions { backend: BackendChoice::Reference, arena_bytes: u64::MAX - 3, ..EngineOptions::default() };
+    let options =
+        EngineOptions { backend: BackendChoice::Reference, arena_bytes: u64::MAX - 3, ..EngineOptions::default() };
     let error = Engine::create(&options).err().expect("refused");
     assert_eq!(error.kind, ErrorKind::InvalidArgument);
     assert!(error.message.contains(&(u64::MAX - 3).to_string()), "{}", error.message);

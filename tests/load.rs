@@ -98,8 +98,8 @@ impl Load<'_> {
 /// `threads` producers of `per_thread` items of `job_len` bytes each, on
 /// every backend.
 fn run(threads: u64, per_thread: u64, job_len: u64, options: EngineOptions) {
-    let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..]), Pattern::literal(&b"bca"[..])], &Default::default())
-        .unwrap();
+    let rs =
+        RuleSet::compile(&[Pattern::literal(&b"ab"[..]), Pattern::literal(&b"bca"[..])], &Default::default()).unwrap();
     for engine in engines(EngineOptions { arena_bytes: INPUTS * job_len, ..options }) {
         let rule_set = engine.load_rule_set(&rs).unwrap();
         let mut rng = Rng(3);

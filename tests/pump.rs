@@ -606,3 +606,310 @@ fn a_chunk_with_too_many_matches_reports_truncation_and_the_request_still_ends()
         assert_eq!(lengths, bytes.len() as u64, "the chunks still tile the file");
     }
 }
+
+/// The pump feeding a bare megakernel (docs/PUMP.md, "Feeding a bare
+/// megakernel"): chunks land in observables, and each chunk's slot copies
+/// its words to where they belong in a mirror of its file, so reading the
+/// mirror back proves every byte arrived, checked against the file itself.
+mod megakernel_feed {
+    use super::*;
+    use vyre::megakernel::{Megakernel, Options};
+    use vyre::protocol::abi::VYRE_OP_STORE_U32;
+    use vyre::protocol::abi::{VYRE_FAULT_OUT_OF_WINDOW, VYRE_OP_BATCH_FENCE, VYRE_OP_MEMCPY, VYRE_OP_NOP};
+    use vyre::pump::{SlotTemplate, VYRE_PUMP_ARG_KEEP, VYRE_PUMP_ARG_REQUEST_WORD, VYRE_PUMP_ARG_WORD};
+    use vyre::pump::{VYRE_PUMP_ARG_BYTES, VYRE_PUMP_ARG_WORDS};
+
+    /// Observables 0..SHARE_WORDS are the pump's; mirror `k` (one per
+    /// template) is MIRROR_WORDS words from `SHARE_WORDS + k * MIRROR_WORDS`.
+    const SHARE_WORDS: u32 = 4096;
+    const MIRROR_WORDS: u32 = 2048;
+    const MIRRORS: u32 = 6;
+    const CHUNK: u64 = 1024;
+
+    /// Both backends, as `common::engines` does for engines.
+    fn megakernels(options: Options) -> Vec<Megakernel> {
+        let mut out = vec![Megakernel::create(&Options { backend: BackendChoice::Reference, ..options }).unwrap()];
+        match Megakernel::create(&Options { backend: BackendChoice::Vulkan, ..options }) {
+            Ok(mk) => out.push(mk),
+            Err(e) if e.kind == ErrorKind::Unsupported => eprintln!("Vulkan skipped: {e}"),
+            Err(e) => panic!("Vulkan megakernel: {e}"),
+        }
+        out
+    }
+
+    fn mk_options() -> Options {
+        Options { observable_count: SHARE_WORDS + MIRRORS * MIRROR_WORDS, ..Options::default() }
+    }
+
+    fn share(chunk_bytes: u64) -> PumpOptions {
+        PumpOptions { chunk_bytes, queue_depth: 16, arena_bytes: u64::from(SHARE_WORDS) * 4, ..PumpOptions::default() }
+    }
+
+    /// MEMCPY(chunk's words → mirror `k` at the chunk's place in its request).
+    fn mirror(k: u32) -> SlotTemplate {
+        let mut fill = [VYRE_PUMP_ARG_KEEP; 12];
+        fill[..3].copy_from_slice(&[VYRE_PUMP_ARG_WORD, VYRE_PUMP_ARG_REQUEST_WORD, VYRE_PUMP_ARG_WORDS]);
+        let mut args = [0; 12];
+        args[1] = SHARE_WORDS + k * MIRROR_WORDS;
+        SlotTemplate { opcode: VYRE_OP_MEMCPY, tenant: 0, arg_count: 3, args, fill }
+    }
+
+    fn mirrors() -> Vec<SlotTemplate> {
+        (0..MIRRORS).map(mirror).collect()
+    }
+
+    /// Mirror `k` must hold `bytes` (little-endian words, the last one
+    /// padded with zeros) and nothing after them.
+    fn assert_mirrored(mk: &Megakernel, k: u32, bytes: &[u8], what: &str) {
+        let mut words = vec![0u32; MIRROR_WORDS as usize];
+        mk.read_observables(SHARE_WORDS + k * MIRROR_WORDS, &mut words).unwrap();
+        let got: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut expected = bytes.to_vec();
+        expected.resize(got.len(), 0);
+        let differ: Vec<usize> = (0..got.len()).filter(|&i| got[i] != expected[i]).collect();
+        assert!(
+            differ.is_empty(),
+            "{what} on {:?}: mirror {k} differs from the file in {} bytes, the first at {:?}: {:?}, not {:?}",
+            mk.backend(),
+            differ.len(),
+            differ.first(),
+            differ.first().map(|&i| &got[i..(i + 16).min(got.len())]),
+            differ.first().map(|&i| &expected[i..(i + 16).min(got.len())]),
+        );
+    }
+
+    /// Every result of a request that faulted nothing is OK and its ranges tile it.
+    fn assert_done(outcome: &Outcome, len: usize, what: &str) {
+        assert!(outcome.results.iter().all(|r| r.status == 0 && r.fault_reason == 0), "{what}: {:?}", outcome.results);
+        assert_eq!(outcome.covered(0), len as u64, "{what}");
+    }
+
+    #[test]
+    fn files_of_several_sizes_land_in_observables_and_their_slots_see_every_byte() {
+        let dir = TempDir::new("mk-sizes");
+        let mut rng = Rng(21);
+        let sizes = [1usize, 3, 1024, 1025, 4097, 8192];
+        let files: Vec<(PathBuf, Vec<u8>)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| {
+                let bytes = rng.bytes(len, ALPHABET);
+                (dir.file(&format!("f{i}"), &bytes), bytes)
+            })
+            .collect();
+        let empty = dir.file("empty", b"");
+        for mk in megakernels(mk_options()) {
+            let mut pump = Pump::create_for_megakernel(&mk, &share(CHUNK), &mirrors()).unwrap();
+            let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+            let handles: Vec<std::fs::File> = files.iter().map(|(p, _)| std::fs::File::open(p).unwrap()).collect();
+            for (i, file) in handles.iter().enumerate() {
+                submit_retrying(&mut pump, &mut outcomes, &mut pending, |pump| {
+                    if i % 2 == 0 {
+                        pump.submit_fd(file.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, i as u32, i as u64)
+                    } else {
+                        pump.submit_path(&c_path(&files[i].0), 0, VYRE_PUMP_TO_EOF, i as u32, i as u64)
+                    }
+                });
+            }
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_path(&c_path(&empty), 0, VYRE_PUMP_TO_EOF, 0, 99)
+            });
+            drain_all(&mut pump, pending, &mut outcomes);
+            for (i, (_, bytes)) in files.iter().enumerate() {
+                let what = format!("file {i} ({} bytes)", bytes.len());
+                assert_done(&outcomes[&(i as u64)], bytes.len(), &what);
+                assert_eq!(outcomes[&(i as u64)].results.len(), bytes.len().div_ceil(CHUNK as usize), "{what}");
+                assert_mirrored(&mk, i as u32, bytes, &what);
+            }
+            assert_eq!(outcomes[&99].results.len(), 1, "an empty file publishes nothing and ends once");
+            assert_eq!(mk.stats().done as usize, files.iter().map(|f| f.1.len().div_ceil(CHUNK as usize)).sum());
+            assert_eq!(pump.info().requests, 0);
+        }
+    }
+
+    /// A pipe fed in pieces while regular files behind it finish first; the
+    /// slots of both are matched to their requests by tag, not by order.
+    #[test]
+    fn a_pipe_and_files_complete_out_of_order_each_into_its_own_mirror() {
+        let dir = TempDir::new("mk-pipe");
+        let stream = Rng(22).bytes(7000, ALPHABET);
+        let file_bytes = Rng(23).bytes(3000, ALPHABET);
+        let file = c_path(&dir.file("plain", &file_bytes));
+        for mk in megakernels(mk_options()) {
+            let mut pump = Pump::create_for_megakernel(&mk, &share(CHUNK), &mirrors()).unwrap();
+            let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+            let (reader, mut writer) = pipe();
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_fd(reader.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, 0, 0)
+            });
+            writer.write_all(&stream[..1500]).unwrap();
+            for k in 1..4u32 {
+                submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                    p.submit_path(&file, 0, VYRE_PUMP_TO_EOF, k, u64::from(k))
+                });
+            }
+            pending -= drain_all(&mut pump, 3, &mut outcomes);
+            assert!(outcomes.get(&0).map_or(true, |o| o.last().flags & VYRE_PUMP_RESULT_LAST == 0));
+            let rest = stream[1500..].to_vec();
+            let feeder = std::thread::spawn(move || {
+                for piece in rest.chunks(333) {
+                    writer.write_all(piece).unwrap();
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            });
+            drain_all(&mut pump, pending, &mut outcomes);
+            feeder.join().unwrap();
+            assert_done(&outcomes[&0], stream.len(), "the pipe");
+            assert_mirrored(&mk, 0, &stream, "the pipe");
+            for k in 1..4u32 {
+                assert_done(&outcomes[&u64::from(k)], file_bytes.len(), "a file");
+                assert_mirrored(&mk, k, &file_bytes, "a file");
+            }
+        }
+    }
+
+    /// A closed descriptor and a missing path end their own requests with
+    /// their errno; a slot that faults reports FAULT with its reason for its
+    /// own request; the good request among them is mirrored exactly.
+    #[test]
+    fn errors_and_faulting_slots_end_only_their_own_request() {
+        let dir = TempDir::new("mk-errors");
+        let good = Rng(24).bytes(5000, ALPHABET);
+        let good_path = c_path(&dir.file("good", &good));
+        let missing = c_path(&dir.0.join("missing"));
+        // STORE_U32 far outside tenant 0's window: every slot faults.
+        let mut outside =
+            SlotTemplate { opcode: VYRE_OP_STORE_U32, tenant: 0, arg_count: 2, ..SlotTemplate::default() };
+        outside.args[0] = 1 << 30;
+        outside.fill[1] = VYRE_PUMP_ARG_BYTES;
+        for mk in megakernels(mk_options()) {
+            let mut pump = Pump::create_for_megakernel(&mk, &share(CHUNK), &[mirror(0), outside]).unwrap();
+            let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+            let submits: [&Submit; 4] = [
+                &|p| p.submit_fd(NEVER_OPEN_FD, 0, VYRE_PUMP_TO_EOF, 0, 10),
+                &|p| p.submit_path(&missing, 0, VYRE_PUMP_TO_EOF, 0, 11),
+                &|p| p.submit_path(&good_path, 0, VYRE_PUMP_TO_EOF, 1, 12),
+                &|p| p.submit_path(&good_path, 0, VYRE_PUMP_TO_EOF, 0, 13),
+            ];
+            for submit in submits {
+                submit_retrying(&mut pump, &mut outcomes, &mut pending, submit);
+            }
+            drain_all(&mut pump, pending, &mut outcomes);
+            assert_eq!((outcomes[&10].status(), outcomes[&10].results.len()), (-libc::EBADF, 1));
+            assert_eq!((outcomes[&11].status(), outcomes[&11].results.len()), (-libc::ENOENT, 1));
+            let faulted = &outcomes[&12];
+            assert_eq!(faulted.results.len(), good.len().div_ceil(CHUNK as usize), "one result per chunk");
+            for r in &faulted.results {
+                assert_eq!((r.status, r.fault_reason), (ErrorKind::SlotFault.code(), VYRE_FAULT_OUT_OF_WINDOW));
+            }
+            assert_done(&outcomes[&13], good.len(), "the good file");
+            assert_mirrored(&mk, 0, &good, "the good file");
+        }
+    }
+
+    /// A ring of 2 slots and a share of 4 chunks: slots wait for room
+    /// (published on later drains), submits are refused until drained, and
+    /// every byte still arrives.
+    #[test]
+    fn a_small_ring_and_share_are_backpressure_not_errors() {
+        let dir = TempDir::new("mk-small");
+        let bytes = Rng(25).bytes(8192, ALPHABET);
+        let path = c_path(&dir.file("f", &bytes));
+        for mk in megakernels(Options { slot_count: 2, worker_count: 1, ..mk_options() }) {
+            let options = PumpOptions { arena_bytes: 4 * CHUNK, ..share(CHUNK) };
+            let mut pump = Pump::create_for_megakernel(&mk, &options, &mirrors()).unwrap();
+            let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+            let mut refused = 0;
+            for k in 0..MIRRORS {
+                while let Err(e) = pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, k, u64::from(k)) {
+                    assert_eq!(e.kind, ErrorKind::QueueFull, "{e}");
+                    refused += 1;
+                    pending -= drain_all(&mut pump, 1, &mut outcomes);
+                }
+                pending += 1;
+            }
+            drain_all(&mut pump, pending, &mut outcomes);
+            assert!(refused > 0, "a share of 4 chunks cannot take 6 files of 8 at once");
+            for k in 0..MIRRORS {
+                assert_done(&outcomes[&u64::from(k)], bytes.len(), "a file");
+                assert_mirrored(&mk, k, &bytes, "a file");
+            }
+        }
+    }
+
+    /// Destroy with a read parked on a silent pipe and slots in flight
+    /// returns; every slot it published is final, and the megakernel and
+    /// the share serve a new pump.
+    #[test]
+    fn destroy_with_work_in_flight_leaves_every_slot_final() {
+        let dir = TempDir::new("mk-destroy");
+        let bytes = Rng(26).bytes(16_000, ALPHABET);
+        let path = c_path(&dir.file("f", &bytes));
+        for mk in megakernels(mk_options()) {
+            let (reader, _writer) = pipe();
+            let mut pump = Pump::create_for_megakernel(&mk, &share(CHUNK), &mirrors()).unwrap();
+            pump.submit_fd(reader.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, 0, 0).unwrap();
+            pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, 1, 1).unwrap();
+            let mut results = vec![PumpResult::default(); 2];
+            let _ = pump.drain(&mut results, &mut [], Duration::ZERO);
+            drop(pump);
+            let published = mk.stats().published;
+            mk.wait_idle(Duration::ZERO).unwrap();
+            assert_eq!(u64::from(mk.stats().done), published, "every published slot ran to DONE");
+            let ticket = mk.publish(VYRE_OP_NOP, 0, &[]).unwrap();
+            mk.wait(ticket, LONG).unwrap();
+            let mut pump = Pump::create_for_megakernel(&mk, &share(CHUNK), &mirrors()).unwrap();
+            let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| p.submit_path(&path, 0, 8192, 2, 2));
+            drain_all(&mut pump, pending, &mut outcomes);
+            assert_done(&outcomes[&2], 8192, "after destroy");
+            assert_mirrored(&mk, 2, &bytes[..8192], "after destroy");
+        }
+    }
+
+    /// Everything create and submit refuse, each with its status.
+    #[test]
+    fn shares_and_templates_it_cannot_serve_are_refused() {
+        let mk = Megakernel::create(&Options { backend: BackendChoice::Reference, tenant_count: 2, ..mk_options() })
+            .unwrap();
+        let create = |options: PumpOptions, templates: &[SlotTemplate]| {
+            Pump::create_for_megakernel(&mk, &options, templates).map(|_| ()).unwrap_err().kind
+        };
+        let observables_bytes = u64::from(mk_options().observable_count) * 4;
+        for (options, kind) in [
+            (PumpOptions { arena_offset: 2, ..share(CHUNK) }, ErrorKind::InvalidArgument),
+            (PumpOptions { arena_bytes: 4098, ..share(CHUNK) }, ErrorKind::InvalidArgument),
+            (PumpOptions { chunk_bytes: 1022, ..share(0) }, ErrorKind::InvalidArgument),
+            (PumpOptions { arena_offset: observables_bytes, ..share(CHUNK) }, ErrorKind::OutOfRange),
+            (PumpOptions { arena_offset: 4, arena_bytes: observables_bytes, ..share(CHUNK) }, ErrorKind::OutOfRange),
+            (PumpOptions { chunk_bytes: 8, ..share(0) }, ErrorKind::InvalidArgument),
+        ] {
+            assert_eq!(create(options, &[mirror(0)]), kind, "{options:?}");
+        }
+        let bad = |edit: &dyn Fn(&mut SlotTemplate)| {
+            let mut t = mirror(0);
+            edit(&mut t);
+            t
+        };
+        // Tenant 1's window is the upper half of the observables: the share is not in it.
+        for (template, kind) in [
+            (bad(&|t| t.arg_count = 13), ErrorKind::InvalidArgument),
+            (bad(&|t| t.fill[0] = VYRE_PUMP_ARG_REQUEST_WORD + 1), ErrorKind::InvalidArgument),
+            (bad(&|t| t.fill[5] = VYRE_PUMP_ARG_BYTES), ErrorKind::InvalidArgument),
+            (bad(&|t| t.opcode = VYRE_OP_BATCH_FENCE), ErrorKind::InvalidArgument),
+            (bad(&|t| t.opcode = 0x1234), ErrorKind::InvalidArgument),
+            (bad(&|t| t.tenant = 2), ErrorKind::OutOfRange),
+            (bad(&|t| t.tenant = 1), ErrorKind::OutOfRange),
+        ] {
+            assert_eq!(create(share(CHUNK), &[mirror(1), template]), kind, "{template:?}");
+        }
+        assert_eq!(create(share(CHUNK), &[]), ErrorKind::InvalidArgument);
+        assert_eq!(create(share(CHUNK), &vec![mirror(0); 257]), ErrorKind::InvalidArgument);
+        let mut pump = Pump::create_for_megakernel(&mk, &share(CHUNK), &mirrors()).unwrap();
+        let dir = TempDir::new("mk-refused");
+        let path = c_path(&dir.file("f", b"abc"));
+        assert_eq!(pump.submit_path(&path, 0, VYRE_PUMP_TO_EOF, MIRRORS, 0).unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(pump.submit_fd(-1, 0, VYRE_PUMP_TO_EOF, 0, 0).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(pump.info().requests, 0, "nothing was accepted");
+    }
+}

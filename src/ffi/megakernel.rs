@@ -15,7 +15,7 @@ use std::time::Duration;
 /// from any number of threads at once, except `vyre_megakernel_destroy`,
 /// which must be the last call on the handle and must not overlap any other.
 pub struct vyre_megakernel {
-    inner: Megakernel,
+    pub(crate) inner: Megakernel,
 }
 
 /// Pick the best available backend: Vulkan (the first GPU, else lavapipe)

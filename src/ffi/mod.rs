@@ -8,6 +8,7 @@ pub mod engine;
 pub mod megakernel;
 pub mod pump;
 pub mod pump_io;
+pub mod pump_megakernel;
 pub mod rules;
 pub mod status;
 pub mod version;

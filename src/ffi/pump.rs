@@ -20,6 +20,13 @@ pub struct vyre_pump {
     inner: Mutex<Pump<'static>>,
 }
 
+impl vyre_pump {
+    /// A new handle owning `pump`, for `vyre_pump_destroy` to free.
+    pub(super) fn into_raw(pump: Pump<'static>) -> *mut vyre_pump {
+        Box::into_raw(Box::new(vyre_pump { inner: Mutex::new(pump) }))
+    }
+}
+
 /// The fastest ingest path this build has (today `VYRE_PUMP_PATH_DIRECT`).
 pub const VYRE_PUMP_PATH_AUTO: u32 = 0;
 /// io_uring READ straight into the engine's mapped arena (on a GPU, device
@@ -66,7 +73,8 @@ pub struct vyre_pump_info {
     /// Requests whose last result has not been returned yet.
     pub requests_in_flight: u64,
     pub reads_in_flight: u64,
-    /// The pump's scan jobs on the engine.
+    /// The pump's scan jobs on the engine (a megakernel pump: its slots
+    /// published and not yet final).
     pub jobs_in_flight: u64,
     /// Bytes read into the arena so far.
     pub bytes_read: u64,
@@ -80,7 +88,7 @@ const _: () = {
     assert!(size_of::<vyre_pump_result>() == 56 && offset_of!(vyre_pump_result, status) == 44);
 };
 
-fn options_from_c(c: &vyre_pump_options) -> Result<PumpOptions> {
+pub(super) fn options_from_c(c: &vyre_pump_options) -> Result<PumpOptions> {
     if c.flags != 0 {
         return Err(Error::invalid(format!("vyre_pump_options.flags is {:#x}; none are defined, pass 0", c.flags)));
     }
@@ -160,7 +168,7 @@ pub unsafe extern "C" fn vyre_pump_create(
             options_from_c(&unsafe { read_sized(opts, "vyre_pump_options") }?)?
         };
         let inner = Pump::create(&engine.inner, &options)?;
-        out.write(Box::into_raw(Box::new(vyre_pump { inner: Mutex::new(inner) })));
+        out.write(vyre_pump::into_raw(inner));
         Ok(())
     })
 }
@@ -181,14 +189,15 @@ pub unsafe extern "C" fn vyre_pump_destroy(pump: *mut vyre_pump) {
 
 /// Scan `length` bytes of the open file `fd` from `offset` (or
 /// `VYRE_PUMP_TO_EOF`: to its end; a regular file is read up to its size
-/// now) with rule set `rule_set_id`; results carry `user_data`. The pump
+/// now) with rule set `rule_set_id` (a megakernel pump: with slot template
+/// `rule_set_id`); results carry `user_data`. The pump
 /// does not close `fd`: keep it open until the request's last result.
 /// Pipes, FIFOs and sockets are read from where they stand (`offset` 0).
 ///
 /// `VYRE_OK`: accepted; results follow (a file error, such as `-EBADF`, is
 /// the request's last result). `VYRE_E_QUEUE_FULL`: no room in the ring or
 /// the arena share now; drain, then retry. `VYRE_E_NOT_FOUND`: no such rule
-/// set. `VYRE_E_OUT_OF_RANGE`: the file must be split but its rule set's
+/// set (or template). `VYRE_E_OUT_OF_RANGE`: the file must be split but its rule set's
 /// matches are unbounded (or longer than a chunk).
 ///
 /// # Safety

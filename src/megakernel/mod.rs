@@ -293,7 +293,7 @@ impl Megakernel {
         Ok(guard)
     }
 
-    fn check_request(&self, opcode: u32, tenant: u32, args: &[u32]) -> Result<Payload> {
+    pub(crate) fn check_request(&self, opcode: u32, tenant: u32, args: &[u32]) -> Result<Payload> {
         let payload = Payload::new(opcode, tenant, args)?;
         if opcode == VYRE_OP_DFA_SCAN {
             return Err(Error::invalid(
@@ -728,16 +728,7 @@ impl Megakernel {
             match self.ticket_state(ticket)? {
                 TicketState::Done => return Ok(()),
                 TicketState::Fault(reason) => return Err(fault_error(ticket.slot, reason)),
-                TicketState::Expired => {
-                    return Err(Error::new(
-                        ErrorKind::TicketExpired,
-                        format!(
-                            "slot {} was reused {} or more times since this ticket; its outcome \
-                             is no longer recorded. Wait on tickets sooner, or use a larger slot_count",
-                            ticket.slot, HISTORY
-                        ),
-                    ))
-                }
+                TicketState::Expired => return Err(expired(ticket.slot)),
                 TicketState::Pending => {}
             }
             self.sweep_if_stopped();
@@ -892,6 +883,34 @@ impl Megakernel {
         }
     }
 
+    /// The observable words, for the pump, which reads files into a share
+    /// of them (docs/PUMP.md, "Feeding a bare megakernel").
+    pub(crate) fn observables(&self) -> &[AtomicU32] {
+        let first = self.layout.observables as usize;
+        &self.backend.control()[first..first + self.layout.observable_count as usize]
+    }
+
+    pub(crate) fn tenant_window(&self, tenant: u32) -> Option<Window> {
+        self.control().tenant_window(tenant)
+    }
+
+    /// A ticket's outcome without waiting: `None` while in flight, else
+    /// `VYRE_FAULT_NONE` for DONE or the fault reason (a sweep's
+    /// CANCELLED or DEVICE_LOST included). Expired tickets and a failed
+    /// backend whose workers still run are errors, as in `wait`.
+    pub(crate) fn poll_ticket(&self, ticket: Ticket) -> Result<Option<u32>> {
+        for attempt in 0..2 {
+            match self.ticket_state(ticket)? {
+                TicketState::Done => return Ok(Some(VYRE_FAULT_NONE)),
+                TicketState::Fault(reason) => return Ok(Some(reason)),
+                TicketState::Expired => return Err(expired(ticket.slot)),
+                TicketState::Pending if attempt == 0 => self.sweep_if_stopped(),
+                TicketState::Pending => {}
+            }
+        }
+        self.backend.health().map(|()| None)
+    }
+
     /// Control header word `index` (`VYRE_CTRL_*`), for diagnostics: slice
     /// count, stop reason, heartbeat.
     pub fn control_header(&self, index: u32) -> Option<u32> {
@@ -915,7 +934,17 @@ impl Drop for PublishGuard<'_> {
     }
 }
 
-fn fault_error(slot: u32, reason: u32) -> Error {
+fn expired(slot: u32) -> Error {
+    Error::new(
+        ErrorKind::TicketExpired,
+        format!(
+            "slot {slot} was reused {HISTORY} or more times since this ticket; its outcome is no longer \
+             recorded. Wait on tickets sooner, or use a larger slot_count"
+        ),
+    )
+}
+
+pub(crate) fn fault_error(slot: u32, reason: u32) -> Error {
     let kind = match reason {
         VYRE_FAULT_CANCELLED => ErrorKind::Cancelled,
         VYRE_FAULT_DEVICE_LOST => ErrorKind::DeviceLost,

@@ -118,7 +118,14 @@ impl Pump<'_> {
                 format!("this pump already has VYRE_PUMP_MAX_IO_SOURCES ({VYRE_PUMP_MAX_IO_SOURCES}) sources"),
             ));
         }
-        let arena = self.engine.arena_len();
+        let Some(engine) = self.consumer.engine() else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "device reads serve an engine's IO queue; a pump feeding a bare megakernel has none (create the \
+                 pump on an engine)",
+            ));
+        };
+        let arena = engine.arena_len();
         let (share_start, share_end) = (self.share.0, self.share.0 + self.share.1);
         let end = arena_offset.checked_add(arena_bytes).filter(|&end| arena_bytes > 0 && end <= arena);
         let Some(end) = end else {
@@ -155,7 +162,8 @@ impl Pump<'_> {
 
     /// Claim new requests, answer the bad ones, start the reads that fit.
     pub(super) fn service_io(&mut self) {
-        let queue = self.engine.io_queue();
+        let Some(engine) = self.consumer.engine() else { return };
+        let queue = engine.io_queue();
         let mut claimed = std::mem::take(&mut self.io.claimed);
         queue.claim_requests(&mut claimed);
         for request in &claimed {
@@ -185,7 +193,7 @@ impl Pump<'_> {
         let offset = if src.seekable { file_pos + have } else { u64::MAX };
         // SAFETY: at + have lies in the source's window inside the arena
         // (checked when the request was claimed).
-        let buf = unsafe { self.engine.arena_ptr().add((at + have) as usize) };
+        let buf = unsafe { self.consumer.arena_ptr().add((at + have) as usize) };
         let entry = opcode::Read::new(types::Fd(src.fd), buf, (want - have) as u32)
             .offset(offset)
             .build()
@@ -216,17 +224,20 @@ impl Pump<'_> {
         self.bytes_read += have;
         self.io.reads.remove(key);
         let answer = if result < 0 { Completion::Error(-result as u32) } else { Completion::Ok(have as u32) };
-        drop(self.engine.io_queue().complete(slot, answer));
+        if let Some(engine) = self.consumer.engine() {
+            drop(engine.io_queue().complete(slot, answer));
+        }
     }
 
     /// At destroy, once no read is in flight: answer every request the pump
     /// took ECANCELED (its lane learns that no data comes), close the
     /// sources it opened.
     pub(super) fn close_io(&mut self) {
-        let queue = self.engine.io_queue();
         for key in self.io.reads.keys_where(|_| true) {
             let read = self.io.reads.remove(key).expect("listed");
-            drop(queue.complete(read.slot, Completion::Error(libc::ECANCELED as u32)));
+            if let Some(engine) = self.consumer.engine() {
+                drop(engine.io_queue().complete(read.slot, Completion::Error(libc::ECANCELED as u32)));
+            }
         }
         for source in self.io.sources.drain(..) {
             if source.owns_fd {

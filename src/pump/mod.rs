@@ -13,7 +13,10 @@
 //! the next on the host.
 
 mod io_service;
+mod megakernel_feed;
 mod space;
+
+pub use megakernel_feed::*;
 
 use crate::engine::{Completion, Engine, Hit, WorkItem};
 use crate::error::{Error, ErrorKind, Result};
@@ -105,8 +108,10 @@ pub struct vyre_pump_result {
     pub status: i32,
     /// `VYRE_PUMP_RESULT_*`.
     pub flags: u32,
-    /// Reserved (0).
-    pub reserved: u32,
+    /// Megakernel pumps: the chunk's slot's `VYRE_FAULT_*` reason when it
+    /// faulted (`status` `VYRE_E_SLOT_FAULT`, `VYRE_E_CANCELLED` or
+    /// `VYRE_E_DEVICE_LOST`); otherwise 0.
+    pub fault_reason: u32,
 }
 
 pub type PumpResult = vyre_pump_result;
@@ -194,14 +199,25 @@ impl Key {
     }
 }
 
+/// How a request's chunks overlap (`None` in a request: never split).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Overlap {
+    /// Bytes before a chunk's owned range that it reads too (a scan's
+    /// longest match).
+    before: u64,
+    /// Bytes after a chunk's owned range that it reads too (a scan's
+    /// look-ahead byte).
+    after: u64,
+}
+
 struct Request {
     user_data: u64,
     fd: RawFd,
     /// Opened by the pump (`submit_path`): closed when the request ends.
     owns_fd: bool,
+    /// The rule set (engine) or slot template (megakernel) of its chunks.
     rule_set_id: u32,
-    /// Longest match; `None`: unbounded, the request is never split.
-    max_match_len: Option<u64>,
+    overlap: Option<Overlap>,
     /// Positioned reads (a regular file); else one read after the other.
     seekable: bool,
     start: u64,
@@ -252,9 +268,35 @@ enum Start {
     Idle,
 }
 
-/// An io_uring reader feeding one engine.
+/// What a pump feeds its chunks to.
+enum Consumer<'e> {
+    /// Scan jobs on an engine, over its input arena.
+    Engine(&'e Engine),
+    /// Slots of a bare megakernel, over its observables.
+    Megakernel(Feed<'e>),
+}
+
+impl<'e> Consumer<'e> {
+    /// The engine, for a pump that feeds one (device reads need its IO queue).
+    fn engine(&self) -> Option<&'e Engine> {
+        match self {
+            Consumer::Engine(engine) => Some(*engine),
+            Consumer::Megakernel(_) => None,
+        }
+    }
+
+    /// Byte 0 of the memory the pump's share is in.
+    fn arena_ptr(&self) -> *mut u8 {
+        match self {
+            Consumer::Engine(engine) => engine.arena_ptr(),
+            Consumer::Megakernel(feed) => feed.arena_ptr(),
+        }
+    }
+}
+
+/// An io_uring reader feeding one engine or megakernel.
 pub struct Pump<'e> {
-    engine: &'e Engine,
+    consumer: Consumer<'e>,
     ring: IoUring,
     path: IngestPath,
     queue_depth: u32,
@@ -301,20 +343,21 @@ fn open_for_read(path: &CStr) -> std::result::Result<RawFd, i32> {
 impl<'e> Pump<'e> {
     /// A pump over `engine`'s arena share `[arena_offset, arena_offset + arena_bytes)`.
     pub fn create(engine: &'e Engine, options: &PumpOptions) -> Result<Pump<'e>> {
-        let arena = engine.arena_len();
-        let offset = options.arena_offset;
-        if offset >= arena {
-            return Err(Error::out_of_range(format!(
-                "arena_offset {offset} is not inside the engine's {arena}-byte arena; pass an offset below {arena}"
-            )));
+        let share = share_of(engine.arena_len(), "the engine's", options)?;
+        let pump = Pump::start(Consumer::Engine(engine), share, options.chunk_bytes, options)?;
+        // Last, so that no error above leaves the engine marked.
+        if !engine.attach_pump() {
+            return Err(Error::invalid(
+                "this engine already has a pump; create one pump per engine (a second would take the first \
+                 one's completions for its own), or destroy the first pump before creating another",
+            ));
         }
-        let share = if options.arena_bytes == 0 { arena - offset } else { options.arena_bytes };
-        if share > arena - offset {
-            return Err(Error::out_of_range(format!(
-                "the share [{offset}, {offset} + {share}) passes the end of the {arena}-byte arena; \
-                 lower arena_bytes (0 = to the end)"
-            )));
-        }
+        Ok(pump)
+    }
+
+    /// The parts every consumer shares: sizes checked, io_uring set up.
+    fn start(consumer: Consumer<'e>, share: (u64, u64), chunk_bytes: u64, options: &PumpOptions) -> Result<Pump<'e>> {
+        let (offset, share) = share;
         let queue_depth = if options.queue_depth == 0 { DEFAULT_QUEUE_DEPTH } else { options.queue_depth };
         if queue_depth > VYRE_PUMP_MAX_QUEUE_DEPTH {
             return Err(Error::invalid(format!(
@@ -324,7 +367,7 @@ impl<'e> Pump<'e> {
         // The largest chunk: a stream whose matches are unbounded probes one
         // byte past a chunk to learn whether it fits.
         let max_chunk = share.saturating_sub(space::GRAIN).min(u64::from(u32::MAX) - 1);
-        let chunk_bytes = match options.chunk_bytes {
+        let chunk_bytes = match chunk_bytes {
             0 => (share / 4).clamp(MIN_CHUNK_BYTES, DEFAULT_CHUNK_BYTES).min(max_chunk),
             bytes => bytes,
         };
@@ -351,15 +394,8 @@ impl<'e> Pump<'e> {
                  needs a newer kernel",
             ));
         }
-        // Last, so that no error above leaves the engine marked.
-        if !engine.attach_pump() {
-            return Err(Error::invalid(
-                "this engine already has a pump; create one pump per engine (a second would take the first \
-                 one's completions for its own), or destroy the first pump before creating another",
-            ));
-        }
         Ok(Pump {
-            engine,
+            consumer,
             ring,
             path: IngestPath::Direct,
             queue_depth,
@@ -425,7 +461,7 @@ impl<'e> Pump<'e> {
         rule_set_id: u32,
         user_data: u64,
     ) -> Result<()> {
-        self.engine.max_match_len(rule_set_id)?;
+        self.overlap_for(rule_set_id)?;
         let fd = match open_for_read(path) {
             Ok(fd) => fd,
             Err(errno) => {
@@ -450,7 +486,7 @@ impl<'e> Pump<'e> {
         rule_set_id: u32,
         user_data: u64,
     ) -> Result<()> {
-        let max_match_len = self.engine.max_match_len(rule_set_id)?.map(u64::from);
+        let overlap = self.overlap_for(rule_set_id)?;
         let end = if length == VYRE_PUMP_TO_EOF {
             u64::MAX
         } else {
@@ -484,7 +520,7 @@ impl<'e> Pump<'e> {
             return self.finish_early(fd, owns_fd, empty);
         }
         let bytes = end - offset;
-        match max_match_len {
+        match overlap {
             None if seekable && bytes > self.chunk_bytes => {
                 return Err(Error::out_of_range(format!(
                     "the request covers {bytes} bytes but its rule set has matches of unbounded length (like a.*b), \
@@ -493,11 +529,13 @@ impl<'e> Pump<'e> {
                     self.chunk_bytes
                 )))
             }
-            Some(l) if self.chunk_bytes <= l + 1 && (!seekable || bytes > self.chunk_bytes) => {
+            Some(Overlap { before, after })
+                if self.chunk_bytes <= before + after && (!seekable || bytes > self.chunk_bytes) =>
+            {
                 return Err(Error::out_of_range(format!(
-                    "the rule set's matches are up to {l} bytes long, so chunks overlap by {} bytes, more than a \
-                     chunk of {} bytes holds; create the pump with a larger chunk_bytes",
-                    l + 1,
+                    "the rule set's matches are up to {before} bytes long, so chunks overlap by {} bytes, more than \
+                     a chunk of {} bytes holds; create the pump with a larger chunk_bytes",
+                    before + after,
                     self.chunk_bytes
                 )))
             }
@@ -508,7 +546,7 @@ impl<'e> Pump<'e> {
             fd,
             owns_fd,
             rule_set_id,
-            max_match_len,
+            overlap,
             seekable,
             start: offset,
             end,
@@ -568,20 +606,22 @@ impl<'e> Pump<'e> {
         let owned = request.next_owned;
         // A later chunk starts early enough to hold the longest match
         // ending just after `owned`, and the byte before that match.
-        let file_pos = match request.max_match_len {
-            Some(l) if owned > request.start => owned.saturating_sub(l).max(request.start),
+        let file_pos = match request.overlap {
+            Some(o) if owned > request.start => owned.saturating_sub(o.before).max(request.start),
             _ => owned,
         };
-        let probe = u64::from(!request.seekable && request.max_match_len.is_none());
+        let probe = u64::from(!request.seekable && request.overlap.is_none());
         let want = (chunk_bytes + probe).min(request.end - file_pos);
         let Some(at) = self.space.take(want) else { return Ok(Start::Blocked) };
         let have = request.carry.len() as u64;
-        let arena = self.engine.arena_ptr();
+        let arena = self.consumer.arena_ptr();
         // SAFETY: [at, at + want) was just reserved in the pump's share of
         // the arena (carry holds at most L + 1 < want bytes), so nothing else
         // reads or writes it; the source is a host Vec.
         unsafe { std::ptr::copy_nonoverlapping(request.carry.as_ptr(), arena.add(at as usize), request.carry.len()) };
-        let own_to = if file_pos + want == request.end { request.end } else { file_pos + want - 1 };
+        // An unbounded request's stream keeps its probe byte out of the chunk.
+        let after = request.overlap.map_or(1, |o| o.after);
+        let own_to = if file_pos + want == request.end { request.end } else { file_pos + want - after };
         let chunk = Chunk {
             request: key,
             state: ChunkState::Reading,
@@ -621,7 +661,7 @@ impl<'e> Pump<'e> {
         // from 0 again at every read.
         let offset = if request.seekable { file_pos + have } else { u64::MAX };
         // SAFETY: at + have is inside the chunk's reservation in the arena.
-        let buf = unsafe { self.engine.arena_ptr().add((at + have) as usize) };
+        let buf = unsafe { self.consumer.arena_ptr().add((at + have) as usize) };
         let entry = opcode::Read::new(types::Fd(request.fd), buf, (want - have) as u32)
             .offset(offset)
             .build()
@@ -791,19 +831,19 @@ impl<'e> Pump<'e> {
             if end_of_data == request.end {
                 chunk.own_to = request.end;
                 request.reading_done = true;
-            } else if let Some(l) = request.max_match_len {
-                // Keep one byte after the owned ends (what `$` and `\b` look
-                // at); the next chunk begins with the overlap.
-                chunk.own_to = end_of_data - 1;
+            } else if let Some(o) = request.overlap {
+                // Keep the look-ahead bytes after the owned ends (what `$`
+                // and `\b` look at); the next chunk begins with the overlap.
+                chunk.own_to = end_of_data - o.after;
                 request.next_owned = chunk.own_to;
-                let from = chunk.own_to.saturating_sub(l).max(request.start);
+                let from = chunk.own_to.saturating_sub(o.before).max(request.start);
                 let len = (end_of_data - from) as usize;
                 request.carry.resize(len, 0);
                 // SAFETY: [at + from - file_pos, + len) lies in the chunk's
                 // reservation, whose read has completed; no one writes it now.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
-                        self.engine.arena_ptr().add((at + from - file_pos) as usize),
+                        self.consumer.arena_ptr().add((at + from - file_pos) as usize),
                         request.carry.as_mut_ptr(),
                         len,
                     )
@@ -822,8 +862,12 @@ impl<'e> Pump<'e> {
         Ok(())
     }
 
-    /// Enqueue a read chunk's scan job; false if the engine's queue is full.
+    /// Hand a read chunk to the consumer; false if its queue is full.
     fn enqueue(&mut self, key: Key) -> bool {
+        let engine = match &self.consumer {
+            Consumer::Engine(engine) => *engine,
+            Consumer::Megakernel(_) => return self.publish_slot(key),
+        };
         let chunk = self.chunks.get(key).expect("a live chunk");
         let (at, have, file_pos, request) = (chunk.at, chunk.have, chunk.file_pos, chunk.request);
         let rule_set_id = self.requests.get(request).expect("a chunk's request lives").rule_set_id;
@@ -834,7 +878,15 @@ impl<'e> Pump<'e> {
             flags: 0,
             user_data: VYRE_PUMP_JOB_TAG | key.tag(),
         };
-        match self.engine.enqueue(&item) {
+        let taken = engine.enqueue(&item);
+        self.handed_over(key, taken, file_pos)
+    }
+
+    /// Settle a chunk its consumer was asked to take (a job enqueued, a
+    /// slot published): false if the consumer's queue was full; any other
+    /// refusal ends the request.
+    fn handed_over(&mut self, key: Key, taken: Result<()>, file_pos: u64) -> bool {
+        match taken {
             Ok(()) => {
                 self.chunks.get(key).expect("a live chunk").state = ChunkState::Scanning;
                 self.jobs_in_flight += 1;
@@ -889,15 +941,19 @@ impl<'e> Pump<'e> {
             results[count] = result;
             count += 1;
         }
+        let engine = match &self.consumer {
+            Consumer::Engine(engine) => *engine,
+            Consumer::Megakernel(_) => return self.collect_slots(&mut results[count..]).map(|n| (count + n, 0)),
+        };
         // No more completions can be ready than jobs in flight: a caller's
         // huge capacity must not become a huge allocation.
-        let room = (results.len() - count).min(self.engine.queue_depth() as usize);
+        let room = (results.len() - count).min(engine.queue_depth() as usize);
         if room == 0 {
             return Ok((count, 0));
         }
         let mut completions = std::mem::take(&mut self.completions);
         completions.resize(room, Completion::default());
-        let polled = self.engine.poll(&mut completions, hits);
+        let polled = engine.poll(&mut completions, hits);
         let (done, _) = match polled {
             Ok(got) => got,
             Err(_) if count > 0 => (0, 0),
@@ -947,11 +1003,7 @@ impl<'e> Pump<'e> {
             self.fail_chunk(key, completion.status, own_from);
             return None;
         }
-        let chunk = self.chunks.remove(key).expect("checked above");
-        self.space.give(chunk.at, chunk.reserved);
-        let request = self.requests.get(chunk.request).expect("a chunk's request lives");
-        let user_data = request.user_data;
-        request.chunks -= 1;
+        let (chunk, user_data) = self.retire(key);
         let first_kept = *kept;
         for index in first..first + completion.hits_stored as usize {
             let end = chunk.file_pos + hits[index].end_offset;
@@ -975,9 +1027,48 @@ impl<'e> Pump<'e> {
             hits_stored: stored as u32,
             status: completion.status,
             flags: if last { VYRE_PUMP_RESULT_LAST } else { 0 },
-            reserved: 0,
+            fault_reason: 0,
         })
     }
+
+    /// A chunk its consumer is done with: its share freed, counted off its
+    /// request. Returns it and the request's `user_data`.
+    fn retire(&mut self, key: Key) -> (Chunk, u64) {
+        let chunk = self.chunks.remove(key).expect("a live chunk");
+        self.space.give(chunk.at, chunk.reserved);
+        let request = self.requests.get(chunk.request).expect("a chunk's request lives");
+        request.chunks -= 1;
+        (chunk, request.user_data)
+    }
+
+    /// The overlap of `rule_set_id`'s chunks, or why it cannot be used.
+    fn overlap_for(&self, rule_set_id: u32) -> Result<Option<Overlap>> {
+        match &self.consumer {
+            Consumer::Engine(engine) => {
+                Ok(engine.max_match_len(rule_set_id)?.map(|l| Overlap { before: u64::from(l), after: 1 }))
+            }
+            Consumer::Megakernel(feed) => feed.template(rule_set_id).map(|_| Some(Overlap { before: 0, after: 0 })),
+        }
+    }
+}
+
+/// The share `[arena_offset, arena_offset + arena_bytes)` of an arena of
+/// `arena` bytes (`whose`: "the engine's", ...), checked.
+fn share_of(arena: u64, whose: &str, options: &PumpOptions) -> Result<(u64, u64)> {
+    let offset = options.arena_offset;
+    if offset >= arena {
+        return Err(Error::out_of_range(format!(
+            "arena_offset {offset} is not inside {whose} {arena}-byte arena; pass an offset below {arena}"
+        )));
+    }
+    let share = if options.arena_bytes == 0 { arena - offset } else { options.arena_bytes };
+    if share > arena - offset {
+        return Err(Error::out_of_range(format!(
+            "the share [{offset}, {offset} + {share}) passes the end of {whose} {arena}-byte arena; \
+             lower arena_bytes (0 = to the end)"
+        )));
+    }
+    Ok((offset, share))
 }
 
 fn error_result(user_data: u64, file_offset: u64, status: i32) -> PumpResult {
@@ -1015,10 +1106,18 @@ impl Drop for Pump<'_> {
         }
         self.close_io();
         let deadline = Instant::now() + DESTROY_PATIENCE;
-        let mut hits = vec![Hit::default(); self.engine.info().max_hits_per_job as usize];
+        let engine = match &self.consumer {
+            Consumer::Engine(engine) => *engine,
+            Consumer::Megakernel(feed) => {
+                feed.wait_published(deadline);
+                self.close_files();
+                return;
+            }
+        };
+        let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize];
         let mut completions = vec![Completion::default(); 64];
         while self.jobs_in_flight > 0 && Instant::now() < deadline {
-            match self.engine.wait(&mut completions, &mut hits, Duration::from_millis(100)) {
+            match engine.wait(&mut completions, &mut hits, Duration::from_millis(100)) {
                 Ok((done, _)) => {
                     let mine = completions[..done]
                         .iter()
@@ -1031,6 +1130,14 @@ impl Drop for Pump<'_> {
                 Err(_) => break,
             }
         }
+        self.close_files();
+        engine.detach_pump();
+    }
+}
+
+impl Pump<'_> {
+    /// Close the files the pump opened (destroy, once nothing reads them).
+    fn close_files(&mut self) {
         for key in self.requests.keys_where(|_| true) {
             let request = self.requests.remove(key).expect("listed");
             if request.owns_fd {
@@ -1038,7 +1145,6 @@ impl Drop for Pump<'_> {
                 unsafe { libc::close(request.fd) };
             }
         }
-        self.engine.detach_pump();
     }
 }
 

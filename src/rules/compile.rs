@@ -3,16 +3,15 @@
 
 use super::{
     table_bytes, CompileOptions, Pattern, PatternKind, RuleSet, FLAG_CASE_INSENSITIVE, FLAG_MATCH_AT_LAST_BYTE,
-    START_COUNT,
-    VYRE_RULE_SET_MAX_MATCH_LEN, VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN, VYRE_RULE_SET_MAX_STATES,
-    VYRE_RULE_SET_MAX_TABLE_BYTES,
+    START_COUNT, VYRE_RULE_SET_MAX_MATCH_LEN, VYRE_RULE_SET_MAX_PATTERNS, VYRE_RULE_SET_MAX_PATTERN_LEN,
+    VYRE_RULE_SET_MAX_STATES, VYRE_RULE_SET_MAX_TABLE_BYTES,
 };
 use crate::error::{Error, ErrorKind, Result};
+use aho_corasick::automaton::Automaton as AcAutomaton;
 use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::{start, syntax};
-use aho_corasick::automaton::Automaton as AcAutomaton;
 use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
@@ -320,7 +319,8 @@ fn literal_set(patterns: &[Pattern], options: &CompileOptions, max_table_bytes: 
         .byte_classes(true)
         .build(patterns.iter().map(|p| &p.bytes))
         .map_err(|e| too_large(format!("building the Aho-Corasick automaton failed: {e}")))?;
-    let start = dfa.start_state(aho_corasick::Anchored::No).map_err(|e| internal(format!("no unanchored start state: {e}")))?;
+    let start =
+        dfa.start_state(aho_corasick::Anchored::No).map_err(|e| internal(format!("no unanchored start state: {e}")))?;
     let starts = [start; START_COUNT];
     let mut rs = relay(&dfa, class_of, &starts, patterns.len() as u32, max_table_bytes)?;
     rs.flags = FLAG_MATCH_AT_LAST_BYTE | if options.ascii_case_insensitive { FLAG_CASE_INSENSITIVE } else { 0 };

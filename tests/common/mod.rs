@@ -49,4 +49,3 @@ pub fn oracle(rs: &RuleSet, bytes: &[u8]) -> Matches {
     out.sort_unstable();
     out
 }
-

@@ -58,13 +58,14 @@ impl DeviceInfo {
     /// multiplies that by `SCAN_WORKGROUPS_PER_SM`.
     pub fn default_workgroups(&self, scanning: bool) -> u32 {
         let per_sm = if scanning && !self.is_cpu() { SCAN_WORKGROUPS_PER_SM } else { 1 };
-        per_sm * match self.sm_count {
-            Some(sms) if sms > 0 => sms,
-            // Lavapipe runs one workgroup per core at a time: more would wait
-            // for a core instead of polling.
-            _ if self.is_cpu() => std::thread::available_parallelism().map_or(2, |n| n.get() as u32).clamp(1, 4),
-            _ => 16,
-        }
+        per_sm
+            * match self.sm_count {
+                Some(sms) if sms > 0 => sms,
+                // Lavapipe runs one workgroup per core at a time: more would wait
+                // for a core instead of polling.
+                _ if self.is_cpu() => std::thread::available_parallelism().map_or(2, |n| n.get() as u32).clamp(1, 4),
+                _ => 16,
+            }
     }
 }
 
