@@ -349,3 +349,50 @@ fn the_vulkan_kernel_keeps_serving_across_thousands_of_slices() {
     assert_eq!(mk.metrics()[VYRE_METRIC_MEMCPY as usize], copies);
     assert_eq!(mk.control_header(VYRE_CTRL_STOP_REASON), Some(VYRE_STOP_BUDGET));
 }
+
+/// MEMCPYs of the largest size published one at a time with idle gaps
+/// between them, on one lane with a 2-slot ring: every word must arrive.
+/// Idle passes are where lavapipe's own count of loop iterations ran ahead
+/// of the kernel's (docs/VULKAN.md, "Slice budget"): with a 24 000-iteration
+/// slice budget, copies completed DONE with their tail missing.
+#[test]
+fn copies_between_idle_gaps_arrive_whole() {
+    const ROUNDS: u32 = 300;
+    const WORDS: u32 = VYRE_MEMCPY_MAX_WORDS;
+    const SOURCES: u32 = 4;
+    let options = Options {
+        backend: BackendChoice::Vulkan,
+        slot_count: 2,
+        worker_count: 1,
+        observable_count: (SOURCES + ROUNDS) * WORDS,
+        ..Options::default()
+    };
+    let Some(mk) = vulkan(options) else { return };
+    let value = |source: u32, word: u32| source * 0x1_0000 + word + 1;
+    for source in 0..SOURCES {
+        for word in 0..WORDS {
+            mk.wait(mk.publish(VYRE_OP_STORE_U32, 0, &[source * WORDS + word, value(source, word)]).unwrap(), LONG)
+                .unwrap();
+        }
+    }
+    for round in 0..ROUNDS {
+        let (source, target) = (round % SOURCES, (SOURCES + round) * WORDS);
+        let request = [source * WORDS, target, WORDS];
+        loop {
+            match mk.publish(VYRE_OP_MEMCPY, 0, &request) {
+                Ok(_) => break,
+                Err(e) if e.kind == ErrorKind::QueueFull => std::thread::yield_now(),
+                Err(e) => panic!("publish: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_micros(300 * u64::from(round % 7)));
+    }
+    mk.wait_idle(LONG).unwrap();
+    let mut copy = vec![0; WORDS as usize];
+    for round in 0..ROUNDS {
+        mk.read_observables((SOURCES + round) * WORDS, &mut copy).unwrap();
+        let source = round % SOURCES;
+        let wrong = (0..WORDS).filter(|&w| copy[w as usize] != value(source, w)).count();
+        assert_eq!(wrong, 0, "round {round}: {wrong} of {WORDS} words not copied ({:?})", mk.stats());
+    }
+}
