@@ -25,6 +25,11 @@ pub const VYRE_PUMP_PATH_AUTO: u32 = 0;
 /// io_uring READ straight into the engine's mapped arena (on a GPU, device
 /// memory through the BAR; the kernel copies into it).
 pub const VYRE_PUMP_PATH_DIRECT: u32 = 1;
+/// io_uring READ_FIXED into registered system-memory staging buffers, then a
+/// copy into the arena (on a GPU, on a transfer queue; the resident kernel
+/// keeps running). `vyre_pump_create` returns `VYRE_E_UNSUPPORTED` where the
+/// device or the kernel cannot provide such buffers.
+pub const VYRE_PUMP_PATH_STAGED: u32 = 2;
 
 /// Options for `vyre_pump_create`. Initialise with `vyre_pump_options_init`,
 /// then change what you need; every size left at 0 takes its default.
@@ -56,7 +61,8 @@ pub struct vyre_pump_options {
 pub struct vyre_pump_info {
     /// Set to `sizeof(vyre_pump_info)` before the call.
     pub struct_size: u32,
-    /// The ingest path in use: `VYRE_PUMP_PATH_DIRECT`.
+    /// The ingest path in use: `VYRE_PUMP_PATH_DIRECT` or `VYRE_PUMP_PATH_STAGED`
+    /// (never `AUTO`: it reports what `AUTO` chose).
     pub path: u32,
     pub queue_depth: u32,
     pub reserved: u32,
@@ -87,8 +93,11 @@ fn options_from_c(c: &vyre_pump_options) -> Result<PumpOptions> {
     let path = match c.path {
         VYRE_PUMP_PATH_AUTO => IngestPath::Auto,
         VYRE_PUMP_PATH_DIRECT => IngestPath::Direct,
+        VYRE_PUMP_PATH_STAGED => IngestPath::Staged,
         other => {
-            return Err(Error::invalid(format!("path is {other}; use VYRE_PUMP_PATH_AUTO or VYRE_PUMP_PATH_DIRECT")))
+            return Err(Error::invalid(format!(
+                "path is {other}; use VYRE_PUMP_PATH_AUTO, VYRE_PUMP_PATH_DIRECT or VYRE_PUMP_PATH_STAGED"
+            )))
         }
     };
     Ok(PumpOptions {
@@ -298,6 +307,7 @@ pub unsafe extern "C" fn vyre_pump_get_info(pump: *mut vyre_pump, out: *mut vyre
             struct_size: size,
             path: match info.path {
                 IngestPath::Auto | IngestPath::Direct => VYRE_PUMP_PATH_DIRECT,
+                IngestPath::Staged => VYRE_PUMP_PATH_STAGED,
             },
             queue_depth: info.queue_depth,
             reserved: 0,

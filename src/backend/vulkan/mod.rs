@@ -11,6 +11,7 @@
 
 pub mod device;
 pub mod gpu;
+mod staging;
 
 use super::{Backend, BackendChoice, BackendConfig};
 use crate::error::{Error, ErrorKind, Result};
@@ -77,6 +78,15 @@ struct Shared {
     published: AtomicU64,
     doorbell: Mutex<()>,
     bell: Condvar,
+}
+
+impl Shared {
+    fn health(&self) -> Result<()> {
+        match &*self.failed.lock() {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
 }
 
 pub struct VulkanBackend {
@@ -460,6 +470,10 @@ impl Backend for VulkanBackend {
         self.shared.resident
     }
 
+    fn staging(&self, count: usize, bytes: usize) -> Result<Box<dyn crate::backend::staging::Staging + '_>> {
+        Ok(Box::new(staging::VulkanStaging::new(&self.shared, count, bytes)?))
+    }
+
     fn device_name(&self) -> String {
         self.shared.gpu.info.name.clone()
     }
@@ -480,10 +494,7 @@ impl Backend for VulkanBackend {
     }
 
     fn health(&self) -> Result<()> {
-        match &*self.shared.failed.lock() {
-            Some(error) => Err(error.clone()),
-            None => Ok(()),
-        }
+        self.shared.health()
     }
 
     fn stopped(&self) -> bool {
