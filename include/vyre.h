@@ -124,6 +124,14 @@
 #define VYRE_PUMP_PATH_DIRECT 1
 
 /**
+ * io_uring READ_FIXED into registered system-memory staging buffers, then a
+ * copy into the arena (on a GPU, on a transfer queue; the resident kernel
+ * keeps running). `vyre_pump_create` returns `VYRE_E_UNSUPPORTED` where the
+ * device or the kernel cannot provide such buffers.
+ */
+#define VYRE_PUMP_PATH_STAGED 2
+
+/**
  * `vyre_rule_set_options::flags` bit: ASCII case-insensitive matching
  * (`a`-`z` and `A`-`Z` match each other) for every pattern.
  */
@@ -1684,7 +1692,8 @@ typedef struct vyre_pump_info {
      */
     uint32_t struct_size;
     /**
-     * The ingest path in use: `VYRE_PUMP_PATH_DIRECT`.
+     * The ingest path in use: `VYRE_PUMP_PATH_DIRECT` or `VYRE_PUMP_PATH_STAGED`
+     * (never `AUTO`: it reports what `AUTO` chose).
      */
     uint32_t path;
     uint32_t queue_depth;
