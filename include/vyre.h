@@ -113,7 +113,8 @@
 #define VYRE_WAIT_FOREVER 4294967295
 
 /**
- * The fastest ingest path this build has (today `VYRE_PUMP_PATH_DIRECT`).
+ * The default ingest path: `VYRE_PUMP_PATH_DIRECT`, until both paths are
+ * measured on GPUs (docs/PUMP.md, "Ingest paths").
  */
 #define VYRE_PUMP_PATH_AUTO 0
 
@@ -2265,7 +2266,9 @@ vyre_status vyre_pump_options_init(struct vyre_pump_options *opts);
 /**
  * Create a pump bound to `engine` (an io_uring instance and a share of the
  * engine's arena). `opts` may be NULL for all defaults.
- * `VYRE_E_UNSUPPORTED` when io_uring is not available.
+ * `VYRE_E_UNSUPPORTED` when io_uring is not available, or, for
+ * `VYRE_PUMP_PATH_STAGED`, when no staging memory can be allocated and
+ * registered (the message says why; use `VYRE_PUMP_PATH_DIRECT`).
  *
  * While the pump exists, collect the engine's completions only through
  * `vyre_pump_drain` (it returns those of jobs you enqueue directly too,

@@ -20,7 +20,8 @@ pub struct vyre_pump {
     inner: Mutex<Pump<'static>>,
 }
 
-/// The fastest ingest path this build has (today `VYRE_PUMP_PATH_DIRECT`).
+/// The default ingest path: `VYRE_PUMP_PATH_DIRECT`, until both paths are
+/// measured on GPUs (docs/PUMP.md, "Ingest paths").
 pub const VYRE_PUMP_PATH_AUTO: u32 = 0;
 /// io_uring READ straight into the engine's mapped arena (on a GPU, device
 /// memory through the BAR; the kernel copies into it).
@@ -140,7 +141,9 @@ pub unsafe extern "C" fn vyre_pump_options_init(opts: *mut vyre_pump_options) ->
 
 /// Create a pump bound to `engine` (an io_uring instance and a share of the
 /// engine's arena). `opts` may be NULL for all defaults.
-/// `VYRE_E_UNSUPPORTED` when io_uring is not available.
+/// `VYRE_E_UNSUPPORTED` when io_uring is not available, or, for
+/// `VYRE_PUMP_PATH_STAGED`, when no staging memory can be allocated and
+/// registered (the message says why; use `VYRE_PUMP_PATH_DIRECT`).
 ///
 /// While the pump exists, collect the engine's completions only through
 /// `vyre_pump_drain` (it returns those of jobs you enqueue directly too,

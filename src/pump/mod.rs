@@ -54,7 +54,7 @@ const DESTROY_PATIENCE: Duration = Duration::from_secs(10);
 /// How bytes get into the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestPath {
-    /// The fastest path this build has (today: `Direct`).
+    /// The default: `Direct`, until both paths are measured on GPUs (docs/PUMP.md).
     Auto,
     /// io_uring READ straight into the mapped arena (on a GPU, through the BAR).
     Direct,
@@ -1131,6 +1131,10 @@ mod tests {
     /// with the engine's status, after any chunk results; nothing follows.
     #[test]
     fn a_failed_scan_job_ends_its_request_with_the_engine_status() {
+        [IngestPath::Direct, IngestPath::Staged].into_iter().for_each(failed_scan_job_on);
+    }
+
+    fn failed_scan_job_on(ingest: IngestPath) {
         let Some(engine) = Engine::hang_test_engine(EngineOptions { arena_bytes: 1 << 20, ..EngineOptions::default() })
         else {
             return;
@@ -1140,9 +1144,11 @@ mod tests {
         let path = std::env::temp_dir().join(format!("vyre-pump-fail-{}", std::process::id()));
         std::fs::write(&path, b"xxab".repeat(16 << 10)).unwrap();
         let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        let mut pump =
-            Pump::create(&engine, &PumpOptions { chunk_bytes: 4096, arena_bytes: 64 << 10, ..Default::default() })
-                .unwrap();
+        let mut pump = Pump::create(
+            &engine,
+            &PumpOptions { path: ingest, chunk_bytes: 4096, arena_bytes: 64 << 10, ..Default::default() },
+        )
+        .unwrap();
         assert!(engine.megakernel_for_tests().backend_ref().stop_answering());
         pump.submit_path(&c_path, 0, VYRE_PUMP_TO_EOF, id, 42).unwrap();
         let mut results = vec![PumpResult::default(); 64];
