@@ -126,7 +126,7 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let gpu = Gpu::new(instance, physical, info, buffers, workgroups)?;
     let default_cpu = gpu.info.is_cpu() && device_index.is_none() && env.is_none();
     super::note(&format!(
-        "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes; idle lanes {}",
+        "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes; idle lanes {}; staging copies on {}{}",
         gpu.info.index,
         gpu.info.name,
         if default_cpu { " (no GPU found: lavapipe, the CPU default)" } else { "" },
@@ -136,7 +136,15 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
         },
         gpu.workgroups,
         gpu.workgroup_size,
-        if gpu.idle_backoff { "back off on the device clock" } else { "keep polling" }
+        if gpu.idle_backoff { "back off on the device clock" } else { "keep polling" },
+        if gpu.info.queue_family != Some(gpu.transfer_family) {
+            "a transfer-only queue family"
+        } else if gpu.transfer_queue != gpu.queue {
+            "a second compute queue"
+        } else {
+            "the compute queue"
+        },
+        if gpu.host_import_alignment.is_some() { ", imported host pages" } else { "" }
     ));
     Ok(gpu)
 }
