@@ -4,7 +4,7 @@
 //!
 //! cargo run --release --example bench-pump -- [--quick] [--backend auto|vulkan|reference]
 //!     [--dir DIR] [--small N] [--large N] [--large-mib N] [--chunk-kib N] [--reps N]
-//!     [--vyre-scan PATH] [--csv PATH]
+//!     [--staged] [--vyre-scan PATH] [--csv PATH]
 //!
 //! Corpora (written once under --dir, default /tmp/vyre-bench-pump, and reused):
 //! N small files of 1-4 KiB (default 20 000) and N large files (default 4 of
@@ -13,12 +13,17 @@
 //! (posix_fadvise DONTNEED on every file before the run), each mode reports
 //! GB/s (10^9 bytes) and files/s, the median of --reps runs:
 //!   pump       Pump::submit_path for every file, drain until all are done
+//!              (the default ingest path: direct reads into the arena)
+//!   pump (staged)  with --staged: the same on IngestPath::Staged (reads into
+//!              registered staging buffers, copies into the arena)
 //!   read+copy  open, read() a chunk into a host buffer, Engine::write it
 //!              into a free arena chunk, enqueue; same chunk size and
 //!              overlap as the pump, one thread
 //!   read only  the read()+copy ingest without scanning: the ceiling of
 //!              the read+copy mode's ingest
-//! Both scanning modes must count the same matches (exit status 1 otherwise).
+//! All scanning modes must count the same matches (exit status 1 otherwise).
+//! A pump is created before its run's clock starts (a staged pump pins its
+//! staging memory then, once per pump).
 //! --vyre-scan PATH also times examples/vyre-scan on each corpus with and
 //! without --no-pump (its own summary's seconds, warm cache).
 
@@ -33,12 +38,13 @@ use std::time::{Duration, Instant};
 use vyre::backend::BackendChoice;
 use vyre::engine::{Completion, Engine, EngineOptions, Hit, WorkItem};
 use vyre::error::ErrorKind;
-use vyre::pump::{Pump, PumpOptions, PumpResult, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
+use vyre::pump::{IngestPath, Pump, PumpOptions, PumpResult, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
 use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
 const NEEDLE: &[u8] = b"vyre-bench-needle";
 const USAGE: &str = "bench-pump [--quick] [--backend auto|vulkan|reference] [--dir DIR] [--small N] [--large N] \
-                     [--large-mib N] [--chunk-kib N] [--reps N] [--vyre-scan PATH] [--csv PATH] (see bench/pump.rs)";
+                     [--large-mib N] [--chunk-kib N] [--reps N] [--staged] [--vyre-scan PATH] [--csv PATH] \
+                     (see bench/pump.rs)";
 const WAIT: Duration = Duration::from_secs(600);
 
 struct Config {
@@ -49,6 +55,8 @@ struct Config {
     large_mib: usize,
     chunk_bytes: u64,
     reps: usize,
+    /// Also time the pump's staged ingest path.
+    staged: bool,
     vyre_scan: Option<PathBuf>,
     csv: Option<PathBuf>,
 }
@@ -62,6 +70,7 @@ fn parse_args() -> Result<Config, String> {
         large_mib: 64,
         chunk_bytes: 4 << 20,
         reps: 3,
+        staged: false,
         vyre_scan: None,
         csv: None,
     };
@@ -85,6 +94,7 @@ fn parse_args() -> Result<Config, String> {
             "--large-mib" => config.large_mib = number(value()?)?,
             "--chunk-kib" => config.chunk_bytes = number(value()?)? as u64 * 1024,
             "--reps" => config.reps = number(value()?)?.max(1),
+            "--staged" => config.staged = true,
             "--vyre-scan" => config.vyre_scan = Some(PathBuf::from(value()?)),
             "--csv" => config.csv = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -149,9 +159,14 @@ struct Tally {
     matches: u64,
 }
 
-fn run_pump(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64) -> Result<Tally, String> {
-    let mut pump = Pump::create(engine, &PumpOptions { chunk_bytes, queue_depth: 256, ..PumpOptions::default() })
-        .map_err(|e| e.to_string())?;
+/// A pump for one timed run. Created outside the timing: a staged pump pins
+/// all its staging memory at creation, a cost paid once per pump, not per file.
+fn create_pump(engine: &Engine, chunk_bytes: u64, path: IngestPath) -> Result<Pump<'_>, String> {
+    Pump::create(engine, &PumpOptions { path, chunk_bytes, queue_depth: 256, ..PumpOptions::default() })
+        .map_err(|e| e.to_string())
+}
+
+fn run_pump(engine: &Engine, mut pump: Pump, id: u32, files: &[PathBuf]) -> Result<Tally, String> {
     let paths: Vec<CString> = files.iter().map(|p| CString::new(p.as_os_str().as_bytes()).unwrap()).collect();
     let mut results = vec![PumpResult::default(); 256];
     let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
@@ -328,15 +343,20 @@ fn run(config: &Config) -> Result<bool, String> {
     for (name, files, dir) in [("small files", &small, &small_dir), ("large files", &large, &large_dir)] {
         for (cache, cold) in [("warm", false), ("cold", true)] {
             let mut counts = Vec::new();
-            for mode in ["pump", "read+copy", "read only"] {
+            let pumps: &[&str] = if config.staged { &["pump", "pump (staged)"] } else { &["pump"] };
+            for &mode in pumps.iter().chain(&["read+copy", "read only"]) {
                 let mut runs = Vec::new();
                 for _ in 0..config.reps {
                     set_cache(files, cold)?;
+                    let pump = match mode {
+                        "pump" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Auto)?),
+                        "pump (staged)" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Staged)?),
+                        _ => None,
+                    };
                     let start = Instant::now();
-                    let tally = match mode {
-                        "pump" => run_pump(&engine, id, files, config.chunk_bytes)?,
-                        "read+copy" => run_read_copy(&engine, id, files, config.chunk_bytes, true)?,
-                        _ => run_read_copy(&engine, id, files, config.chunk_bytes, false)?,
+                    let tally = match pump {
+                        Some(pump) => run_pump(&engine, pump, id, files)?,
+                        None => run_read_copy(&engine, id, files, config.chunk_bytes, mode == "read+copy")?,
                     };
                     runs.push((start.elapsed().as_secs_f64(), tally));
                 }
@@ -346,8 +366,10 @@ fn run(config: &Config) -> Result<bool, String> {
                 }
                 rows.push(Row { corpus: name, cache, mode, files: files.len(), tally, seconds });
             }
-            if counts[0] != counts[1] {
-                eprintln!("MISMATCH on {name} ({cache}): pump {:?}, read+copy {:?}", counts[0], counts[1]);
+            if counts.windows(2).any(|pair| pair[0] != pair[1]) {
+                let modes = pumps.iter().chain(&["read+copy"]);
+                let each: Vec<String> = modes.zip(&counts).map(|(mode, count)| format!("{mode} {count:?}")).collect();
+                eprintln!("MISMATCH on {name} ({cache}): {}", each.join(", "));
                 agree = false;
             }
         }

@@ -219,12 +219,14 @@ static vyre_engine *create_engine(void)
     return engine;
 }
 
-/* NULL if io_uring is missing (the test is then skipped). */
-static vyre_pump *create_pump(vyre_engine *engine)
+/* A pump on ingest path `path`; NULL if io_uring is missing (the test is
+ * then skipped). */
+static vyre_pump *create_pump(vyre_engine *engine, uint32_t path)
 {
     vyre_pump_options po;
     VYRE_CHECK_OK(vyre_pump_options_init(&po));
     VYRE_CHECK(po.struct_size == sizeof po && po.path == VYRE_PUMP_PATH_AUTO && po.chunk_bytes == 0);
+    po.path = path;
     po.chunk_bytes = CHUNK;
     po.arena_bytes = 64 * CHUNK;
     po.queue_depth = 8;
@@ -239,7 +241,9 @@ static vyre_pump *create_pump(vyre_engine *engine)
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
     VYRE_CHECK_OK(vyre_pump_get_info(pump, &info));
-    VYRE_CHECK(info.path == VYRE_PUMP_PATH_DIRECT && info.chunk_bytes == CHUNK && info.arena_bytes == 64 * CHUNK);
+    /* AUTO reports what it chose: the direct path, until measurements say otherwise. */
+    VYRE_CHECK(info.path == (path == VYRE_PUMP_PATH_AUTO ? VYRE_PUMP_PATH_DIRECT : path));
+    VYRE_CHECK(info.chunk_bytes == CHUNK && info.arena_bytes == 64 * CHUNK);
     VYRE_CHECK(info.queue_depth == 8 && info.requests_in_flight == 0);
     return pump;
 }
@@ -255,7 +259,7 @@ static vyre_pump *create_pump(vyre_engine *engine)
         (pending)++;                                                           \
     } while (0)
 
-static int files_pipes_and_errors_match_the_cpu(void)
+static int files_pipes_and_errors_match_the_cpu(uint32_t ingest_path)
 {
     static const size_t sizes[FILES] = {0, 1, 1000, 1023, 1024, 1025, 3000, 4096, 10000, 33333, 70000, 200000};
     char dir[] = "/tmp/vyre-test-pump-XXXXXX";
@@ -277,7 +281,7 @@ static int files_pipes_and_errors_match_the_cpu(void)
     vyre_rule_set *rs = compile_rules();
     uint32_t id = 0;
     VYRE_CHECK_OK(vyre_engine_load_rule_set(engine, rs, &id));
-    vyre_pump *pump = create_pump(engine);
+    vyre_pump *pump = create_pump(engine, ingest_path);
     if (pump == NULL) {
         vyre_engine_destroy(engine);
         vyre_rule_set_destroy(rs);
@@ -386,7 +390,7 @@ static void bad_inputs_are_refused(void)
     VYRE_CHECK_OK(vyre_pump_options_init(&po));
     po.path = 99;
     VYRE_CHECK_STATUS(vyre_pump_create(engine, &po, &pump), VYRE_E_INVALID_ARGUMENT);
-    vyre_test_message_has("VYRE_PUMP_PATH_AUTO");
+    vyre_test_message_has("VYRE_PUMP_PATH_STAGED");
     VYRE_CHECK_OK(vyre_pump_options_init(&po));
     po.flags = 1;
     VYRE_CHECK_STATUS(vyre_pump_create(engine, &po, &pump), VYRE_E_INVALID_ARGUMENT);
@@ -405,7 +409,7 @@ static void bad_inputs_are_refused(void)
     vyre_test_message_has("queue_depth");
     VYRE_CHECK(pump == NULL);
 
-    pump = create_pump(engine);
+    pump = create_pump(engine, VYRE_PUMP_PATH_AUTO);
     if (pump != NULL) {
         vyre_pump_result results[4];
         vyre_hit hits[4];
@@ -487,14 +491,40 @@ static void io_sources_are_checked(void)
     vyre_engine_destroy(engine);
 }
 
+/* Staging buffers io_uring cannot register (one over its 1 GiB limit) make
+ * a staged pump unsupported, with a message naming the direct path. The
+ * reference backend's 1.5 GiB arena and the staging memory are only
+ * reserved, never touched. */
+static void unregistrable_staging_is_unsupported(void)
+{
+    vyre_engine_options eo;
+    VYRE_CHECK_OK(vyre_engine_options_init(&eo));
+    eo.backend = VYRE_BACKEND_REFERENCE;
+    eo.arena_bytes = (uint64_t)3 << 29;
+    vyre_engine *engine = NULL;
+    VYRE_CHECK_OK(vyre_engine_create(&eo, &engine));
+    vyre_pump_options po;
+    VYRE_CHECK_OK(vyre_pump_options_init(&po));
+    po.path = VYRE_PUMP_PATH_STAGED;
+    po.chunk_bytes = ((uint64_t)1 << 30) + 64;
+    po.queue_depth = 1;
+    vyre_pump *pump = NULL;
+    VYRE_CHECK_STATUS(vyre_pump_create(engine, &po, &pump), VYRE_E_UNSUPPORTED);
+    vyre_test_message_has("VYRE_PUMP_PATH_DIRECT");
+    VYRE_CHECK(pump == NULL);
+    vyre_engine_destroy(engine);
+}
+
 int main(void)
 {
     bad_inputs_are_refused();
     io_sources_are_checked();
-    if (!files_pipes_and_errors_match_the_cpu()) {
+    if (!files_pipes_and_errors_match_the_cpu(VYRE_PUMP_PATH_AUTO)) {
         printf("test_pump: skipped (no io_uring)\n");
         return VYRE_TEST_SKIP;
     }
+    files_pipes_and_errors_match_the_cpu(VYRE_PUMP_PATH_STAGED);
+    unregistrable_staging_is_unsupported();
     printf("test_pump: ok\n");
     return 0;
 }

@@ -113,7 +113,8 @@
 #define VYRE_WAIT_FOREVER 4294967295
 
 /**
- * The fastest ingest path this build has (today `VYRE_PUMP_PATH_DIRECT`).
+ * The default ingest path: `VYRE_PUMP_PATH_DIRECT`, until both paths are
+ * measured on GPUs (docs/PUMP.md, "Ingest paths").
  */
 #define VYRE_PUMP_PATH_AUTO 0
 
@@ -122,6 +123,14 @@
  * memory through the BAR; the kernel copies into it).
  */
 #define VYRE_PUMP_PATH_DIRECT 1
+
+/**
+ * io_uring READ_FIXED into registered system-memory staging buffers, then a
+ * copy into the arena (on a GPU, on a transfer queue; the resident kernel
+ * keeps running). `vyre_pump_create` returns `VYRE_E_UNSUPPORTED` where the
+ * device or the kernel cannot provide such buffers.
+ */
+#define VYRE_PUMP_PATH_STAGED 2
 
 /**
  * `vyre_rule_set_options::flags` bit: ASCII case-insensitive matching
@@ -1816,7 +1825,8 @@ typedef struct vyre_pump_info {
      */
     uint32_t struct_size;
     /**
-     * The ingest path in use: `VYRE_PUMP_PATH_DIRECT`.
+     * The ingest path in use: `VYRE_PUMP_PATH_DIRECT` or `VYRE_PUMP_PATH_STAGED`
+     * (never `AUTO`: it reports what `AUTO` chose).
      */
     uint32_t path;
     uint32_t queue_depth;
@@ -2416,7 +2426,9 @@ vyre_status vyre_pump_options_init(struct vyre_pump_options *opts);
 /**
  * Create a pump bound to `engine` (an io_uring instance and a share of the
  * engine's arena). `opts` may be NULL for all defaults.
- * `VYRE_E_UNSUPPORTED` when io_uring is not available.
+ * `VYRE_E_UNSUPPORTED` when io_uring is not available, or, for
+ * `VYRE_PUMP_PATH_STAGED`, when no staging memory can be allocated and
+ * registered (the message says why; use `VYRE_PUMP_PATH_DIRECT`).
  *
  * While the pump exists, collect the engine's completions only through
  * `vyre_pump_drain` (it returns those of jobs you enqueue directly too,

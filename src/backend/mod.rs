@@ -6,6 +6,7 @@
 //! backend means implementing [`Backend`], nothing else.
 
 pub mod reference;
+pub mod staging;
 pub mod vulkan;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -65,6 +66,13 @@ pub trait Backend: Send + Sync {
     /// Whether a kernel stays resident between batches of work.
     fn resident(&self) -> bool {
         true
+    }
+    /// Staging memory for the pump's staged ingest path: `count` buffers of
+    /// at least `bytes` bytes each, and copies from them into the arena.
+    /// `Unsupported` (with the reason) where the backend cannot provide it.
+    fn staging(&self, count: usize, bytes: usize) -> Result<Box<dyn staging::Staging + '_>> {
+        let _ = (count, bytes);
+        Err(Error::new(ErrorKind::Unsupported, "this backend has no staging memory; use the direct ingest path"))
     }
     /// The device, for humans: a Vulkan device name, or "reference".
     fn device_name(&self) -> String;

@@ -12,6 +12,7 @@
 mod io;
 mod table;
 
+use crate::backend::staging::Staging;
 use crate::backend::BackendChoice;
 use crate::error::{Error, ErrorKind, Result};
 use crate::megakernel::{Megakernel, Options, Ticket};
@@ -419,6 +420,12 @@ impl Engine {
         // The arena is a slice of AtomicU8 (UnsafeCell inside), so writing
         // through a pointer derived from it is permitted.
         self.buffers().arena.as_ptr().cast::<u8>().cast_mut()
+    }
+
+    /// Staging memory and copies into the arena, from the backend (the
+    /// pump's staged ingest path): `count` buffers of at least `bytes` each.
+    pub(crate) fn staging(&self, count: usize, bytes: usize) -> Result<Box<dyn Staging + '_>> {
+        self.megakernel.backend_ref().staging(count, bytes)
     }
 
     /// Copy `bytes` into the arena at `offset`.

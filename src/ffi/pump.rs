@@ -27,11 +27,17 @@ impl vyre_pump {
     }
 }
 
-/// The fastest ingest path this build has (today `VYRE_PUMP_PATH_DIRECT`).
+/// The default ingest path: `VYRE_PUMP_PATH_DIRECT`, until both paths are
+/// measured on GPUs (docs/PUMP.md, "Ingest paths").
 pub const VYRE_PUMP_PATH_AUTO: u32 = 0;
 /// io_uring READ straight into the engine's mapped arena (on a GPU, device
 /// memory through the BAR; the kernel copies into it).
 pub const VYRE_PUMP_PATH_DIRECT: u32 = 1;
+/// io_uring READ_FIXED into registered system-memory staging buffers, then a
+/// copy into the arena (on a GPU, on a transfer queue; the resident kernel
+/// keeps running). `vyre_pump_create` returns `VYRE_E_UNSUPPORTED` where the
+/// device or the kernel cannot provide such buffers.
+pub const VYRE_PUMP_PATH_STAGED: u32 = 2;
 
 /// Options for `vyre_pump_create`. Initialise with `vyre_pump_options_init`,
 /// then change what you need; every size left at 0 takes its default.
@@ -63,7 +69,8 @@ pub struct vyre_pump_options {
 pub struct vyre_pump_info {
     /// Set to `sizeof(vyre_pump_info)` before the call.
     pub struct_size: u32,
-    /// The ingest path in use: `VYRE_PUMP_PATH_DIRECT`.
+    /// The ingest path in use: `VYRE_PUMP_PATH_DIRECT` or `VYRE_PUMP_PATH_STAGED`
+    /// (never `AUTO`: it reports what `AUTO` chose).
     pub path: u32,
     pub queue_depth: u32,
     pub reserved: u32,
@@ -95,8 +102,11 @@ pub(super) fn options_from_c(c: &vyre_pump_options) -> Result<PumpOptions> {
     let path = match c.path {
         VYRE_PUMP_PATH_AUTO => IngestPath::Auto,
         VYRE_PUMP_PATH_DIRECT => IngestPath::Direct,
+        VYRE_PUMP_PATH_STAGED => IngestPath::Staged,
         other => {
-            return Err(Error::invalid(format!("path is {other}; use VYRE_PUMP_PATH_AUTO or VYRE_PUMP_PATH_DIRECT")))
+            return Err(Error::invalid(format!(
+                "path is {other}; use VYRE_PUMP_PATH_AUTO, VYRE_PUMP_PATH_DIRECT or VYRE_PUMP_PATH_STAGED"
+            )))
         }
     };
     Ok(PumpOptions {
@@ -139,7 +149,9 @@ pub unsafe extern "C" fn vyre_pump_options_init(opts: *mut vyre_pump_options) ->
 
 /// Create a pump bound to `engine` (an io_uring instance and a share of the
 /// engine's arena). `opts` may be NULL for all defaults.
-/// `VYRE_E_UNSUPPORTED` when io_uring is not available.
+/// `VYRE_E_UNSUPPORTED` when io_uring is not available, or, for
+/// `VYRE_PUMP_PATH_STAGED`, when no staging memory can be allocated and
+/// registered (the message says why; use `VYRE_PUMP_PATH_DIRECT`).
 ///
 /// While the pump exists, collect the engine's completions only through
 /// `vyre_pump_drain` (it returns those of jobs you enqueue directly too,
@@ -316,6 +328,7 @@ pub unsafe extern "C" fn vyre_pump_get_info(pump: *mut vyre_pump, out: *mut vyre
             struct_size: size,
             path: match info.path {
                 IngestPath::Auto | IngestPath::Direct => VYRE_PUMP_PATH_DIRECT,
+                IngestPath::Staged => VYRE_PUMP_PATH_STAGED,
             },
             queue_depth: info.queue_depth,
             reserved: 0,

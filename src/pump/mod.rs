@@ -15,6 +15,7 @@
 mod io_service;
 mod megakernel_feed;
 mod space;
+mod staged;
 
 pub use megakernel_feed::*;
 
@@ -24,6 +25,7 @@ pub use io_service::VYRE_PUMP_MAX_IO_SOURCES;
 use io_service::{IoService, DEVICE_READ_TAG};
 use io_uring::{opcode, squeue, types, IoUring};
 use space::Space;
+use staged::Staged;
 use std::collections::VecDeque;
 use std::ffi::CStr;
 use std::os::fd::RawFd;
@@ -58,10 +60,13 @@ const DESTROY_PATIENCE: Duration = Duration::from_secs(10);
 /// How bytes get into the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestPath {
-    /// The fastest path this build has (today: `Direct`).
+    /// The default: `Direct`, until both paths are measured on GPUs (docs/PUMP.md).
     Auto,
     /// io_uring READ straight into the mapped arena (on a GPU, through the BAR).
     Direct,
+    /// io_uring READ_FIXED into registered system-memory staging buffers,
+    /// then a copy into the arena (on a GPU, on a transfer queue).
+    Staged,
 }
 
 /// Creation options; zero means "default" for every size.
@@ -240,7 +245,9 @@ struct Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChunkState {
     Reading,
-    /// Read completely; the engine's queue was full.
+    /// Read completely; its staging buffer is being copied into the arena.
+    Copying,
+    /// Read (and copied) completely; the engine's queue was full.
     Unqueued,
     Scanning,
 }
@@ -251,6 +258,9 @@ struct Chunk {
     /// Arena offset of the chunk's first byte, and the bytes reserved there.
     at: u64,
     reserved: u64,
+    /// The staging buffer its bytes are read into (staged path), held until
+    /// they are copied into the arena.
+    staging: Option<u32>,
     /// File offset of the chunk's first byte.
     file_pos: u64,
     want: u64,
@@ -298,6 +308,9 @@ impl<'e> Consumer<'e> {
 pub struct Pump<'e> {
     consumer: Consumer<'e>,
     ring: IoUring,
+    /// The staged path's buffers; declared after `ring`, so the ring (and
+    /// its registration of them) goes first on drop.
+    staged: Option<Staged<'e>>,
     path: IngestPath,
     queue_depth: u32,
     chunk_bytes: u64,
@@ -394,10 +407,29 @@ impl<'e> Pump<'e> {
                  needs a newer kernel",
             ));
         }
+        let path = if options.path == IngestPath::Auto { IngestPath::Direct } else { options.path };
+        let staged = match (path, &consumer) {
+            // One buffer per read in flight, but no more than chunks fit the
+            // share (the arena bounds what can be in flight anyway); + 1 byte:
+            // an unbounded stream's probe.
+            (IngestPath::Staged, Consumer::Engine(engine)) => {
+                let count = u64::from(queue_depth).min(share.div_ceil(chunk_bytes)) as usize;
+                Some(Staged::new(engine, &ring, count, chunk_bytes as usize + 1)?)
+            }
+            (IngestPath::Staged, Consumer::Megakernel(_)) => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "the staged path copies into an engine's arena; a pump feeding a bare megakernel reads \
+                     straight into its observables: use VYRE_PUMP_PATH_DIRECT (or AUTO)",
+                ))
+            }
+            _ => None,
+        };
         Ok(Pump {
             consumer,
             ring,
-            path: IngestPath::Direct,
+            staged,
+            path,
             queue_depth,
             chunk_bytes,
             share: (offset, share),
@@ -571,12 +603,16 @@ impl<'e> Pump<'e> {
                 Err(Error::new(
                     ErrorKind::QueueFull,
                     format!(
-                        "the pump is full ({} of {} reads in flight, {} of the {}-byte arena share free); call \
+                        "the pump is full ({} of {} reads in flight, {} of the {}-byte arena share free{}); call \
                          vyre_pump_drain, then retry",
                         self.reads_in_flight,
                         self.queue_depth,
                         self.space.free_bytes(),
-                        self.share.1
+                        self.share.1,
+                        self.staged.as_ref().map_or(String::new(), |s| {
+                            let (busy, count) = s.busy();
+                            format!(", {busy} of {count} staging buffers busy")
+                        })
                     ),
                 ))
             }
@@ -613,12 +649,21 @@ impl<'e> Pump<'e> {
         let probe = u64::from(!request.seekable && request.overlap.is_none());
         let want = (chunk_bytes + probe).min(request.end - file_pos);
         let Some(at) = self.space.take(want) else { return Ok(Start::Blocked) };
+        let staging = match self.staged.as_mut().map(Staged::take) {
+            Some(None) => {
+                self.space.give(at, want);
+                return Ok(Start::Blocked);
+            }
+            taken => taken.flatten(),
+        };
+        let landing = self.landing(at, staging);
+        let request = self.requests.get(key).expect("looked up above");
         let have = request.carry.len() as u64;
-        let arena = self.consumer.arena_ptr();
-        // SAFETY: [at, at + want) was just reserved in the pump's share of
-        // the arena (carry holds at most L + 1 < want bytes), so nothing else
-        // reads or writes it; the source is a host Vec.
-        unsafe { std::ptr::copy_nonoverlapping(request.carry.as_ptr(), arena.add(at as usize), request.carry.len()) };
+        // SAFETY: the landing place (arena reservation [at, at + want) or
+        // staging buffer of at least chunk_bytes + 1 >= want bytes) was just
+        // taken for this chunk (carry holds at most L + 1 < want bytes), so
+        // nothing else reads or writes it; the source is a host Vec.
+        unsafe { std::ptr::copy_nonoverlapping(request.carry.as_ptr(), landing, request.carry.len()) };
         // An unbounded request's stream keeps its probe byte out of the chunk.
         let after = request.overlap.map_or(1, |o| o.after);
         let own_to = if file_pos + want == request.end { request.end } else { file_pos + want - after };
@@ -627,6 +672,7 @@ impl<'e> Pump<'e> {
             state: ChunkState::Reading,
             at,
             reserved: want,
+            staging,
             file_pos,
             want,
             have,
@@ -637,6 +683,9 @@ impl<'e> Pump<'e> {
         if !self.push_read(chunk_key) {
             self.chunks.remove(chunk_key);
             self.space.give(at, want);
+            if let (Some(staged), Some(index)) = (self.staged.as_mut(), staging) {
+                staged.give(index);
+            }
             return Ok(Start::Blocked);
         }
         let request = self.requests.get(key).expect("looked up above");
@@ -651,21 +700,35 @@ impl<'e> Pump<'e> {
         Ok(Start::Started)
     }
 
+    /// Where a chunk's bytes land: its staging buffer, else its arena reservation at `at`.
+    fn landing(&self, at: u64, staging: Option<u32>) -> *mut u8 {
+        match (&self.staged, staging) {
+            (Some(staged), Some(index)) => staged.buffer(index),
+            // SAFETY: `at` is the start of a reservation inside the arena.
+            _ => unsafe { self.consumer.arena_ptr().add(at as usize) },
+        }
+    }
+
     /// Queue the read of a chunk's missing bytes; false if the ring is full.
     fn push_read(&mut self, key: Key) -> bool {
         let chunk = self.chunks.get(key).expect("a live chunk");
         let (at, have, want, file_pos, request) = (chunk.at, chunk.have, chunk.want, chunk.file_pos, chunk.request);
+        let staging = chunk.staging;
         let request = self.requests.get(request).expect("a chunk's request lives");
         // -1: the file's current position. Pipes and sockets ignore offsets,
         // but a block device or character device would otherwise be read
         // from 0 again at every read.
         let offset = if request.seekable { file_pos + have } else { u64::MAX };
-        // SAFETY: at + have is inside the chunk's reservation in the arena.
-        let buf = unsafe { self.consumer.arena_ptr().add((at + have) as usize) };
-        let entry = opcode::Read::new(types::Fd(request.fd), buf, (want - have) as u32)
-            .offset(offset)
-            .build()
-            .user_data(key.tag());
+        let fd = types::Fd(request.fd);
+        // SAFETY: have < want, and the landing place holds want bytes.
+        let buf = unsafe { self.landing(at, staging).add(have as usize) };
+        let len = (want - have) as u32;
+        let entry = match staging {
+            // The staging buffers are registered with the ring in their order.
+            Some(index) => opcode::ReadFixed::new(fd, buf, len, index as u16).offset(offset).build(),
+            None => opcode::Read::new(fd, buf, len).offset(offset).build(),
+        }
+        .user_data(key.tag());
         if !self.push(&entry) {
             return false;
         }
@@ -676,10 +739,10 @@ impl<'e> Pump<'e> {
     /// Queue an entry, submitting what is queued first if the ring is full.
     fn push(&mut self, entry: &squeue::Entry) -> bool {
         for attempt in 0..2 {
-            // SAFETY: a read's buffer is a reservation of the arena, held by
-            // its chunk until the read's completion is reaped (destroy waits
-            // for that too); the engine outlives the pump ('e). A cancel
-            // entry holds no buffer.
+            // SAFETY: a read's buffer is a reservation of the arena or a
+            // staging buffer, held by its chunk until the read's completion
+            // is reaped (destroy waits for that too); the engine and the
+            // staging memory outlive the ring. A cancel entry holds no buffer.
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
                 return true;
             }
@@ -712,7 +775,9 @@ impl<'e> Pump<'e> {
                     "no result before the timeout; the requests are still in flight",
                 ));
             }
-            let only_reads = self.jobs_in_flight == 0 && self.unqueued.is_empty() && self.reads_in_flight > 0;
+            let copies = self.staged.as_ref().map_or(0, Staged::copies_in_flight);
+            let only_reads =
+                self.jobs_in_flight == 0 && self.unqueued.is_empty() && copies == 0 && self.reads_in_flight > 0;
             if only_reads {
                 self.wait_for_reads((timeout - elapsed).min(READ_WAIT_SLICE))?;
             } else if elapsed >= SPIN_BEFORE_SLEEP {
@@ -751,6 +816,19 @@ impl<'e> Pump<'e> {
             }
         }
         self.service_io();
+        let copied = self.staged.as_mut().map(Staged::finished).unwrap_or_default();
+        for (key, outcome) in copied {
+            // The buffer went back to the free list, or is abandoned with a failed copy.
+            let chunk = self.chunks.get(key).expect("a copying chunk lives");
+            chunk.staging = None;
+            match outcome {
+                Ok(()) => self.ready(key),
+                Err(e) => {
+                    let own_from = chunk.own_from;
+                    self.fail_chunk(key, e.kind.code(), own_from);
+                }
+            }
+        }
         while let Some(&key) = self.unqueued.front() {
             if !self.enqueue(key) {
                 break;
@@ -813,7 +891,10 @@ impl<'e> Pump<'e> {
     /// owns, start the next stream chunk's overlap, enqueue its scan.
     fn chunk_read(&mut self, key: Key, eof: bool) -> Result<()> {
         let chunk = self.chunks.get(key).expect("a live chunk");
-        let (file_pos, have, at) = (chunk.file_pos, chunk.have, chunk.at);
+        let (at, staging) = (chunk.at, chunk.staging);
+        let landing = self.landing(at, staging);
+        let chunk = self.chunks.get(key).expect("a live chunk");
+        let (file_pos, have) = (chunk.file_pos, chunk.have);
         let request = self.requests.get(chunk.request).expect("a chunk's request lives");
         let end_of_data = file_pos + have;
         if eof {
@@ -839,11 +920,11 @@ impl<'e> Pump<'e> {
                 let from = chunk.own_to.saturating_sub(o.before).max(request.start);
                 let len = (end_of_data - from) as usize;
                 request.carry.resize(len, 0);
-                // SAFETY: [at + from - file_pos, + len) lies in the chunk's
-                // reservation, whose read has completed; no one writes it now.
+                // SAFETY: [from - file_pos, + len) lies in the chunk's landing
+                // place, whose read has completed; no one writes it now.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
-                        self.consumer.arena_ptr().add((at + from - file_pos) as usize),
+                        landing.add((from - file_pos) as usize),
                         request.carry.as_mut_ptr(),
                         len,
                     )
@@ -855,11 +936,32 @@ impl<'e> Pump<'e> {
                 return Ok(());
             }
         }
+        match (self.staged.as_mut(), staging) {
+            (Some(staged), Some(index)) if have > 0 => {
+                self.chunks.get(key).expect("a live chunk").state = ChunkState::Copying;
+                if let Err(e) = staged.copy(key, index, at, have) {
+                    // Not started: fail_chunk gives the buffer back.
+                    self.fail_chunk(key, e.kind.code(), file_pos);
+                }
+            }
+            (Some(staged), Some(index)) => {
+                // Nothing to copy (the file ended where the chunk starts).
+                staged.give(index);
+                self.chunks.get(key).expect("a live chunk").staging = None;
+                self.ready(key);
+            }
+            _ => self.ready(key),
+        }
+        Ok(())
+    }
+
+    /// A chunk's bytes are all in the arena: enqueue its scan job, or queue
+    /// it for a later try if the engine's queue is full.
+    fn ready(&mut self, key: Key) {
         self.chunks.get(key).expect("a live chunk").state = ChunkState::Unqueued;
         if !self.enqueue(key) {
             self.unqueued.push_back(key);
         }
-        Ok(())
     }
 
     /// Hand a read chunk to the consumer; false if its queue is full.
@@ -904,6 +1006,9 @@ impl<'e> Pump<'e> {
     fn fail_chunk(&mut self, key: Key, status: i32, offset: u64) {
         let chunk = self.chunks.remove(key).expect("a live chunk");
         self.space.give(chunk.at, chunk.reserved);
+        if let (Some(staged), Some(index)) = (self.staged.as_mut(), chunk.staging) {
+            staged.give(index);
+        }
         let request = self.requests.get(chunk.request).expect("a chunk's request lives");
         request.error.get_or_insert((status, offset));
         request.reading_done = true;
@@ -1104,6 +1209,10 @@ impl Drop for Pump<'_> {
             pending -= reaped.iter().filter(|&&tag| tag != CANCEL_TAG && reading.contains(&tag)).count();
             self.reads_in_flight = pending as u32;
         }
+        // Copies write into the share, which is free once destroy returns.
+        if let Some(staged) = self.staged.as_mut() {
+            staged.wait_all(DESTROY_PATIENCE);
+        }
         self.close_io();
         let deadline = Instant::now() + DESTROY_PATIENCE;
         let engine = match &self.consumer {
@@ -1159,6 +1268,10 @@ mod tests {
     /// with the engine's status, after any chunk results; nothing follows.
     #[test]
     fn a_failed_scan_job_ends_its_request_with_the_engine_status() {
+        [IngestPath::Direct, IngestPath::Staged].into_iter().for_each(failed_scan_job_on);
+    }
+
+    fn failed_scan_job_on(ingest: IngestPath) {
         let Some(engine) = Engine::hang_test_engine(EngineOptions { arena_bytes: 1 << 20, ..EngineOptions::default() })
         else {
             return;
@@ -1168,9 +1281,11 @@ mod tests {
         let path = std::env::temp_dir().join(format!("vyre-pump-fail-{}", std::process::id()));
         std::fs::write(&path, b"xxab".repeat(16 << 10)).unwrap();
         let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        let mut pump =
-            Pump::create(&engine, &PumpOptions { chunk_bytes: 4096, arena_bytes: 64 << 10, ..Default::default() })
-                .unwrap();
+        let mut pump = Pump::create(
+            &engine,
+            &PumpOptions { path: ingest, chunk_bytes: 4096, arena_bytes: 64 << 10, ..Default::default() },
+        )
+        .unwrap();
         assert!(engine.megakernel_for_tests().backend_ref().stop_answering());
         pump.submit_path(&c_path, 0, VYRE_PUMP_TO_EOF, id, 42).unwrap();
         let mut results = vec![PumpResult::default(); 64];

@@ -241,6 +241,10 @@ impl Backend for ReferenceBackend {
         self.shared.scan_buffers()
     }
 
+    fn staging(&self, count: usize, bytes: usize) -> Result<Box<dyn super::staging::Staging + '_>> {
+        Ok(Box::new(super::staging::HostCopies::new(&self.shared.arena, count, bytes)?))
+    }
+
     fn device_name(&self) -> String {
         "reference".into()
     }

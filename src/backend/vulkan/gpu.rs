@@ -6,6 +6,7 @@ use super::device::{DeviceInfo, Instance};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::abi::*;
 use ash::vk;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU8};
 
 // The shader reads a claimed slot as four uvec4s: status, opcode, tenant,
@@ -103,8 +104,21 @@ pub struct Gpu {
     /// Dropped only after the device; leaked with it when abandoned.
     pub instance: std::mem::ManuallyDrop<Instance>,
     pub info: DeviceInfo,
+    pub physical: vk::PhysicalDevice,
     pub device: ash::Device,
     pub queue: vk::Queue,
+    /// Where the staged ingest path's copies run (`staging.rs`): a dedicated
+    /// transfer family's queue, else a second compute queue, else `queue`.
+    pub transfer_queue: vk::Queue,
+    pub transfer_family: u32,
+    /// Submits to `queue` (the driver thread's slices, and staging copies
+    /// when they share it) take this lock: a queue is externally synchronised.
+    queue_lock: Mutex<()>,
+    /// Submits to a transfer queue of its own.
+    transfer_lock: Mutex<()>,
+    /// `minImportedHostPointerAlignment` where VK_EXT_external_memory_host is
+    /// enabled: staging memory is then the pump's own pages, imported.
+    pub host_import_alignment: Option<u64>,
     pub control: Buffer,
     pub ring: Buffer,
     pub log: Buffer,
@@ -127,14 +141,14 @@ pub struct Gpu {
 }
 
 // SAFETY: Vulkan handles may be used from any thread as long as access to
-// the queue and command pool is externally synchronised; the backend's
-// driver thread is the only user of both, and the mapped pointers are only
-// read through `AtomicU32`.
+// the queues and command pool is externally synchronised: submits take
+// `queue_lock` or `transfer_lock`, the driver thread is the only user of the
+// command pool, and the mapped pointers are only read through `AtomicU32`.
 unsafe impl Send for Gpu {}
 // SAFETY: see Send; shared access goes through atomics or immutable handles.
 unsafe impl Sync for Gpu {}
 
-fn vk_error(what: &str) -> impl Fn(vk::Result) -> Error + '_ {
+pub(super) fn vk_error(what: &str) -> impl Fn(vk::Result) -> Error + '_ {
     move |e| {
         let kind = match e {
             vk::Result::ERROR_OUT_OF_HOST_MEMORY | vk::Result::ERROR_OUT_OF_DEVICE_MEMORY => ErrorKind::OutOfMemory,
@@ -157,30 +171,65 @@ impl Gpu {
     ) -> Result<Gpu> {
         let family =
             info.queue_family.ok_or_else(|| Error::new(ErrorKind::Unsupported, "device has no compute queue"))?;
-        let priorities = [1.0f32];
-        let queue_info = vk::DeviceQueueCreateInfo::default().queue_family_index(family).queue_priorities(&priorities);
+        let priorities = [1.0f32; 2];
+        // SAFETY: physical belongs to instance.
+        let families = unsafe { instance.instance.get_physical_device_queue_family_properties(physical) };
+        let (transfer_family, transfer_index) = transfer_queue(&families, family);
+        let mut queue_infos = vec![vk::DeviceQueueCreateInfo::default()
+            .queue_family_index(family)
+            .queue_priorities(&priorities[..if transfer_family == family { transfer_index as usize + 1 } else { 1 }])];
+        if transfer_family != family {
+            queue_infos.push(
+                vk::DeviceQueueCreateInfo::default()
+                    .queue_family_index(transfer_family)
+                    .queue_priorities(&priorities[..1]),
+            );
+        }
         // Idle lanes back off on the device clock on a GPU that has one; on a
         // CPU device a waiting lane would burn the core all the same.
         let idle_backoff = info.device_clock && !info.is_cpu();
-        let extensions = [ash::khr::shader_clock::NAME.as_ptr()];
-        let mut clock = vk::PhysicalDeviceShaderClockFeaturesKHR::default().shader_device_clock(true);
-        let mut device_info = vk::DeviceCreateInfo::default().queue_create_infos(std::slice::from_ref(&queue_info));
+        let host_import = instance.has_extension(physical, ash::ext::external_memory_host::NAME);
+        let mut extensions = Vec::new();
         if idle_backoff {
-            device_info = device_info.enabled_extension_names(&extensions).push_next(&mut clock);
+            extensions.push(ash::khr::shader_clock::NAME.as_ptr());
+        }
+        if host_import {
+            extensions.push(ash::ext::external_memory_host::NAME.as_ptr());
+        }
+        let mut clock = vk::PhysicalDeviceShaderClockFeaturesKHR::default().shader_device_clock(true);
+        let mut device_info =
+            vk::DeviceCreateInfo::default().queue_create_infos(&queue_infos).enabled_extension_names(&extensions);
+        if idle_backoff {
+            device_info = device_info.push_next(&mut clock);
         }
         // SAFETY: physical belongs to instance; the create infos outlive the call.
         let device = unsafe { instance.instance.create_device(physical, &device_info, None) }
             .map_err(vk_error("vkCreateDevice"))?;
         // SAFETY: family/0 was requested in device_info.
         let queue = unsafe { device.get_device_queue(family, 0) };
+        // SAFETY: transfer_family/transfer_index was requested in device_info.
+        let transfer_queue = unsafe { device.get_device_queue(transfer_family, transfer_index) };
+        let host_import_alignment = host_import.then(|| {
+            let mut host = vk::PhysicalDeviceExternalMemoryHostPropertiesEXT::default();
+            let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut host);
+            // SAFETY: physical belongs to instance; the chain lives until the call returns.
+            unsafe { instance.instance.get_physical_device_properties2(physical, &mut props) };
+            host.min_imported_host_pointer_alignment
+        });
         // SAFETY: as above.
         let memory = unsafe { instance.instance.get_physical_device_memory_properties(physical) };
         let workgroup_size = info.workgroup_size();
         let mut gpu = Gpu {
             instance: std::mem::ManuallyDrop::new(instance),
             info,
+            physical,
             device,
             queue,
+            transfer_queue,
+            transfer_family,
+            queue_lock: Mutex::new(()),
+            transfer_lock: Mutex::new(()),
+            host_import_alignment,
             control: Buffer::null(),
             ring: Buffer::null(),
             log: Buffer::null(),
@@ -200,17 +249,24 @@ impl Gpu {
         };
         // From here on, Drop releases whatever was created.
         let [control, ring, log, arena, rules, scan] = buffers;
-        gpu.control = gpu.buffer(&memory, &control)?;
-        gpu.ring = gpu.buffer(&memory, &ring)?;
-        gpu.log = gpu.buffer(&memory, &log)?;
-        gpu.arena = gpu.buffer(&memory, &arena)?;
-        gpu.rules = gpu.buffer(&memory, &rules)?;
-        gpu.scan = gpu.buffer(&memory, &scan)?;
+        gpu.control = gpu.buffer(&memory, &control, false)?;
+        gpu.ring = gpu.buffer(&memory, &ring, false)?;
+        gpu.log = gpu.buffer(&memory, &log, false)?;
+        gpu.arena = gpu.buffer(&memory, &arena, true)?;
+        gpu.rules = gpu.buffer(&memory, &rules, false)?;
+        gpu.scan = gpu.buffer(&memory, &scan, false)?;
         gpu.pipeline_objects()?;
         Ok(gpu)
     }
 
-    fn buffer(&self, memory: &vk::PhysicalDeviceMemoryProperties, init: &BufferInit) -> Result<Buffer> {
+    /// A shared buffer; a `copy_target` (the arena) also receives the
+    /// staged path's copies, possibly from the transfer queue's family.
+    fn buffer(
+        &self,
+        memory: &vk::PhysicalDeviceMemoryProperties,
+        init: &BufferInit,
+        copy_target: bool,
+    ) -> Result<Buffer> {
         // At least one 16-byte element: the arena is read as uvec4s.
         let words = init.words.max(init.initial.len()).max(4);
         let bytes = (words * 4) as u64;
@@ -224,10 +280,18 @@ impl Gpu {
                 ),
             ));
         }
-        let create = vk::BufferCreateInfo::default()
-            .size(bytes)
-            .usage(vk::BufferUsageFlags::STORAGE_BUFFER)
-            .sharing_mode(vk::SharingMode::EXCLUSIVE);
+        let families = [self.info.queue_family.unwrap_or(0), self.transfer_family];
+        let mut create = vk::BufferCreateInfo::default().size(bytes).usage(vk::BufferUsageFlags::STORAGE_BUFFER);
+        if copy_target {
+            create = create.usage(vk::BufferUsageFlags::STORAGE_BUFFER | vk::BufferUsageFlags::TRANSFER_DST);
+        }
+        if copy_target && families[0] != families[1] {
+            // Written by the transfer family's copies while the compute
+            // family's kernel reads it: concurrent sharing needs no queue
+            // family ownership transfers, which a resident kernel (one
+            // dispatch that never ends) could not take part in.
+            create = create.sharing_mode(vk::SharingMode::CONCURRENT).queue_family_indices(&families);
+        }
         // SAFETY: the device is alive; the create info outlives the call.
         let buffer = unsafe { self.device.create_buffer(&create, None) }.map_err(vk_error("vkCreateBuffer"))?;
         let mut out = Buffer { buffer, ..Buffer::null() };
@@ -436,12 +500,23 @@ impl Gpu {
         unsafe { self.device.create_fence(&vk::FenceCreateInfo::default(), None) }.map_err(vk_error("vkCreateFence"))
     }
 
-    /// Submit `cb`, signalling `fence`. Only the driver thread calls this.
+    /// Submit a slice `cb` to the compute queue, signalling `fence`.
     pub fn submit(&self, cb: vk::CommandBuffer, fence: vk::Fence) -> Result<()> {
+        self.submit_to(self.queue, cb, fence)
+    }
+
+    /// Submit a staging copy `cb` to the transfer queue, signalling `fence`.
+    pub fn submit_transfer(&self, cb: vk::CommandBuffer, fence: vk::Fence) -> Result<()> {
+        self.submit_to(self.transfer_queue, cb, fence)
+    }
+
+    fn submit_to(&self, queue: vk::Queue, cb: vk::CommandBuffer, fence: vk::Fence) -> Result<()> {
         let cbs = [cb];
         let submit = vk::SubmitInfo::default().command_buffers(&cbs);
-        // SAFETY: the queue is used by one thread only; cb is recorded and not pending.
-        unsafe { self.device.queue_submit(self.queue, &[submit], fence) }.map_err(vk_error("vkQueueSubmit"))
+        let _turn = if queue == self.queue { self.queue_lock.lock() } else { self.transfer_lock.lock() };
+        // SAFETY: the queue's lock is held (external synchronisation); cb is
+        // recorded and not pending.
+        unsafe { self.device.queue_submit(queue, &[submit], fence) }.map_err(vk_error("vkQueueSubmit"))
     }
 
     /// Wait for `fence`: Ok(true) signalled, Ok(false) timed out.
@@ -462,6 +537,24 @@ impl Gpu {
     pub fn destroy_fence(&self, fence: vk::Fence) {
         // SAFETY: the fence is not pending (its work finished or the device is idle).
         unsafe { self.device.destroy_fence(fence, None) };
+    }
+}
+
+/// The queue for staging copies, as (family, index in family): a family
+/// with TRANSFER but neither COMPUTE nor GRAPHICS (a copy engine of its
+/// own), else a second queue of the compute family, else the compute queue
+/// itself (lavapipe has one queue: copies then wait behind the kernel's
+/// queued slices, and share its lock).
+fn transfer_queue(families: &[vk::QueueFamilyProperties], compute: u32) -> (u32, u32) {
+    let dedicated = families.iter().position(|f| {
+        f.queue_count > 0
+            && f.queue_flags.contains(vk::QueueFlags::TRANSFER)
+            && !f.queue_flags.intersects(vk::QueueFlags::COMPUTE | vk::QueueFlags::GRAPHICS)
+    });
+    match dedicated {
+        Some(family) => (family as u32, 0),
+        None if families.get(compute as usize).is_some_and(|f| f.queue_count > 1) => (compute, 1),
+        None => (compute, 0),
     }
 }
 
@@ -512,6 +605,27 @@ impl Drop for Gpu {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Staging copies take a copy engine where one exists (NVIDIA: a
+    /// TRANSFER-only family), else a second compute queue, else share the
+    /// compute queue (lavapipe: one family, one queue).
+    #[test]
+    fn copies_prefer_a_transfer_only_family_then_a_second_compute_queue() {
+        let family = |flags: vk::QueueFlags, queue_count: u32| vk::QueueFamilyProperties {
+            queue_flags: flags,
+            queue_count,
+            ..Default::default()
+        };
+        let all = vk::QueueFlags::GRAPHICS | vk::QueueFlags::COMPUTE | vk::QueueFlags::TRANSFER;
+        let compute = vk::QueueFlags::COMPUTE | vk::QueueFlags::TRANSFER;
+        let copy = vk::QueueFlags::TRANSFER;
+        assert_eq!(transfer_queue(&[family(all, 16), family(copy, 2), family(compute, 8)], 0), (1, 0));
+        assert_eq!(transfer_queue(&[family(all, 16), family(compute, 8)], 0), (0, 1));
+        assert_eq!(transfer_queue(&[family(all, 1)], 0), (0, 0));
+        assert_eq!(transfer_queue(&[family(all, 1), family(copy, 0)], 0), (0, 0), "a family without queues");
+    }
+
     /// Every constant the shader sees (vyre_abi.glsl, generated by build.rs)
     /// has the value Rust uses: build.rs writes each parsed literal next to
     /// the Rust constant of the same name, resolved by the compiler.

@@ -11,6 +11,7 @@
 
 pub mod device;
 pub mod gpu;
+mod staging;
 
 use super::{Backend, BackendChoice, BackendConfig};
 use crate::error::{Error, ErrorKind, Result};
@@ -82,6 +83,15 @@ struct Shared {
     bell: Condvar,
 }
 
+impl Shared {
+    fn health(&self) -> Result<()> {
+        match &*self.failed.lock() {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
 pub struct VulkanBackend {
     shared: Arc<Shared>,
     driver: Mutex<Option<JoinHandle<()>>>,
@@ -119,7 +129,7 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let gpu = Gpu::new(instance, physical, info, buffers, workgroups)?;
     let default_cpu = gpu.info.is_cpu() && device_index.is_none() && env.is_none();
     super::note(&format!(
-        "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes; idle lanes {}",
+        "Vulkan device {}: {}{}; shared buffers in {}; {} workgroups x {} lanes; idle lanes {}; staging copies on {}{}",
         gpu.info.index,
         gpu.info.name,
         if default_cpu { " (no GPU found: lavapipe, the CPU default)" } else { "" },
@@ -129,7 +139,15 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
         },
         gpu.workgroups,
         gpu.workgroup_size,
-        if gpu.idle_backoff { "back off on the device clock" } else { "keep polling" }
+        if gpu.idle_backoff { "back off on the device clock" } else { "keep polling" },
+        if gpu.info.queue_family != Some(gpu.transfer_family) {
+            "a transfer-only queue family"
+        } else if gpu.transfer_queue != gpu.queue {
+            "a second compute queue"
+        } else {
+            "the compute queue"
+        },
+        if gpu.host_import_alignment.is_some() { ", imported host pages" } else { "" }
     ));
     Ok(gpu)
 }
@@ -463,6 +481,10 @@ impl Backend for VulkanBackend {
         self.shared.resident
     }
 
+    fn staging(&self, count: usize, bytes: usize) -> Result<Box<dyn crate::backend::staging::Staging + '_>> {
+        Ok(Box::new(staging::VulkanStaging::new(&self.shared, count, bytes)?))
+    }
+
     fn device_name(&self) -> String {
         self.shared.gpu.info.name.clone()
     }
@@ -483,10 +505,7 @@ impl Backend for VulkanBackend {
     }
 
     fn health(&self) -> Result<()> {
-        match &*self.shared.failed.lock() {
-            Some(error) => Err(error.clone()),
-            None => Ok(()),
-        }
+        self.shared.health()
     }
 
     fn stopped(&self) -> bool {

@@ -1,0 +1,109 @@
+//! The staged ingest path (docs/PUMP.md): reads land in registered staging
+//! buffers (`IORING_OP_READ_FIXED`), the backend copies each read chunk into
+//! its arena reservation (a transfer queue on Vulkan), and the chunk's scan
+//! job is enqueued once the copy has completed. A staging buffer belongs to
+//! one chunk from the start of its read to the end of its copy, so the host
+//! never rewrites bytes a copy may still read.
+
+use super::Key;
+use crate::backend::staging::Staging;
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use io_uring::IoUring;
+use std::time::Duration;
+
+pub(super) struct Staged<'e> {
+    staging: Box<dyn Staging + 'e>,
+    /// Buffers no chunk holds.
+    free: Vec<u32>,
+    /// Chunks whose copy is in flight, with their buffer.
+    copying: Vec<(Key, u32)>,
+}
+
+impl<'e> Staged<'e> {
+    /// `count` buffers of at least `bytes` each, registered with `ring`.
+    pub(super) fn new(engine: &'e Engine, ring: &IoUring, count: usize, bytes: usize) -> Result<Staged<'e>> {
+        let staging = engine.staging(count, bytes)?;
+        let (base, stride) = (staging.base(), staging.stride());
+        let buffers: Vec<libc::iovec> = (0..count)
+            // SAFETY: buffer i lies inside the staging memory (count buffers of stride bytes).
+            .map(|i| libc::iovec { iov_base: unsafe { base.add(i * stride) }.cast(), iov_len: stride })
+            .collect();
+        // SAFETY: the buffers stay mapped while the ring may use them: the
+        // pump drops its ring (which unregisters them) before its staging,
+        // and destroy waits for every read first.
+        unsafe { ring.submitter().register_buffers(&buffers) }.map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "io_uring cannot register the {count} staging buffers of {stride} bytes ({e}): the memory may not \
+                     be ordinary pages (a driver mapping), a buffer may exceed 1 GiB, or RLIMIT_MEMLOCK (ulimit -l) \
+                     is too low; raise the limit, lower queue_depth or chunk_bytes, or use the direct ingest path \
+                     (VYRE_PUMP_PATH_DIRECT)"
+                ),
+            )
+        })?;
+        Ok(Staged { staging, free: (0..count as u32).rev().collect(), copying: Vec::new() })
+    }
+
+    /// A free buffer, if any.
+    pub(super) fn take(&mut self) -> Option<u32> {
+        self.free.pop()
+    }
+
+    /// Return a buffer whose read has ended and whose copy never started or is done.
+    pub(super) fn give(&mut self, index: u32) {
+        self.free.push(index);
+    }
+
+    /// The first byte of buffer `index`.
+    pub(super) fn buffer(&self, index: u32) -> *mut u8 {
+        // SAFETY: index < count (handed out by `take`), so the offset stays inside the staging memory.
+        unsafe { self.staging.base().add(index as usize * self.staging.stride()) }
+    }
+
+    pub(super) fn copies_in_flight(&self) -> usize {
+        self.copying.len()
+    }
+
+    pub(super) fn busy(&self) -> (usize, usize) {
+        (self.staging.count() - self.free.len(), self.staging.count())
+    }
+
+    /// Start copying `len` bytes of `index` (chunk `key`'s) to arena offset `at`.
+    pub(super) fn copy(&mut self, key: Key, index: u32, at: u64, len: u64) -> Result<()> {
+        self.staging.copy(index as usize, at, len)?;
+        self.copying.push((key, index));
+        Ok(())
+    }
+
+    /// The chunks whose copy has ended since the last call: `Ok` (the
+    /// buffer is free again) or the backend's failure (the copy may never
+    /// end, so its buffer is never reused).
+    pub(super) fn finished(&mut self) -> Vec<(Key, Result<()>)> {
+        let mut ended = Vec::new();
+        let mut i = 0;
+        while i < self.copying.len() {
+            let (key, index) = self.copying[i];
+            match self.staging.copied(index as usize) {
+                Ok(false) => i += 1,
+                Ok(true) => {
+                    self.copying.swap_remove(i);
+                    self.free.push(index);
+                    ended.push((key, Ok(())));
+                }
+                Err(e) => {
+                    self.copying.swap_remove(i);
+                    ended.push((key, Err(e)));
+                }
+            }
+        }
+        ended
+    }
+
+    /// Wait up to `timeout` for every copy in flight (destroy).
+    pub(super) fn wait_all(&mut self, timeout: Duration) {
+        self.staging.wait_all(timeout);
+        self.copying.clear();
+    }
+}
