@@ -76,6 +76,14 @@ impl DeviceInfo {
 /// warps of 32 lanes stay co-resident on any SM that has them.
 const SCAN_WORKGROUPS_PER_SM: u32 = 16;
 
+/// Taken shared around every queue submission and exclusively around
+/// creating and destroying instances and devices. The NVIDIA driver
+/// (580.159, through its EGL entry point) deadlocked in one process when one
+/// engine's vkDestroyDevice ran while another engine's slice thread was in
+/// vkQueueSubmit: both waited inside the driver for ever (seen on an H200
+/// with 16 test threads creating and dropping engines; docs/VULKAN.md).
+pub(crate) static DRIVER_LIFECYCLE: parking_lot::RwLock<()> = parking_lot::RwLock::new(());
+
 /// A loaded Vulkan instance.
 pub struct Instance {
     pub entry: ash::Entry,
@@ -97,6 +105,7 @@ impl Instance {
         })?;
         let app = vk::ApplicationInfo::default().application_name(c"libvyre").api_version(vk::API_VERSION_1_1);
         let create = vk::InstanceCreateInfo::default().application_info(&app);
+        let _exclusive = DRIVER_LIFECYCLE.write();
         // SAFETY: the create info and what it points to outlive the call.
         let instance = unsafe { entry.create_instance(&create, None) }.map_err(|e| {
             Error::new(ErrorKind::Unsupported, format!("vkCreateInstance failed ({e}); is a Vulkan driver installed?"))
@@ -181,6 +190,7 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        let _exclusive = DRIVER_LIFECYCLE.write();
         // SAFETY: every object created from the instance is destroyed first
         // (the device owner drops before its Instance).
         unsafe { self.instance.destroy_instance(None) };

@@ -2,7 +2,7 @@
 //! buffers (mapped for the host's whole lifetime), the compute pipeline and
 //! the command buffers that each run one slice.
 
-use super::device::{DeviceInfo, Instance};
+use super::device::{DeviceInfo, Instance, DRIVER_LIFECYCLE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::abi::*;
 use ash::vk;
@@ -202,9 +202,11 @@ impl Gpu {
         if idle_backoff {
             device_info = device_info.push_next(&mut clock);
         }
+        let exclusive = DRIVER_LIFECYCLE.write();
         // SAFETY: physical belongs to instance; the create infos outlive the call.
         let device = unsafe { instance.instance.create_device(physical, &device_info, None) }
             .map_err(vk_error("vkCreateDevice"))?;
+        drop(exclusive);
         // SAFETY: family/0 was requested in device_info.
         let queue = unsafe { device.get_device_queue(family, 0) };
         // SAFETY: transfer_family/transfer_index was requested in device_info.
@@ -514,6 +516,7 @@ impl Gpu {
         let cbs = [cb];
         let submit = vk::SubmitInfo::default().command_buffers(&cbs);
         let _turn = if queue == self.queue { self.queue_lock.lock() } else { self.transfer_lock.lock() };
+        let _shared = DRIVER_LIFECYCLE.read();
         // SAFETY: the queue's lock is held (external synchronisation); cb is
         // recorded and not pending.
         unsafe { self.device.queue_submit(queue, &[submit], fence) }.map_err(vk_error("vkQueueSubmit"))
@@ -596,7 +599,9 @@ impl Drop for Gpu {
                 d.destroy_buffer(buffer.buffer, None);
                 d.free_memory(buffer.memory, None);
             }
+            let exclusive = DRIVER_LIFECYCLE.write();
             d.destroy_device(None);
+            drop(exclusive);
             // SAFETY: the device, the instance's last child, is gone.
             std::mem::ManuallyDrop::drop(&mut self.instance);
         }
