@@ -144,7 +144,13 @@ impl<'a> IoQueue<'a> {
         out.clear();
         for slot in 0..self.slots {
             let status = self.word(slot, VYRE_IO_WORD_STATUS);
-            if status.compare_exchange(VYRE_IO_REQUESTED, VYRE_IO_CLAIMED, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            // A plain load first: on a GPU these words are device memory
+            // behind the BAR, where a locked read-modify-write costs far
+            // more than a read, and most slots are EMPTY.
+            if status.load(Ordering::Relaxed) == VYRE_IO_REQUESTED
+                && status
+                    .compare_exchange(VYRE_IO_REQUESTED, VYRE_IO_CLAIMED, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
             {
                 out.push(self.decode(slot));
             }

@@ -162,6 +162,12 @@ impl Pump<'_> {
 
     /// Claim new requests, answer the bad ones, start the reads that fit.
     pub(super) fn service_io(&mut self) {
+        // Without a source no request can be served, and polling the queue
+        // reads 64 words over PCIe on a GPU at every drain: on the H200 the
+        // pump's small-file rate fell from 87 k to 15 k files/s with it.
+        if self.io.sources.is_empty() {
+            return;
+        }
         let Some(engine) = self.consumer.engine() else { return };
         let queue = engine.io_queue();
         let mut claimed = std::mem::take(&mut self.io.claimed);
