@@ -80,14 +80,7 @@ fn parse_args() -> Result<Config, String> {
             "--sample-secs" => config.sample_secs = number(value()?)?.max(1),
             "--max-growth-mib" => config.max_growth_mib = number(value()?)?,
             "--csv" => config.csv = Some(PathBuf::from(value()?)),
-            "--backend" => {
-                config.backend = match value()?.as_str() {
-                    "auto" => BackendChoice::Auto,
-                    "vulkan" => BackendChoice::Vulkan,
-                    "reference" => BackendChoice::Reference,
-                    other => return Err(format!("unknown backend {other}")),
-                }
-            }
+            "--backend" => config.backend = value()?.parse().map_err(|e: vyre::error::Error| format!("--backend: {e}"))?,
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
     }

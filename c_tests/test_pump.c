@@ -21,6 +21,7 @@
 #include <vyre.h>
 
 #include "vyre_test.h"
+#include "pump_test.h"
 
 /* Layout, mirrored by src/ffi/pump.rs. */
 _Static_assert(sizeof(vyre_pump_options) == 40, "vyre_pump_options size");
@@ -186,27 +187,6 @@ static void check_against_cpu(const vyre_rule_set *rs, unsigned ud, const uint8_
     free_outcome(&cpu);
 }
 
-struct feeder {
-    int fd;
-    const uint8_t *bytes;
-    size_t len;
-};
-
-/* Writes the bytes in pieces, so the pump's reads come back short. */
-static void *feed(void *arg)
-{
-    struct feeder *f = arg;
-    for (size_t at = 0; at < f->len;) {
-        size_t piece = f->len - at < 333 ? f->len - at : 333;
-        ssize_t n = write(f->fd, f->bytes + at, piece);
-        VYRE_CHECK(n > 0);
-        at += (size_t)n;
-        usleep(100);
-    }
-    close(f->fd);
-    return NULL;
-}
-
 static vyre_engine *create_engine(void)
 {
     vyre_engine_options eo;
@@ -247,17 +227,6 @@ static vyre_pump *create_pump(vyre_engine *engine, uint32_t path)
     VYRE_CHECK(info.queue_depth == 8 && info.requests_in_flight == 0);
     return pump;
 }
-
-/* Submit, draining while the pump is full. */
-#define SUBMIT(pump, call, pending)                                            \
-    do {                                                                       \
-        vyre_status st_;                                                       \
-        while ((st_ = (call)) == VYRE_E_QUEUE_FULL) {                          \
-            (pending) -= drain_all(pump, 1);                                   \
-        }                                                                      \
-        VYRE_CHECK_OK(st_);                                                    \
-        (pending)++;                                                           \
-    } while (0)
 
 static int files_pipes_and_errors_match_the_cpu(uint32_t ingest_path)
 {
@@ -456,7 +425,7 @@ static void bad_inputs_are_refused(void)
 static void io_sources_are_checked(void)
 {
     vyre_engine *engine = create_engine();
-    vyre_pump *pump = create_pump(engine); /* share: the first 64 KiB */
+    vyre_pump *pump = create_pump(engine, VYRE_PUMP_PATH_AUTO); /* share: the first 64 KiB */
     if (pump != NULL) {
         const uint64_t window = 1u << 19;
         uint32_t source = 77;

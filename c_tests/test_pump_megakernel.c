@@ -20,6 +20,7 @@
 #include <vyre.h>
 
 #include "vyre_test.h"
+#include "pump_test.h"
 
 /* Layout, mirrored by src/pump/megakernel_feed.rs. */
 _Static_assert(sizeof(vyre_pump_slot_template) == 72, "vyre_pump_slot_template size");
@@ -99,16 +100,6 @@ static size_t drain_all(vyre_pump *pump, size_t pending)
     return finished;
 }
 
-#define SUBMIT(pump, call, pending)                                            \
-    do {                                                                       \
-        vyre_status st_;                                                       \
-        while ((st_ = (call)) == VYRE_E_QUEUE_FULL) {                          \
-            (pending) -= drain_all(pump, 1);                                   \
-        }                                                                      \
-        VYRE_CHECK_OK(st_);                                                    \
-        (pending)++;                                                           \
-    } while (0)
-
 /* Mirror k holds `bytes`, zero-padded to the end of the mirror. */
 static void check_mirror(vyre_megakernel *mk, uint32_t k, const uint8_t *bytes, size_t len)
 {
@@ -121,26 +112,6 @@ static void check_mirror(vyre_megakernel *mk, uint32_t k, const uint8_t *bytes, 
             VYRE_CHECK(!"the mirror equals the file");
         }
     }
-}
-
-struct feeder {
-    int fd;
-    const uint8_t *bytes;
-    size_t len;
-};
-
-static void *feed(void *arg)
-{
-    struct feeder *f = arg;
-    for (size_t at = 0; at < f->len;) {
-        size_t piece = f->len - at < 333 ? f->len - at : 333;
-        ssize_t n = write(f->fd, f->bytes + at, piece);
-        VYRE_CHECK(n > 0);
-        at += (size_t)n;
-        usleep(100);
-    }
-    close(f->fd);
-    return NULL;
 }
 
 /* 0 if io_uring is missing. */
@@ -183,6 +154,14 @@ static int files_and_a_pipe_are_mirrored_byte_for_byte(void)
     size_t pending = 0;
     int pipe_fds[2];
     VYRE_CHECK(pipe(pipe_fds) == 0);
+    uint8_t *stream = random_bytes(5000, 99);
+    /* Under valgrind 3.19 a read parked on an empty pipe never completes
+     * (its io_uring_enter), so there the pipe holds its whole stream, and
+     * its end, before the pump reads it; elsewhere it is fed later. */
+    int parked = !vyre_test_under("valgrind");
+    if (!parked) {
+        VYRE_CHECK(write(pipe_fds[1], stream, 5000) == 5000 && close(pipe_fds[1]) == 0);
+    }
     SUBMIT(pump, vyre_pump_submit_fd(pump, pipe_fds[0], 0, VYRE_PUMP_TO_EOF, 3, 3), pending);
     SUBMIT(pump, vyre_pump_submit_path(pump, paths[0], 0, VYRE_PUMP_TO_EOF, 0, 0), pending);
     FILE *by_fd = fopen(paths[1], "rb");
@@ -191,15 +170,18 @@ static int files_and_a_pipe_are_mirrored_byte_for_byte(void)
     SUBMIT(pump, vyre_pump_submit_path(pump, paths[2], 0, VYRE_PUMP_TO_EOF, 2, 2), pending);
     SUBMIT(pump, vyre_pump_submit_fd(pump, INT_MAX, 0, VYRE_PUMP_TO_EOF, 0, 4), pending);
     SUBMIT(pump, vyre_pump_submit_path(pump, paths[2], 0, VYRE_PUMP_TO_EOF, MIRRORS, 5), pending);
-    /* The files finish while the pipe has not sent a byte. */
-    pending -= drain_all(pump, 5);
-    VYRE_CHECK(!outcomes[3].done);
-    uint8_t *stream = random_bytes(5000, 99);
-    struct feeder feeder = {pipe_fds[1], stream, 5000};
-    pthread_t thread;
-    VYRE_CHECK(pthread_create(&thread, NULL, feed, &feeder) == 0);
-    drain_all(pump, pending);
-    VYRE_CHECK(pthread_join(thread, NULL) == 0);
+    if (parked) {
+        /* The files finish while the pipe has not sent a byte. */
+        pending -= drain_all(pump, 5);
+        VYRE_CHECK(!outcomes[3].done);
+        struct feeder feeder = {pipe_fds[1], stream, 5000};
+        pthread_t thread;
+        VYRE_CHECK(pthread_create(&thread, NULL, feed, &feeder) == 0);
+        drain_all(pump, pending);
+        VYRE_CHECK(pthread_join(thread, NULL) == 0);
+    } else {
+        drain_all(pump, pending);
+    }
 
     for (unsigned i = 0; i < 3; i++) {
         VYRE_CHECK(outcomes[i].status == VYRE_OK && outcomes[i].covered == sizes[i]);

@@ -113,8 +113,8 @@
 #define VYRE_WAIT_FOREVER 4294967295
 
 /**
- * The default ingest path: `VYRE_PUMP_PATH_DIRECT`, until both paths are
- * measured on GPUs (docs/PUMP.md, "Ingest paths").
+ * The default ingest path: `VYRE_PUMP_PATH_DIRECT`, the faster of the two
+ * on an H200 (docs/PUMP.md, "Ingest paths").
  */
 #define VYRE_PUMP_PATH_AUTO 0
 

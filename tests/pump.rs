@@ -718,10 +718,12 @@ mod megakernel_feed {
         );
     }
 
-    /// Every result of a request that faulted nothing is OK and its ranges tile it.
-    fn assert_done(outcome: &Outcome, len: usize, what: &str) {
+    /// The request whose slots wrote mirror `k` ended well: every result
+    /// OK, their ranges tile `bytes`, and the mirror holds them.
+    fn assert_delivered(mk: &Megakernel, outcome: &Outcome, k: u32, bytes: &[u8], what: &str) {
         assert!(outcome.results.iter().all(|r| r.status == 0 && r.fault_reason == 0), "{what}: {:?}", outcome.results);
-        assert_eq!(outcome.covered(0), len as u64, "{what}");
+        assert_eq!(outcome.covered(0), bytes.len() as u64, "{what}");
+        assert_mirrored(mk, k, bytes, what);
     }
 
     #[test]
@@ -757,9 +759,8 @@ mod megakernel_feed {
             drain_all(&mut pump, pending, &mut outcomes);
             for (i, (_, bytes)) in files.iter().enumerate() {
                 let what = format!("file {i} ({} bytes)", bytes.len());
-                assert_done(&outcomes[&(i as u64)], bytes.len(), &what);
+                assert_delivered(&mk, &outcomes[&(i as u64)], i as u32, bytes, &what);
                 assert_eq!(outcomes[&(i as u64)].results.len(), bytes.len().div_ceil(CHUNK as usize), "{what}");
-                assert_mirrored(&mk, i as u32, bytes, &what);
             }
             assert_eq!(outcomes[&99].results.len(), 1, "an empty file publishes nothing and ends once");
             assert_eq!(mk.stats().done as usize, files.iter().map(|f| f.1.len().div_ceil(CHUNK as usize)).sum());
@@ -799,11 +800,9 @@ mod megakernel_feed {
             });
             drain_all(&mut pump, pending, &mut outcomes);
             feeder.join().unwrap();
-            assert_done(&outcomes[&0], stream.len(), "the pipe");
-            assert_mirrored(&mk, 0, &stream, "the pipe");
+            assert_delivered(&mk, &outcomes[&0], 0, &stream, "the pipe");
             for k in 1..4u32 {
-                assert_done(&outcomes[&u64::from(k)], file_bytes.len(), "a file");
-                assert_mirrored(&mk, k, &file_bytes, "a file");
+                assert_delivered(&mk, &outcomes[&u64::from(k)], k, &file_bytes, "a file");
             }
         }
     }
@@ -842,8 +841,7 @@ mod megakernel_feed {
             for r in &faulted.results {
                 assert_eq!((r.status, r.fault_reason), (ErrorKind::SlotFault.code(), VYRE_FAULT_OUT_OF_WINDOW));
             }
-            assert_done(&outcomes[&13], good.len(), "the good file");
-            assert_mirrored(&mk, 0, &good, "the good file");
+            assert_delivered(&mk, &outcomes[&13], 0, &good, "the good file");
         }
     }
 
@@ -871,8 +869,7 @@ mod megakernel_feed {
             drain_all(&mut pump, pending, &mut outcomes);
             assert!(refused > 0, "a share of 4 chunks cannot take 6 files of 8 at once");
             for k in 0..MIRRORS {
-                assert_done(&outcomes[&u64::from(k)], bytes.len(), "a file");
-                assert_mirrored(&mk, k, &bytes, "a file");
+                assert_delivered(&mk, &outcomes[&u64::from(k)], k, &bytes, "a file");
             }
         }
     }
@@ -902,8 +899,7 @@ mod megakernel_feed {
             let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
             submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| p.submit_path(&path, 0, 8192, 2, 2));
             drain_all(&mut pump, pending, &mut outcomes);
-            assert_done(&outcomes[&2], 8192, "after destroy");
-            assert_mirrored(&mk, 2, &bytes[..8192], "after destroy");
+            assert_delivered(&mk, &outcomes[&2], 2, &bytes[..8192], "after destroy");
         }
     }
 

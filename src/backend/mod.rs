@@ -139,15 +139,28 @@ pub(crate) fn note(message: &str) {
     }
 }
 
+/// A backend by name: `auto`, `vulkan` or `reference` (any case, spaces
+/// around ignored), as `VYRE_BACKEND` and the benchmarks' `--backend` take it.
+impl std::str::FromStr for BackendChoice {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<BackendChoice> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(BackendChoice::Auto),
+            "vulkan" => Ok(BackendChoice::Vulkan),
+            "reference" => Ok(BackendChoice::Reference),
+            other => Err(Error::invalid(format!("{other} is not a backend; use vulkan, reference or auto"))),
+        }
+    }
+}
+
 /// What `VYRE_BACKEND` asks of an `Auto` choice.
 fn auto_choice(env: Option<&str>) -> Result<BackendChoice> {
-    match env.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("" | "auto") => Ok(BackendChoice::Auto),
-        Some("vulkan") => Ok(BackendChoice::Vulkan),
-        Some("reference") => Ok(BackendChoice::Reference),
-        Some(other) => Err(Error::invalid(format!(
-            "VYRE_BACKEND={other} is not a backend; use vulkan, reference or auto (or unset it)"
-        ))),
+    match env.filter(|v| !v.trim().is_empty()) {
+        None => Ok(BackendChoice::Auto),
+        Some(name) => name
+            .parse()
+            .map_err(|e: Error| Error::invalid(format!("VYRE_BACKEND={}: {} (or unset it)", name.trim(), e.message))),
     }
 }
 

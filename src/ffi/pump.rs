@@ -27,8 +27,8 @@ impl vyre_pump {
     }
 }
 
-/// The default ingest path: `VYRE_PUMP_PATH_DIRECT`, until both paths are
-/// measured on GPUs (docs/PUMP.md, "Ingest paths").
+/// The default ingest path: `VYRE_PUMP_PATH_DIRECT`, the faster of the two
+/// on an H200 (docs/PUMP.md, "Ingest paths").
 pub const VYRE_PUMP_PATH_AUTO: u32 = 0;
 /// io_uring READ straight into the engine's mapped arena (on a GPU, device
 /// memory through the BAR; the kernel copies into it).

@@ -60,7 +60,7 @@ const DESTROY_PATIENCE: Duration = Duration::from_secs(10);
 /// How bytes get into the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestPath {
-    /// The default: `Direct`, until both paths are measured on GPUs (docs/PUMP.md).
+    /// The default: `Direct`, the faster path on an H200 (docs/PUMP.md, "Ingest paths").
     Auto,
     /// io_uring READ straight into the mapped arena (on a GPU, through the BAR).
     Direct,
