@@ -80,7 +80,9 @@ fn parse_args() -> Result<Config, String> {
         let number = |v: String| v.parse::<usize>().map_err(|_| format!("{arg}: not a number: {v}"));
         match arg.as_str() {
             "--quick" => (config.small, config.large, config.large_mib, config.reps) = (2000, 2, 8, 1),
-            "--backend" => config.backend = value()?.parse().map_err(|e: vyre::error::Error| format!("--backend: {e}"))?,
+            "--backend" => {
+                config.backend = value()?.parse().map_err(|e: vyre::error::Error| format!("--backend: {e}"))?
+            }
             "--dir" => config.dir = PathBuf::from(value()?),
             "--small" => config.small = number(value()?)?,
             "--large" => config.large = number(value()?)?,

@@ -80,7 +80,9 @@ fn parse_args() -> Result<Config, String> {
             "--sample-secs" => config.sample_secs = number(value()?)?.max(1),
             "--max-growth-mib" => config.max_growth_mib = number(value()?)?,
             "--csv" => config.csv = Some(PathBuf::from(value()?)),
-            "--backend" => config.backend = value()?.parse().map_err(|e: vyre::error::Error| format!("--backend: {e}"))?,
+            "--backend" => {
+                config.backend = value()?.parse().map_err(|e: vyre::error::Error| format!("--backend: {e}"))?
+            }
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
     }
@@ -232,8 +234,12 @@ impl Drop for Corpus {
 /// Read `paths` through a fresh pump on `engine`; each file's hits must be
 /// its `expected` count. Returns the files read.
 fn pump_round(engine: &Engine, rule_set: u32, paths: &[CString], expected: &[u64], share_offset: u64) -> u64 {
-    let options =
-        PumpOptions { chunk_bytes: PUMP_CHUNK, arena_offset: share_offset, arena_bytes: PUMP_SHARE, ..Default::default() };
+    let options = PumpOptions {
+        chunk_bytes: PUMP_CHUNK,
+        arena_offset: share_offset,
+        arena_bytes: PUMP_SHARE,
+        ..Default::default()
+    };
     let mut pump = Pump::create(engine, &options).expect("pump");
     let mut results = vec![PumpResult::default(); 64];
     let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
@@ -290,7 +296,13 @@ fn churn_round(config: &Config, rs: &RuleSet, inputs: &[Vec<u8>], expected: &[u6
     let rule_set = engine.load_rule_set(rs).expect("churn rule set");
     write_inputs(&engine, inputs);
     let items: Vec<WorkItem> = (0..INPUTS)
-        .map(|k| WorkItem { input_offset: k * JOB_BYTES, input_len: JOB_BYTES, rule_set_id: rule_set, flags: 0, user_data: k })
+        .map(|k| WorkItem {
+            input_offset: k * JOB_BYTES,
+            input_len: JOB_BYTES,
+            rule_set_id: rule_set,
+            flags: 0,
+            user_data: k,
+        })
         .collect();
     let mut completions = vec![Completion::default(); 64];
     let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
@@ -373,7 +385,10 @@ fn main() -> ExitCode {
          and destroyed",
         info.device_name, info.backend, config.seconds, config.items, config.threads, config.files
     );
-    println!("{:>8} {:>7} {:>12} {:>9} {:>8} {:>10} {:>9}", "seconds", "rounds", "jobs", "files", "engines", "rss MiB", "gpu MiB");
+    println!(
+        "{:>8} {:>7} {:>12} {:>9} {:>8} {:>10} {:>9}",
+        "seconds", "rounds", "jobs", "files", "engines", "rss MiB", "gpu MiB"
+    );
     let start = Instant::now();
     let mut samples: Vec<Sample> = Vec::new();
     let (mut rounds, mut jobs, mut files, mut engines) = (0u64, 0u64, 0u64, 1u64);

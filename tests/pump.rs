@@ -668,7 +668,8 @@ mod megakernel_feed {
         match Megakernel::create(&Options { backend: BackendChoice::Vulkan, ..options }) {
             Ok(mk) => out.push(mk),
             Err(e)
-                if e.kind == ErrorKind::Unsupported && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() =>
+                if e.kind == ErrorKind::Unsupported
+                    && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() =>
             {
                 eprintln!("Vulkan skipped: {e}")
             }
