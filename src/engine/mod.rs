@@ -869,7 +869,7 @@ mod tests {
                 engine.enqueue(&item(seen.len() as u64)).unwrap();
                 seen.push(0);
             }
-            while seen.iter().any(|&n| n == 0) {
+            while seen.contains(&0) {
                 match engine.wait(&mut completions, &mut hits, long) {
                     Ok((got, _)) => {
                         for c in &completions[..got] {

@@ -260,7 +260,7 @@ impl<'a> Table<'a> {
 }
 
 /// The job entry `job`'s word `field`, if the job exists.
-fn job_word<'a>(state: &'a [AtomicU32], job: u32, field: u32) -> Option<&'a AtomicU32> {
+fn job_word(state: &[AtomicU32], job: u32, field: u32) -> Option<&AtomicU32> {
     if job >= word(state, u64::from(VYRE_SCAN_HDR_JOB_COUNT))? {
         return None;
     }
