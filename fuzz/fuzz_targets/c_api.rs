@@ -1,6 +1,6 @@
 //! What C callers hit: the `vyre_*` entry points fed arbitrary options
-//! structs (arbitrary `struct_size` and tail bytes included) and arbitrary
-//! work items, on the reference backend. A handle that is created is
+//! structs (arbitrary `struct_size` and tail bytes included), arbitrary
+//! work items and arbitrary pump slot templates, on the reference backend. A handle that is created is
 //! destroyed in the same iteration; every enqueued job is waited for, so
 //! nothing is left running between iterations.
 #![no_main]
@@ -13,7 +13,10 @@ use vyre::engine::{vyre_completion, vyre_hit, vyre_work_item};
 use vyre::error::*;
 use vyre::ffi::engine::*;
 use vyre::ffi::megakernel::*;
+use vyre::ffi::pump::*;
+use vyre::ffi::pump_megakernel::*;
 use vyre::ffi::rules::*;
+use vyre::pump::{vyre_pump_slot_template, VYRE_PUMP_ARG_KEEP, VYRE_PUMP_ARG_REQUEST_WORD, VYRE_PUMP_MAX_QUEUE_DEPTH};
 use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
 /// Largest `struct_size` the library reads (a larger one is refused before
@@ -181,6 +184,120 @@ fn read_struct<T: Copy>(opts: &SizedStruct) -> T {
     unsafe { opts.as_ptr::<T>().read_unaligned() }
 }
 
+/// An engine for the pumps of `pump_options`, created once (its arena size
+/// is what the options are checked against); each pump is destroyed in its
+/// iteration, so the next one may attach.
+fn pump_engine() -> *mut vyre_engine {
+    static ENGINE: OnceLock<usize> = OnceLock::new();
+    *ENGINE.get_or_init(|| {
+        let mut opts = std::mem::MaybeUninit::<vyre_engine_options>::uninit();
+        let mut engine = null_mut();
+        // SAFETY: options initialised by vyre_engine_options_init before use;
+        // `engine` is writable.
+        unsafe {
+            assert_eq!(vyre_engine_options_init(opts.as_mut_ptr()), VYRE_OK);
+            let mut opts = opts.assume_init();
+            opts.backend = VYRE_BACKEND_REFERENCE;
+            opts.arena_bytes = PUMP_ARENA;
+            assert_eq!(vyre_engine_create(&opts, &mut engine), VYRE_OK);
+        }
+        engine as usize
+    }) as *mut vyre_engine
+}
+
+const PUMP_ARENA: u64 = 1 << 16;
+
+fn pump_options(bytes: &[u8]) {
+    let mut opts = SizedStruct::new(bytes);
+    opts.shrink_u32(8, 1, VYRE_PUMP_MAX_QUEUE_DEPTH, 16); // queue_depth
+    let c: vyre_pump_options = read_struct(&opts);
+    let mut pump = null_mut();
+    // SAFETY: enough readable option bytes; the engine is live; `pump` writable.
+    let status = unsafe { vyre_pump_create(pump_engine(), opts.as_ptr(), &mut pump) };
+    let refused = !opts.well_sized::<vyre_pump_options>()
+        || c.flags != 0
+        || c.path > VYRE_PUMP_PATH_STAGED
+        || c.queue_depth > VYRE_PUMP_MAX_QUEUE_DEPTH
+        || c.arena_offset >= PUMP_ARENA
+        || c.arena_offset.checked_add(c.arena_bytes).map_or(true, |end| end > PUMP_ARENA);
+    if status != VYRE_OK {
+        assert!(pump.is_null(), "a failed create returns no handle");
+        return;
+    }
+    assert!(!refused, "created from options the library documents as invalid: {c:?}");
+    let mut info = vyre_pump_info { struct_size: size_of::<vyre_pump_info>() as u32, ..zeroed_info() };
+    // SAFETY: `pump` is the live handle just created; `info` is writable.
+    assert_eq!(unsafe { vyre_pump_get_info(pump, &mut info) }, VYRE_OK);
+    let share = if c.arena_bytes == 0 { PUMP_ARENA - c.arena_offset } else { c.arena_bytes };
+    assert_eq!((info.arena_offset, info.arena_bytes), (c.arena_offset, share), "{c:?}");
+    assert_eq!(info.queue_depth, if c.queue_depth == 0 { 64 } else { c.queue_depth });
+    assert!(c.chunk_bytes == 0 || info.chunk_bytes == c.chunk_bytes, "{c:?} -> {info:?}");
+    assert!((64..share).contains(&info.chunk_bytes), "a chunk fits its share: {info:?}");
+    let path = if c.path == VYRE_PUMP_PATH_AUTO { VYRE_PUMP_PATH_DIRECT } else { c.path };
+    assert_eq!(info.path, path);
+    assert_eq!((info.requests_in_flight, info.reads_in_flight, info.bytes_read), (0, 0, 0));
+    // SAFETY: `pump` is live and used by nothing else.
+    unsafe { vyre_pump_destroy(pump) };
+}
+
+/// An all-zero info struct (plain integers).
+fn zeroed_info() -> vyre_pump_info {
+    // SAFETY: vyre_pump_info is plain integers: all zeroes is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Up to 4 slot templates from the fuzz bytes, fed to a megakernel pump.
+fn slot_templates(bytes: &[u8]) {
+    static MK: OnceLock<usize> = OnceLock::new();
+    let mk = *MK.get_or_init(|| {
+        let mut opts = std::mem::MaybeUninit::<vyre_megakernel_options>::uninit();
+        let mut mk = null_mut();
+        // SAFETY: options initialised before use; `mk` writable.
+        unsafe {
+            assert_eq!(vyre_megakernel_options_init(opts.as_mut_ptr()), VYRE_OK);
+            let mut opts = opts.assume_init();
+            opts.backend = VYRE_BACKEND_REFERENCE;
+            opts.worker_count = 1;
+            opts.observable_count = 1024;
+            assert_eq!(vyre_megakernel_create(&opts, &mut mk), VYRE_OK);
+        }
+        mk as usize
+    }) as *mut vyre_megakernel;
+    let size = size_of::<vyre_pump_slot_template>();
+    let templates: Vec<vyre_pump_slot_template> = bytes
+        .chunks_exact(size)
+        .take(4)
+        // SAFETY: a chunk holds exactly one template's bytes, all plain integers.
+        .map(|chunk| unsafe { chunk.as_ptr().cast::<vyre_pump_slot_template>().read_unaligned() })
+        .collect();
+    let mut opts = std::mem::MaybeUninit::<vyre_pump_options>::uninit();
+    let mut pump = null_mut();
+    // SAFETY: options initialised before use; `templates` holds its length;
+    // the megakernel is live; `pump` writable.
+    let status = unsafe {
+        assert_eq!(vyre_pump_options_init(opts.as_mut_ptr()), VYRE_OK);
+        let mut opts = opts.assume_init();
+        opts.arena_bytes = 1024;
+        opts.chunk_bytes = 256;
+        vyre_pump_create_for_megakernel(mk, &opts, templates.as_ptr(), templates.len(), &mut pump)
+    };
+    let refused = templates.is_empty()
+        || templates.iter().any(|t| {
+            let args = t.arg_count as usize;
+            args > 12
+                || matches!(t.opcode, vyre::protocol::abi::VYRE_OP_BATCH_FENCE | vyre::protocol::abi::VYRE_OP_SHUTDOWN)
+                || t.fill.iter().any(|&f| f > VYRE_PUMP_ARG_REQUEST_WORD)
+                || t.fill[args.min(12)..].iter().any(|&f| f != VYRE_PUMP_ARG_KEEP)
+        });
+    if status != VYRE_OK {
+        assert!(pump.is_null(), "a failed create returns no handle");
+        return;
+    }
+    assert!(!refused, "created from templates the library documents as invalid: {templates:?}");
+    // SAFETY: `pump` is live and used by nothing else.
+    unsafe { vyre_pump_destroy(pump) };
+}
+
 const ARENA_BYTES: usize = 4096;
 const MAX_HITS: u32 = 16;
 
@@ -284,10 +401,12 @@ fn work_item(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else { return };
-    match which % 4 {
+    match which % 6 {
         0 => megakernel_options(rest),
         1 => engine_options(rest),
         2 => rule_set_options(rest),
+        3 => pump_options(rest),
+        4 => slot_templates(rest),
         _ => work_item(rest),
     }
 });
