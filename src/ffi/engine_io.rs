@@ -111,7 +111,10 @@ pub unsafe extern "C" fn vyre_engine_request_read(
         // SAFETY: non-NULL, and the caller guarantees struct_size readable bytes.
         let req = unsafe { read_sized(req, "vyre_read_request") }?;
         if req.flags != 0 {
-            return Err(Error::invalid(format!("vyre_read_request.flags is {:#x}; none are defined, pass 0", req.flags)));
+            return Err(Error::invalid(format!(
+                "vyre_read_request.flags is {:#x}; none are defined, pass 0",
+                req.flags
+            )));
         }
         let ticket = engine.request_read(&ReadRequest {
             source: req.source,
