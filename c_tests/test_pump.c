@@ -16,6 +16,7 @@
 #include <string.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vyre.h>
@@ -33,6 +34,15 @@ _Static_assert(sizeof(vyre_pump_result) == 56, "vyre_pump_result size");
 _Static_assert(offsetof(vyre_pump_result, first_hit) == 32, "vyre_pump_result.first_hit");
 _Static_assert(offsetof(vyre_pump_result, status) == 44, "vyre_pump_result.status");
 _Static_assert(offsetof(vyre_pump_result, flags) == 48, "vyre_pump_result.flags");
+/* Mirrored by src/ffi/engine_io.rs. */
+_Static_assert(sizeof(vyre_read_request) == 32, "vyre_read_request size");
+_Static_assert(offsetof(vyre_read_request, byte_count) == 12, "vyre_read_request.byte_count");
+_Static_assert(offsetof(vyre_read_request, file_offset) == 16, "vyre_read_request.file_offset");
+_Static_assert(offsetof(vyre_read_request, flags) == 28, "vyre_read_request.flags");
+_Static_assert(sizeof(vyre_read_ticket) == 8, "vyre_read_ticket size");
+_Static_assert(offsetof(vyre_read_ticket, generation) == 4, "vyre_read_ticket.generation");
+_Static_assert(sizeof(vyre_read_outcome) == 8, "vyre_read_outcome size");
+_Static_assert(offsetof(vyre_read_outcome, value) == 4, "vyre_read_outcome.value");
 
 #define MAX_HITS 65536u
 #define WAIT_MS 60000u
@@ -460,6 +470,127 @@ static void io_sources_are_checked(void)
     vyre_engine_destroy(engine);
 }
 
+/* Drain the pump until the device read `t` is answered; returns its outcome. */
+static vyre_read_outcome answer_read(vyre_engine *engine, vyre_pump *pump, const vyre_read_ticket *t)
+{
+    static vyre_pump_result results[4];
+    static vyre_hit hits[MAX_HITS];
+    time_t deadline = time(NULL) + 120;
+    for (;;) {
+        vyre_read_outcome outcome;
+        vyre_status st = vyre_engine_read_result(engine, t, &outcome);
+        if (st == VYRE_OK) {
+            return outcome;
+        }
+        VYRE_CHECK_STATUS(st, VYRE_E_TIMEOUT);
+        VYRE_CHECK(time(NULL) < deadline);
+        size_t n = 0;
+        st = vyre_pump_drain(pump, results, 4, hits, MAX_HITS, &n, NULL, 1);
+        VYRE_CHECK(st == VYRE_OK || st == VYRE_E_TIMEOUT);
+        VYRE_CHECK(n == 0); /* device reads make no pump results */
+    }
+}
+
+/* Device reads through vyre_engine_request_read / vyre_engine_read_result:
+ * every IO slot taken while nothing drains, one more refused with
+ * QUEUE_FULL; then each answered DONE with the file's bytes in the arena,
+ * an unknown source answered ERRNO EBADF, and bad pointers, struct sizes,
+ * flags and forged or stale tickets refused with a message, nothing written. */
+static void device_reads_through_the_c_api(void)
+{
+    vyre_engine *engine = create_engine();
+    vyre_pump *pump = create_pump(engine, VYRE_PUMP_PATH_AUTO); /* share: the first 64 KiB */
+    if (pump == NULL) {
+        vyre_engine_destroy(engine);
+        return;
+    }
+    const uint32_t window = 1u << 19;
+    const size_t len = 100000;
+    uint8_t *bytes = random_bytes(len, 42);
+    char path[] = "/tmp/vyre-test-reads-XXXXXX";
+    int fd = mkstemp(path);
+    VYRE_CHECK(fd >= 0 && write(fd, bytes, len) == (ssize_t)len && close(fd) == 0);
+    uint32_t source = 0;
+    VYRE_CHECK_OK(vyre_pump_register_path(pump, path, window, window, &source));
+    uint8_t *arena = NULL;
+    uint64_t arena_len = 0;
+    VYRE_CHECK_OK(vyre_engine_arena(engine, &arena, &arena_len));
+
+    vyre_read_request req;
+    memset(&req, 0, sizeof req);
+    req.struct_size = sizeof req;
+    req.source = source;
+    vyre_read_ticket tickets[VYRE_IO_SLOT_COUNT], spare = {7, 7};
+    for (uint32_t k = 0; k < VYRE_IO_SLOT_COUNT; k++) {
+        req.arena_offset = window + k * 4096;
+        req.byte_count = 4096 - k;
+        req.file_offset = (uint64_t)k * 1500;
+        req.tag = k;
+        VYRE_CHECK_OK(vyre_engine_request_read(engine, &req, &tickets[k]));
+    }
+    VYRE_CHECK_STATUS(vyre_engine_request_read(engine, &req, &spare), VYRE_E_QUEUE_FULL);
+    vyre_test_message_has("IO slots");
+    vyre_read_outcome outcome = {77, 77};
+    VYRE_CHECK_STATUS(vyre_engine_read_result(engine, &tickets[0], &outcome), VYRE_E_TIMEOUT); /* nothing drained yet */
+    vyre_test_message_has("vyre_pump_drain");
+    VYRE_CHECK(spare.slot == 7 && spare.generation == 7 && outcome.kind == 77 && outcome.value == 77);
+
+    for (uint32_t k = 0; k < VYRE_IO_SLOT_COUNT; k++) {
+        size_t start = (size_t)k * 1500, end = start + 4096 - k;
+        end = end < len ? end : len;
+        outcome = answer_read(engine, pump, &tickets[k]);
+        VYRE_CHECK(outcome.kind == VYRE_READ_DONE && outcome.value == end - start);
+        VYRE_CHECK(memcmp(arena + window + k * 4096, bytes + start, end - start) == 0);
+    }
+    outcome = answer_read(engine, pump, &tickets[0]); /* asking again answers the same */
+    VYRE_CHECK(outcome.kind == VYRE_READ_DONE && outcome.value == 4096);
+    vyre_read_ticket unknown;
+    req.source = 99;
+    VYRE_CHECK_OK(vyre_engine_request_read(engine, &req, &unknown));
+    outcome = answer_read(engine, pump, &unknown);
+    VYRE_CHECK(outcome.kind == VYRE_READ_ERRNO && outcome.value == EBADF);
+
+    req.source = source;
+    VYRE_CHECK_STATUS(vyre_engine_request_read(NULL, &req, &spare), VYRE_E_NULL_POINTER);
+    vyre_test_message_has("engine");
+    VYRE_CHECK_STATUS(vyre_engine_request_read(engine, NULL, &spare), VYRE_E_NULL_POINTER);
+    vyre_test_message_has("req");
+    VYRE_CHECK_STATUS(vyre_engine_request_read(engine, &req, NULL), VYRE_E_NULL_POINTER);
+    vyre_test_message_has("out_ticket");
+    req.struct_size = sizeof req - 4;
+    VYRE_CHECK_STATUS(vyre_engine_request_read(engine, &req, &spare), VYRE_E_INVALID_ARGUMENT);
+    vyre_test_message_has("struct_size");
+    req.struct_size = sizeof req;
+    req.flags = 1;
+    VYRE_CHECK_STATUS(vyre_engine_request_read(engine, &req, &spare), VYRE_E_INVALID_ARGUMENT);
+    vyre_test_message_has("flags");
+    VYRE_CHECK(spare.slot == 7 && spare.generation == 7);
+
+    vyre_read_ticket last = tickets[VYRE_IO_SLOT_COUNT - 1], forged = last;
+    outcome.kind = outcome.value = 77;
+    VYRE_CHECK_STATUS(vyre_engine_read_result(NULL, &last, &outcome), VYRE_E_NULL_POINTER);
+    VYRE_CHECK_STATUS(vyre_engine_read_result(engine, NULL, &outcome), VYRE_E_NULL_POINTER);
+    vyre_test_message_has("ticket");
+    VYRE_CHECK_STATUS(vyre_engine_read_result(engine, &last, NULL), VYRE_E_NULL_POINTER);
+    vyre_test_message_has("`out`");
+    forged.slot = UINT32_MAX;
+    VYRE_CHECK_STATUS(vyre_engine_read_result(engine, &forged, &outcome), VYRE_E_OUT_OF_RANGE);
+    forged = last;
+    forged.generation++;
+    VYRE_CHECK_STATUS(vyre_engine_read_result(engine, &forged, &outcome), VYRE_E_TICKET_EXPIRED);
+    vyre_test_message_has("moved on");
+    forged.slot = unknown.slot + 100; /* never published: opcode 0 */
+    forged.generation = 0;
+    VYRE_CHECK_STATUS(vyre_engine_read_result(engine, &forged, &outcome), VYRE_E_INVALID_ARGUMENT);
+    vyre_test_message_has("not an IO_READ");
+    VYRE_CHECK(outcome.kind == 77 && outcome.value == 77);
+
+    vyre_pump_destroy(pump);
+    vyre_engine_destroy(engine);
+    unlink(path);
+    free(bytes);
+}
+
 /* Staging buffers io_uring cannot register (one over its 1 GiB limit) make
  * a staged pump unsupported, with a message naming the direct path. The
  * reference backend's 1.5 GiB arena and the staging memory are only
@@ -488,6 +619,7 @@ int main(void)
 {
     bad_inputs_are_refused();
     io_sources_are_checked();
+    device_reads_through_the_c_api();
     if (!files_pipes_and_errors_match_the_cpu(VYRE_PUMP_PATH_AUTO)) {
         printf("test_pump: skipped (no io_uring)\n");
         return VYRE_TEST_SKIP;

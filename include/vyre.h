@@ -85,6 +85,25 @@
 #define VYRE_PERSISTENT_DISABLE 2
 
 /**
+ * `vyre_read_outcome.kind`: the read finished; `value` is the bytes moved
+ * (fewer than asked at the end of the file).
+ */
+#define VYRE_READ_DONE 1
+
+/**
+ * `vyre_read_outcome.kind`: the pump refused or failed the read; `value`
+ * is the positive errno (`EBADF`: unknown source, `EFAULT`: outside the
+ * source's window, ...).
+ */
+#define VYRE_READ_ERRNO 2
+
+/**
+ * `vyre_read_outcome.kind`: the slot never ran to an answer; `value` is
+ * its `VYRE_FAULT_*` reason (cancelled, device lost).
+ */
+#define VYRE_READ_FAULT 3
+
+/**
  * Pick the best available backend: Vulkan (the first GPU, else lavapipe)
  * where a Vulkan device exists, else the reference backend. The
  * `VYRE_BACKEND` environment variable (`vulkan`, `reference` or `auto`)
@@ -1587,6 +1606,66 @@ typedef struct vyre_hit {
 } vyre_hit;
 
 /**
+ * What `vyre_engine_request_read` asks the pump to read: the same fields an
+ * IO_READ lane writes (docs/PROTOCOL.md §12), so they are as untrusted as a
+ * device's and the pump checks every one when it serves the request.
+ */
+typedef struct vyre_read_request {
+    /**
+     * `sizeof(vyre_read_request)`: lets the struct grow compatibly.
+     */
+    uint32_t struct_size;
+    /**
+     * Index from `vyre_pump_register_fd` / `vyre_pump_register_path`.
+     */
+    uint32_t source;
+    /**
+     * Arena byte offset the bytes land at, inside the source's window
+     * (32 bits, as the device's request word).
+     */
+    uint32_t arena_offset;
+    /**
+     * Bytes wanted.
+     */
+    uint32_t byte_count;
+    /**
+     * File offset (0 for a pipe or FIFO).
+     */
+    uint64_t file_offset;
+    /**
+     * Copied to the IO queue's TAG word.
+     */
+    uint32_t tag;
+    /**
+     * Reserved; must be 0.
+     */
+    uint32_t flags;
+} vyre_read_request;
+
+/**
+ * Names one published device read; pass it to `vyre_engine_read_result`
+ * unchanged. Opaque: a plain value, copy it freely.
+ */
+typedef struct vyre_read_ticket {
+    uint32_t slot;
+    uint32_t generation;
+} vyre_read_ticket;
+
+/**
+ * How a device read ended (`vyre_engine_read_result`).
+ */
+typedef struct vyre_read_outcome {
+    /**
+     * `VYRE_READ_DONE`, `VYRE_READ_ERRNO` or `VYRE_READ_FAULT`.
+     */
+    uint32_t kind;
+    /**
+     * Bytes moved, errno or fault reason, as `kind` says.
+     */
+    uint32_t value;
+} vyre_read_outcome;
+
+/**
  * Options for `vyre_megakernel_create`. Initialise with
  * `vyre_megakernel_options_init`, then change what you need. Every count
  * left at 0 takes its default.
@@ -2226,6 +2305,44 @@ vyre_status vyre_engine_wait(struct vyre_engine *engine,
                              size_t *out_completions,
                              size_t *out_hits,
                              uint32_t timeout_ms);
+
+/**
+ * Publish a device read: an IO_READ slot whose lane asks, through the
+ * engine's IO queue, for `req->byte_count` bytes of source `req->source`
+ * from `req->file_offset` into the arena at `req->arena_offset`. A pump on
+ * this engine with the source registered serves it inside
+ * `vyre_pump_drain`; `*out_ticket` names it for `vyre_engine_read_result`.
+ * The request's fields are checked when the pump serves it (a bad one is
+ * answered `VYRE_READ_ERRNO`), not here.
+ *
+ * `VYRE_E_QUEUE_FULL`: all `VYRE_IO_SLOT_COUNT` IO slots or the ring are
+ * taken; collect outcomes (draining the pump), then retry.
+ * `VYRE_E_INVALID_ARGUMENT`: a bad `struct_size` or non-zero `flags`.
+ *
+ * # Safety
+ * `engine` must be a live handle; `req` must point to `req->struct_size`
+ * readable bytes; `out_ticket` writable.
+ */
+vyre_status vyre_engine_request_read(struct vyre_engine *engine,
+                                     const struct vyre_read_request *req,
+                                     struct vyre_read_ticket *out_ticket);
+
+/**
+ * The outcome of a device read, without blocking. `VYRE_OK`: `*out` holds
+ * it; the first answer frees the read's slots, and asking again answers
+ * the same until a later request reuses the slot. `VYRE_E_TIMEOUT`: still
+ * in flight (`*out` untouched); call `vyre_pump_drain`, then ask again.
+ * `VYRE_E_TICKET_EXPIRED`: the slot has moved on to a later request.
+ * `VYRE_E_INVALID_ARGUMENT` / `VYRE_E_OUT_OF_RANGE`: the ticket names no
+ * device read (it did not come from `vyre_engine_request_read`).
+ * `VYRE_E_DEVICE_LOST` once the device is gone.
+ *
+ * # Safety
+ * `engine` must be a live handle; `ticket` readable; `out` writable.
+ */
+vyre_status vyre_engine_read_result(struct vyre_engine *engine,
+                                    const struct vyre_read_ticket *ticket,
+                                    struct vyre_read_outcome *out);
 
 /**
  * Fill `opts` with the defaults (and `struct_size`).

@@ -319,3 +319,186 @@ fn the_c_registration_calls_check_their_arguments() {
     }
     assert_eq!(source, 77, "nothing written on failure");
 }
+
+/// This thread's last error message.
+fn last_error() -> String {
+    let mut buf = [0 as std::ffi::c_char; 512];
+    // SAFETY: buf holds buf.len() writable bytes; `needed` is not wanted.
+    unsafe { vyre::ffi::status::vyre_last_error_message(buf.as_mut_ptr(), buf.len(), std::ptr::null_mut()) };
+    // SAFETY: vyre_last_error_message NUL-terminated buf.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+/// The C read calls on both backends: every IO slot taken while no drain
+/// serves them, one more refused with QUEUE_FULL; then drained and each
+/// answered DONE with the file's bytes in the arena (ERRNO EBADF for an
+/// unknown source); bad pointers, struct sizes, flags and forged or stale
+/// tickets refused with a message, nothing written.
+#[test]
+fn the_c_read_calls_publish_answer_and_refuse_bad_arguments() {
+    use std::ptr::null_mut as null;
+    use vyre::error::*;
+    use vyre::ffi::engine::*;
+    use vyre::ffi::engine_io::*;
+    use vyre::ffi::megakernel::{VYRE_BACKEND_REFERENCE, VYRE_BACKEND_VULKAN};
+    use vyre::ffi::pump::*;
+    use vyre::ffi::pump_io::vyre_pump_register_path;
+    use vyre::protocol::abi::VYRE_IO_SLOT_COUNT;
+
+    let data = Rng(5).bytes(100_000, b"0123456789abcdef");
+    let file = TempFile::new("c-reads", &data);
+    for backend in [VYRE_BACKEND_REFERENCE, VYRE_BACKEND_VULKAN] {
+        // SAFETY: every pointer passed is valid or a NULL the call must
+        // refuse; handles are destroyed once, pump first; the arena range
+        // read back lies inside the arena and its reads have completed.
+        unsafe {
+            let mut eo = std::mem::zeroed();
+            assert_eq!(vyre_engine_options_init(&mut eo), VYRE_OK);
+            eo = vyre_engine_options { backend, arena_bytes: ARENA, queue_depth: 64, ..eo };
+            let mut engine = null();
+            match vyre_engine_create(&eo, &mut engine) {
+                VYRE_E_UNSUPPORTED if backend == VYRE_BACKEND_VULKAN => continue,
+                status => assert_eq!(status, VYRE_OK, "{}", last_error()),
+            }
+            let mut po = std::mem::zeroed();
+            assert_eq!(vyre_pump_options_init(&mut po), VYRE_OK);
+            po = vyre_pump_options { arena_bytes: SHARE, chunk_bytes: 16 << 10, queue_depth: 32, ..po };
+            let mut pump = null();
+            assert_eq!(vyre_pump_create(engine, &po, &mut pump), VYRE_OK, "{}", last_error());
+            let mut source = 0;
+            assert_eq!(
+                vyre_pump_register_path(pump, file.c_path().as_ptr(), SHARE, ARENA - SHARE, &mut source),
+                VYRE_OK
+            );
+
+            let size = std::mem::size_of::<vyre_read_request>() as u32;
+            let ask = |k: u32| vyre_read_request {
+                struct_size: size,
+                source,
+                arena_offset: WINDOW + k * 4096,
+                byte_count: 4096 - k,
+                file_offset: u64::from(k) * 1500,
+                tag: k,
+                flags: 0,
+            };
+            let mut tickets = vec![vyre_read_ticket::default(); VYRE_IO_SLOT_COUNT as usize];
+            for (k, ticket) in tickets.iter_mut().enumerate() {
+                assert_eq!(vyre_engine_request_read(engine, &ask(k as u32), ticket), VYRE_OK, "{}", last_error());
+            }
+            let mut spare = vyre_read_ticket { slot: 7, generation: 7 };
+            assert_eq!(vyre_engine_request_read(engine, &ask(0), &mut spare), VYRE_E_QUEUE_FULL);
+            assert!(last_error().contains("IO slots"), "{}", last_error());
+            let mut outcome = vyre_read_outcome { kind: 77, value: 77 };
+            assert_eq!(
+                vyre_engine_read_result(engine, &tickets[0], &mut outcome),
+                VYRE_E_TIMEOUT,
+                "nothing drained yet"
+            );
+            assert!(last_error().contains("vyre_pump_drain"), "{}", last_error());
+            assert_eq!(
+                (spare, outcome),
+                (vyre_read_ticket { slot: 7, generation: 7 }, vyre_read_outcome { kind: 77, value: 77 })
+            );
+
+            let answer = |ticket: &vyre_read_ticket| {
+                let deadline = Instant::now() + Duration::from_secs(120);
+                let mut results = vec![PumpResult::default(); 4];
+                let mut hits = vec![Hit::default(); 4096];
+                loop {
+                    let mut outcome = vyre_read_outcome::default();
+                    match vyre_engine_read_result(engine, ticket, &mut outcome) {
+                        VYRE_OK => return outcome,
+                        VYRE_E_TIMEOUT => assert!(Instant::now() < deadline, "the read was never answered"),
+                        status => panic!("read_result: {status}: {}", last_error()),
+                    }
+                    let mut n = 0;
+                    let status =
+                        vyre_pump_drain(pump, results.as_mut_ptr(), 4, hits.as_mut_ptr(), 4096, &mut n, null(), 1);
+                    assert!(status == VYRE_OK || status == VYRE_E_TIMEOUT, "drain: {}", last_error());
+                    assert_eq!(n, 0, "device reads make no pump results");
+                }
+            };
+            let (mut base, mut len) = (null(), 0u64);
+            assert_eq!(vyre_engine_arena(engine, &mut base, &mut len), VYRE_OK);
+            for (k, ticket) in tickets.iter().enumerate() {
+                let (start, count) = (k * 1500, 4096 - k);
+                let expected = &data[start.min(data.len())..(start + count).min(data.len())];
+                let outcome = answer(ticket);
+                assert_eq!(
+                    outcome,
+                    vyre_read_outcome { kind: VYRE_READ_DONE, value: expected.len() as u32 },
+                    "read {k}"
+                );
+                let landed = std::slice::from_raw_parts(base.add(WINDOW as usize + k * 4096), expected.len());
+                assert!(landed == expected, "bytes of read {k}");
+            }
+            assert_eq!(answer(&tickets[0]).kind, VYRE_READ_DONE, "asking again answers the same");
+            let mut unknown = vyre_read_ticket::default();
+            assert_eq!(
+                vyre_engine_request_read(engine, &vyre_read_request { source: 99, ..ask(0) }, &mut unknown),
+                VYRE_OK
+            );
+            assert_eq!(answer(&unknown), vyre_read_outcome { kind: VYRE_READ_ERRNO, value: libc::EBADF as u32 });
+
+            let mut ticket = vyre_read_ticket { slot: 7, generation: 7 };
+            let refused = [
+                (vyre_engine_request_read(null(), &ask(0), &mut ticket), VYRE_E_NULL_POINTER, "engine"),
+                (vyre_engine_request_read(engine, std::ptr::null(), &mut ticket), VYRE_E_NULL_POINTER, "req"),
+                (vyre_engine_request_read(engine, &ask(0), null()), VYRE_E_NULL_POINTER, "out_ticket"),
+                (
+                    vyre_engine_request_read(engine, &vyre_read_request { struct_size: 0, ..ask(0) }, &mut ticket),
+                    VYRE_E_INVALID_ARGUMENT,
+                    "struct_size",
+                ),
+                (
+                    vyre_engine_request_read(
+                        engine,
+                        &vyre_read_request { struct_size: size - 4, ..ask(0) },
+                        &mut ticket,
+                    ),
+                    VYRE_E_INVALID_ARGUMENT,
+                    "struct_size",
+                ),
+                (
+                    vyre_engine_request_read(engine, &vyre_read_request { flags: 1, ..ask(0) }, &mut ticket),
+                    VYRE_E_INVALID_ARGUMENT,
+                    "flags",
+                ),
+            ];
+            for (got, expected, named) in refused {
+                assert_eq!(got, expected, "{named}: {}", last_error());
+            }
+            assert_eq!(ticket, vyre_read_ticket { slot: 7, generation: 7 }, "nothing written on failure");
+            let last = tickets[VYRE_IO_SLOT_COUNT as usize - 1];
+            let forged = [
+                (null(), tickets[0], VYRE_E_NULL_POINTER, "engine"),
+                (engine, vyre_read_ticket { slot: u32::MAX, ..last }, VYRE_E_OUT_OF_RANGE, "slot"),
+                (
+                    engine,
+                    vyre_read_ticket { generation: last.generation + 1, ..last },
+                    VYRE_E_TICKET_EXPIRED,
+                    "moved on",
+                ),
+                // A ring slot never published: opcode 0.
+                (
+                    engine,
+                    vyre_read_ticket { slot: unknown.slot + 100, generation: 0 },
+                    VYRE_E_INVALID_ARGUMENT,
+                    "not an IO_READ",
+                ),
+            ];
+            let mut outcome = vyre_read_outcome { kind: 77, value: 77 };
+            for (handle, forged, expected, named) in forged {
+                assert_eq!(vyre_engine_read_result(handle, &forged, &mut outcome), expected, "{forged:?}");
+                assert!(last_error().contains(named), "{forged:?}: {}", last_error());
+            }
+            assert_eq!(vyre_engine_read_result(engine, std::ptr::null(), &mut outcome), VYRE_E_NULL_POINTER);
+            assert!(last_error().contains("ticket"), "{}", last_error());
+            assert_eq!(vyre_engine_read_result(engine, &last, null()), VYRE_E_NULL_POINTER);
+            assert!(last_error().contains("`out`"), "{}", last_error());
+            assert_eq!(outcome, vyre_read_outcome { kind: 77, value: 77 }, "nothing written on failure");
+            vyre_pump_destroy(pump);
+            vyre_engine_destroy(engine);
+        }
+    }
+}

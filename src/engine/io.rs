@@ -29,11 +29,12 @@ pub struct ReadRequest {
     pub tag: u32,
 }
 
-/// A published IO_READ.
+/// A published IO_READ: its ring slot and generation. The IO slot is read
+/// back from the slot's own arguments, so a ticket carries nothing a
+/// caller could forge into freeing another request's IO slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadTicket {
-    ticket: Ticket,
-    io_slot: u32,
+    pub(crate) ticket: Ticket,
 }
 
 /// How an IO_READ ended.
@@ -79,21 +80,45 @@ impl Engine {
             let _ = self.free_io.push(io_slot);
             return Err(e);
         }
-        Ok(ReadTicket { ticket: ticket[0], io_slot })
+        Ok(ReadTicket { ticket: ticket[0] })
     }
 
     /// The outcome of an IO_READ, or `None` while it is in flight. The
     /// first answer frees the ticket's IO slot and ring slot; a later call
-    /// answers the same until the ring slot is reused, then `None` (the
-    /// generation is checked: never another request's outcome).
+    /// answers the same until the ring slot is reused, then
+    /// `TicketExpired` (the generation is checked: never another request's
+    /// outcome). A ticket whose slot holds no IO_READ (forged, or another
+    /// kind of work) is `InvalidArgument` and changes nothing.
     pub fn read_result(&self, ticket: &ReadTicket) -> Result<Option<ReadOutcome>> {
         self.megakernel.backend_ref().health()?;
         let ring = Ring::new(self.megakernel.backend_ref().ring())?;
         let status = ring.status(ticket.ticket.slot)?;
-        if status.generation != ticket.ticket.generation & VYRE_STATUS_GENERATION_MASK || !status.is_reusable() {
+        if status.generation != ticket.ticket.generation & VYRE_STATUS_GENERATION_MASK {
+            return Err(Error::new(
+                ErrorKind::TicketExpired,
+                format!(
+                    "ring slot {} has moved on to another request since this read (or the ticket was never \
+                     issued); keep the outcome from the first answer",
+                    ticket.ticket.slot
+                ),
+            ));
+        }
+        // Read after the status (acquire): final arguments when it is final.
+        let payload = Payload::decode(self.megakernel.backend_ref().ring(), ticket.ticket.slot)?;
+        if payload.opcode != VYRE_OP_IO_READ {
+            return Err(Error::invalid(format!(
+                "ring slot {} holds opcode {}, not an IO_READ: pass a ticket from request_read, unchanged",
+                ticket.ticket.slot, payload.opcode
+            )));
+        }
+        if !status.is_reusable() {
             return Ok(None);
         }
-        let payload = Payload::decode(self.megakernel.backend_ref().ring(), ticket.ticket.slot)?;
+        // Another call with this ticket may have freed the slot and a new
+        // request taken it while the arguments were read: then they are not ours.
+        if ring.status(ticket.ticket.slot)? != status {
+            return self.read_result(ticket);
+        }
         let result = payload.args[VYRE_IO_ARG_RESULT as usize];
         let outcome = match (status.state, status.reason) {
             (VYRE_SLOT_DONE, _) => ReadOutcome::Done(result),
@@ -106,8 +131,9 @@ impl Engine {
         }
         // A request cancelled before the host answered may leave its IO
         // slot REQUESTED or CLAIMED: that slot is not reused.
-        if self.io_queue().state(ticket.io_slot).ok() == Some(VYRE_IO_EMPTY) {
-            let _ = self.free_io.push(ticket.io_slot);
+        let io_slot = payload.args[VYRE_IO_ARG_SLOT as usize];
+        if self.io_queue().state(io_slot).ok() == Some(VYRE_IO_EMPTY) {
+            let _ = self.free_io.push(io_slot);
         }
         Ok(Some(outcome))
     }

@@ -126,7 +126,7 @@ fn options_from_c(c: &vyre_engine_options) -> Result<EngineOptions> {
 ///
 /// # Safety
 /// A non-NULL `engine` must come from `vyre_engine_create` and not be destroyed.
-unsafe fn handle<'a>(engine: *const vyre_engine) -> Result<&'a Engine> {
+pub(super) unsafe fn handle<'a>(engine: *const vyre_engine) -> Result<&'a Engine> {
     // SAFETY: forwarded to the caller's contract.
     unsafe { input(engine, "engine") }.map(|e| &e.inner)
 }

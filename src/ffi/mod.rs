@@ -5,6 +5,7 @@
 
 pub mod device;
 pub mod engine;
+pub mod engine_io;
 pub mod megakernel;
 pub mod pump;
 pub mod pump_io;
