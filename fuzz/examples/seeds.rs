@@ -8,6 +8,7 @@ use std::path::Path;
 use vyre::engine::vyre_work_item;
 use vyre::ffi::engine::{vyre_engine_options, vyre_engine_options_init};
 use vyre::ffi::megakernel::{vyre_megakernel_options, vyre_megakernel_options_init, VYRE_BACKEND_REFERENCE};
+use vyre::ffi::pump::{vyre_pump_options, vyre_pump_options_init};
 use vyre::ffi::rules::{vyre_rule_set_options, VYRE_RULE_CASE_INSENSITIVE};
 use vyre::protocol::abi::*;
 use vyre::protocol::control::{Control, Layout, Window};
@@ -16,6 +17,7 @@ use vyre::protocol::io_queue::{self, Completion, IoQueue, Request};
 use vyre::protocol::opcode::{encode_packed, PackedOp};
 use vyre::protocol::scan::Part;
 use vyre::protocol::slot::{Outcome, Payload, Ring};
+use vyre::pump::{vyre_pump_slot_template, VYRE_PUMP_ARG_KEEP, VYRE_PUMP_ARG_WORD, VYRE_PUMP_ARG_WORDS};
 use vyre::protocol::{live_words, zeroed_words};
 use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
@@ -132,12 +134,28 @@ fn c_api_seeds() -> Vec<Vec<u8>> {
     engine.queue_depth = 8;
     let rules = vyre_rule_set_options { struct_size: 8, flags: VYRE_RULE_CASE_INSENSITIVE };
     let item = vyre_work_item { input_offset: 3, input_len: 40, rule_set_id: 0, flags: 0, user_data: 7 };
+    let mut pump = std::mem::MaybeUninit::<vyre_pump_options>::uninit();
+    // SAFETY: a writable struct, filled completely by the init function.
+    let mut pump = unsafe {
+        vyre_pump_options_init(pump.as_mut_ptr());
+        pump.assume_init()
+    };
+    pump.chunk_bytes = 4096;
+    pump.arena_bytes = 1 << 15;
+    // MEMCPY of each chunk's words (first word, word count filled in) to word 512.
+    let mut fill = [VYRE_PUMP_ARG_KEEP; 12];
+    fill[..3].copy_from_slice(&[VYRE_PUMP_ARG_WORD, VYRE_PUMP_ARG_KEEP, VYRE_PUMP_ARG_WORDS]);
+    let mut args = [0; 12];
+    args[1] = 512;
+    let template = vyre_pump_slot_template { opcode: VYRE_OP_MEMCPY, tenant: 0, arg_count: 3, args, fill };
     // The first byte chooses the entry point (c_api.rs).
     vec![
         [vec![0], struct_bytes(&mk)].concat(),
         [vec![1], struct_bytes(&engine)].concat(),
         [vec![2], struct_bytes(&rules)].concat(),
-        [vec![3], struct_bytes(&item)].concat(),
+        [vec![3], struct_bytes(&pump)].concat(),
+        [vec![4], struct_bytes(&template)].concat(),
+        [vec![5], struct_bytes(&item)].concat(),
     ]
 }
 
