@@ -651,7 +651,9 @@ mod megakernel_feed {
     use super::*;
     use vyre::megakernel::{Megakernel, Options};
     use vyre::protocol::abi::VYRE_OP_STORE_U32;
-    use vyre::protocol::abi::{VYRE_FAULT_OUT_OF_WINDOW, VYRE_OP_BATCH_FENCE, VYRE_OP_MEMCPY, VYRE_OP_NOP};
+    use vyre::protocol::abi::{
+        VYRE_FAULT_OUT_OF_WINDOW, VYRE_MEMCPY_MAX_WORDS, VYRE_OP_BATCH_FENCE, VYRE_OP_MEMCPY, VYRE_OP_NOP,
+    };
     use vyre::pump::{SlotTemplate, VYRE_PUMP_ARG_KEEP, VYRE_PUMP_ARG_REQUEST_WORD, VYRE_PUMP_ARG_WORD};
     use vyre::pump::{VYRE_PUMP_ARG_BYTES, VYRE_PUMP_ARG_WORDS};
 
@@ -920,6 +922,11 @@ mod megakernel_feed {
             (PumpOptions { arena_offset: observables_bytes, ..share(CHUNK) }, ErrorKind::OutOfRange),
             (PumpOptions { arena_offset: 4, arena_bytes: observables_bytes, ..share(CHUNK) }, ErrorKind::OutOfRange),
             (PumpOptions { chunk_bytes: 8, ..share(0) }, ErrorKind::InvalidArgument),
+            // A MEMCPY of a whole chunk's words longer than one MEMCPY may copy.
+            (
+                PumpOptions { chunk_bytes: 4 * u64::from(VYRE_MEMCPY_MAX_WORDS) + 4, ..share(0) },
+                ErrorKind::InvalidArgument,
+            ),
         ] {
             assert_eq!(create(options, &[mirror(0)]), kind, "{options:?}");
         }

@@ -78,12 +78,15 @@ fn wait_read(engine: &Engine, pump: &mut Pump, ticket: &ReadTicket, results: &mu
     }
 }
 
-/// Publish a read, retrying while all IO slots are taken.
+/// Publish a read, retrying while the ring is full. IO slots come back only
+/// through read_result, so a caller holding all of them would wait for
+/// ever: that fails the test instead.
 fn request(engine: &Engine, pump: &mut Pump, request: ReadRequest) -> ReadTicket {
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match engine.request_read(&request) {
             Ok(ticket) => return ticket,
-            Err(e) if e.kind == ErrorKind::QueueFull => {
+            Err(e) if e.kind == ErrorKind::QueueFull && Instant::now() < deadline => {
                 let _ = pump.drain(&mut [PumpResult::default(); 4], &mut [Hit::default(); 4096], Duration::ZERO);
             }
             Err(e) => panic!("request_read: {e}"),
@@ -500,5 +503,32 @@ fn the_c_read_calls_publish_answer_and_refuse_bad_arguments() {
             vyre_pump_destroy(pump);
             vyre_engine_destroy(engine);
         }
+    }
+}
+
+/// A request published while pump A served the engine and still unclaimed
+/// when A is destroyed names A's source; the next pump B must answer it
+/// EBADF, never serve it from B's own file (source ids are unique over the
+/// engine's life, so B's first source does not take A's id).
+#[test]
+fn a_request_left_by_a_destroyed_pump_is_never_served_from_the_next_pumps_file() {
+    let x = TempFile::new("stale-x", &[b'X'; 4096]);
+    let y = TempFile::new("stale-y", &[b'Y'; 4096]);
+    for engine in engines(engine_options()) {
+        let (ticket, source_x) = {
+            let mut a = Pump::create(&engine, &pump_options()).unwrap();
+            let source_x = a.register_path(&x.c_path(), SHARE, 4096).unwrap();
+            let read = ReadRequest { source: source_x, arena_offset: WINDOW, file_offset: 0, byte_count: 16, tag: 1 };
+            let ticket = request(&engine, &mut a, read);
+            // A never drains again: the request stays REQUESTED past its destroy.
+            (ticket, source_x)
+        };
+        let mut b = Pump::create(&engine, &pump_options()).unwrap();
+        let source_y = b.register_path(&y.c_path(), SHARE, 4096).unwrap();
+        assert_ne!(source_y, source_x, "a source id is never handed out twice by one engine");
+        let mut results = Vec::new();
+        let outcome = wait_read(&engine, &mut b, &ticket, &mut results);
+        assert_eq!(outcome, ReadOutcome::Errno(libc::EBADF as u32), "on {:?}", engine.info().backend);
+        assert!(arena_bytes(&engine, WINDOW, 16).iter().all(|&b| b != b'Y'), "B's file landed for A's request");
     }
 }

@@ -244,6 +244,10 @@ pub struct Engine {
     pump_attached: AtomicBool,
     /// IO queue slots no IO_READ holds (src/engine/io.rs).
     free_io: ArrayQueue<u32>,
+    /// The next device-read source id: ids are never reused over the
+    /// engine's life, so a request left from a destroyed pump can never
+    /// name a later pump's file.
+    next_io_source: AtomicU32,
 }
 
 fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
@@ -341,6 +345,7 @@ impl Engine {
             rule_sets: (0..VYRE_ENGINE_MAX_RULE_SETS).map(|_| OnceLock::new()).collect(),
             rule_set_count: AtomicU32::new(0),
             pump_attached: AtomicBool::new(false),
+            next_io_source: AtomicU32::new(0),
             free_io: {
                 let free = ArrayQueue::new(VYRE_IO_SLOT_COUNT as usize);
                 (0..layout.io_slots()).for_each(|slot| {
@@ -398,6 +403,12 @@ impl Engine {
     /// Mark the engine as having a pump; false if it already has one.
     pub(crate) fn attach_pump(&self) -> bool {
         self.pump_attached.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// A device-read source id no source of this engine had before; None
+    /// once all 2^32 are spent.
+    pub(crate) fn new_io_source_id(&self) -> Option<u32> {
+        self.next_io_source.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(1)).ok()
     }
 
     pub(crate) fn detach_pump(&self) {

@@ -23,6 +23,8 @@ pub(super) const DEVICE_READ_TAG: u64 = 1 << 63;
 
 /// A file registered for device reads, with the arena window they may fill.
 struct Source {
+    /// What an IO_READ names: unique over the engine's life.
+    id: u32,
     fd: RawFd,
     owns_fd: bool,
     seekable: bool,
@@ -57,8 +59,12 @@ impl IoService {
         if request.op != VYRE_IO_OP_READ {
             return Err(libc::EINVAL as u32);
         }
-        let source = request.src as usize;
-        let Some(src) = self.sources.get(source) else { return Err(libc::EBADF as u32) };
+        // An id this pump did not hand out: never registered, or another
+        // (destroyed) pump's.
+        let Some(source) = self.sources.iter().position(|s| s.id == request.src) else {
+            return Err(libc::EBADF as u32);
+        };
+        let src = &self.sources[source];
         let (at, want) = (u64::from(request.dst), u64::from(request.byte_count));
         if at < src.window.0 || at + want > src.window.1 {
             return Err(libc::EFAULT as u32);
@@ -85,7 +91,9 @@ impl IoService {
 impl Pump<'_> {
     /// Register `fd` for device reads into the arena window
     /// `[arena_offset, arena_offset + arena_bytes)`, which must lie outside
-    /// the pump's share. Returns the source index an IO_READ names. The fd
+    /// the pump's share. Returns the source id an IO_READ names: ids are
+    /// unique over the engine's life (a request naming a destroyed pump's
+    /// source is answered EBADF, never served from another file). The fd
     /// stays the caller's and must stay open until the pump is destroyed.
     pub fn register_fd(&mut self, fd: RawFd, arena_offset: u64, arena_bytes: u64) -> Result<u32> {
         if fd < 0 {
@@ -156,8 +164,14 @@ impl Pump<'_> {
             return Err(Error::invalid(format!("fstat of fd {fd} failed: errno {}", errno())));
         }
         let seekable = stat.st_mode & libc::S_IFMT == libc::S_IFREG;
-        self.io.sources.push(Source { fd, owns_fd, seekable, window: (arena_offset, end) });
-        Ok(count)
+        let Some(id) = engine.new_io_source_id() else {
+            return Err(Error::new(
+                ErrorKind::OutOfMemory,
+                "this engine has handed out all 2^32 device-read source ids; create a new engine",
+            ));
+        };
+        self.io.sources.push(Source { id, fd, owns_fd, seekable, window: (arena_offset, end) });
+        Ok(id)
     }
 
     /// Claim new requests, answer the bad ones, start the reads that fit.

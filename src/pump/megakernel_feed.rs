@@ -12,7 +12,10 @@ use super::VYRE_PUMP_RESULT_LAST;
 use super::{share_of, Consumer, Key, Pump, PumpOptions, PumpResult, DEFAULT_CHUNK_BYTES, MIN_CHUNK_BYTES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::megakernel::{fault_error, Megakernel, Ticket};
-use crate::protocol::abi::{VYRE_FAULT_NONE, VYRE_OP_BATCH_FENCE, VYRE_OP_SHUTDOWN, VYRE_SLOT_MAX_ARGS};
+use crate::protocol::abi::{
+    VYRE_FAULT_NONE, VYRE_MEMCPY_MAX_WORDS, VYRE_OP_BATCH_FENCE, VYRE_OP_MEMCPY, VYRE_OP_SHUTDOWN, VYRE_SLOT_MAX_ARGS,
+};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Template `fill` value: the argument is sent as the template gives it.
@@ -68,6 +71,16 @@ pub(super) struct Feed<'m> {
     templates: Vec<SlotTemplate>,
     /// Chunks whose slot is published and not yet seen final.
     published: Vec<(Key, Ticket)>,
+    /// Chunks whose slot was seen final: (status, fault reason), not yet
+    /// returned by a drain.
+    settled: VecDeque<(Key, (i32, u32))>,
+    /// Publications since the last `settle`, and how many may pass before
+    /// the next one: half the ring, so that the pump's own publications
+    /// cannot reuse a slot `VYRE_TICKET_HISTORY` (8) times between two
+    /// looks at its ticket (a fast device and a small ring did that inside
+    /// one drain, turning DONE slots into TICKET_EXPIRED results).
+    since_settle: u32,
+    settle_every: u32,
 }
 
 impl Feed<'_> {
@@ -90,6 +103,30 @@ impl Feed<'_> {
                 ),
             )
         })
+    }
+
+    /// Move every published slot that is final into `settled`; the first
+    /// megakernel failure met, if any (those slots stay published).
+    fn settle(&mut self) -> Option<Error> {
+        self.since_settle = 0;
+        let mut failure = None;
+        let (mk, settled) = (self.mk, &mut self.settled);
+        self.published.retain(|&(key, ticket)| {
+            let outcome = match mk.poll_ticket(ticket) {
+                Ok(None) => return true,
+                Ok(Some(VYRE_FAULT_NONE)) => (0, VYRE_FAULT_NONE),
+                Ok(Some(reason)) => (fault_error(ticket.slot, reason).kind.code(), reason),
+                // The slot is final but its outcome was forgotten.
+                Err(e) if e.kind == ErrorKind::TicketExpired => (e.kind.code(), VYRE_FAULT_NONE),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    return true;
+                }
+            };
+            settled.push_back((key, outcome));
+            false
+        });
+        failure
     }
 
     /// Wait (until `deadline`) for every published slot to be final, so
@@ -181,7 +218,30 @@ impl<'m> Pump<'m> {
             0 => (share.1 / 4).clamp(MIN_CHUNK_BYTES, DEFAULT_CHUNK_BYTES) & !3,
             bytes => bytes,
         };
-        let feed = Feed { mk, templates: templates.to_vec(), published: Vec::new() };
+        // A MEMCPY of the chunk's words must fit one MEMCPY, or every slot
+        // would be refused at publish (the default chunk is a quarter of
+        // the share, up to 4 MiB).
+        let chunk_words = chunk_bytes.div_ceil(4);
+        for (index, template) in templates.iter().enumerate() {
+            let copies_chunk = template.opcode == VYRE_OP_MEMCPY && template.fill[2] == VYRE_PUMP_ARG_WORDS;
+            if copies_chunk && u64::from(template.args[2]) + chunk_words > u64::from(VYRE_MEMCPY_MAX_WORDS) {
+                return Err(Error::invalid(format!(
+                    "slot template {index}: its MEMCPY copies a chunk's words ({chunk_words} with chunks of \
+                     {chunk_bytes} bytes) but one MEMCPY copies at most VYRE_MEMCPY_MAX_WORDS \
+                     ({VYRE_MEMCPY_MAX_WORDS}); pass chunk_bytes of at most {} bytes",
+                    (u64::from(VYRE_MEMCPY_MAX_WORDS) - u64::from(template.args[2])) * 4
+                )));
+            }
+        }
+        let settle_every = (mk.stats().slot_count / 2).max(1);
+        let feed = Feed {
+            mk,
+            templates: templates.to_vec(),
+            published: Vec::new(),
+            settled: VecDeque::new(),
+            since_settle: 0,
+            settle_every,
+        };
         Pump::start(Consumer::Megakernel(feed), share, chunk_bytes, options)
     }
 
@@ -235,8 +295,15 @@ impl<'m> Pump<'m> {
         // A refusal other than a full ring (shut down, device lost, a slot
         // the megakernel refuses, such as a MEMCPY longer than it allows)
         // ends the request.
+        if feed.since_settle >= feed.settle_every {
+            // A failure shows again when the caller drains.
+            let _ = feed.settle();
+        }
         let taken = feed.mk.publish(template.opcode, template.tenant, &args[..template.arg_count as usize]);
-        let taken = taken.map(|ticket| feed.published.push((key, ticket)));
+        let taken = taken.map(|ticket| {
+            feed.since_settle += 1;
+            feed.published.push((key, ticket))
+        });
         self.handed_over(key, taken, file_pos)
     }
 
@@ -244,26 +311,9 @@ impl<'m> Pump<'m> {
     /// A megakernel failure is an error only when nothing finished.
     pub(super) fn collect_slots(&mut self, results: &mut [PumpResult]) -> Result<usize> {
         let Consumer::Megakernel(feed) = &mut self.consumer else { unreachable!("a megakernel pump") };
-        let mut finished = Vec::new();
-        let mut failure = None;
-        feed.published.retain(|&(key, ticket)| {
-            if finished.len() == results.len() {
-                return true;
-            }
-            let outcome = match feed.mk.poll_ticket(ticket) {
-                Ok(None) => return true,
-                Ok(Some(VYRE_FAULT_NONE)) => (0, VYRE_FAULT_NONE),
-                Ok(Some(reason)) => (fault_error(ticket.slot, reason).kind.code(), reason),
-                // The slot is final but its outcome was forgotten.
-                Err(e) if e.kind == ErrorKind::TicketExpired => (e.kind.code(), VYRE_FAULT_NONE),
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    return true;
-                }
-            };
-            finished.push((key, outcome));
-            false
-        });
+        let failure = feed.settle();
+        let take = results.len().min(feed.settled.len());
+        let finished: Vec<(Key, (i32, u32))> = feed.settled.drain(..take).collect();
         if let (true, Some(e)) = (finished.is_empty(), failure) {
             return Err(e);
         }
@@ -282,5 +332,164 @@ impl<'m> Pump<'m> {
             };
         }
         Ok(finished.len())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::backend::reference::ReferenceBackend;
+    use crate::backend::BackendChoice;
+    use crate::backend::{Backend, BackendConfig};
+    use crate::megakernel::{Megakernel, Options};
+    use crate::protocol::abi::VYRE_OP_NOP;
+    use crate::protocol::control::{Control, Layout};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A device that failed while its driver still winds down: health is
+    /// Err, stopped() still false (the window after a loss or a watchdog
+    /// verdict on Vulkan).
+    struct Failing {
+        inner: Arc<ReferenceBackend>,
+        lost: Arc<AtomicBool>,
+    }
+
+    impl Backend for Failing {
+        fn kind(&self) -> BackendChoice {
+            self.inner.kind()
+        }
+        fn worker_count(&self) -> u32 {
+            self.inner.worker_count()
+        }
+        fn control(&self) -> &[AtomicU32] {
+            self.inner.control()
+        }
+        fn ring(&self) -> &[AtomicU32] {
+            self.inner.ring()
+        }
+        fn debug_log(&self) -> &[AtomicU32] {
+            self.inner.debug_log()
+        }
+        fn scan(&self) -> crate::protocol::scan::ScanBuffers<'_> {
+            self.inner.scan()
+        }
+        fn device_name(&self) -> String {
+            self.inner.device_name()
+        }
+        fn notify(&self, p: u32) {
+            self.inner.notify(p)
+        }
+        fn health(&self) -> crate::error::Result<()> {
+            if self.lost.load(Ordering::Acquire) {
+                return Err(Error::new(ErrorKind::DeviceLost, "test: lost"));
+            }
+            self.inner.health()
+        }
+        fn stopped(&self) -> bool {
+            false
+        }
+        fn join(&self, t: Duration) -> bool {
+            self.inner.join(t)
+        }
+    }
+
+    /// A request that ends on the host (ENOENT) while a published slot's
+    /// poll fails: its only result must still come out of drain.
+    #[test]
+    fn a_host_result_taken_before_a_failing_poll_still_reaches_the_caller() {
+        let layout = Layout::new(16, 1, 4096, 8).unwrap();
+        let config = BackendConfig {
+            layout,
+            debug_log_capacity: 4,
+            workers: 1,
+            device: None,
+            slice_budget: None,
+            watchdog: None,
+            scan: crate::protocol::scan::ScanLayout::NONE,
+            resident: true,
+        };
+        let inner = Arc::new(ReferenceBackend::start(&config).unwrap());
+        let lost = Arc::new(AtomicBool::new(false));
+        let mk =
+            Megakernel::on_backend(Box::new(Failing { inner: Arc::clone(&inner), lost: Arc::clone(&lost) }), layout)
+                .unwrap();
+        // The workers stop running slots (the device hangs).
+        Control::new(inner.control()).unwrap().request_shutdown();
+        assert!(inner.join(Duration::from_secs(60)));
+        let nop = SlotTemplate { opcode: VYRE_OP_NOP, ..SlotTemplate::default() };
+        let mut pump = Pump::create_for_megakernel(&mk, &PumpOptions::default(), &[nop]).unwrap();
+        let dir = std::env::temp_dir().join(format!("vyre-mkfeed-failing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        std::fs::write(&file, vec![7u8; 100]).unwrap();
+        let c = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        pump.submit_path(&c(&file), 0, crate::pump::VYRE_PUMP_TO_EOF, 0, 1).unwrap();
+        let mut results = vec![PumpResult::default(); 8];
+        // Until the chunk's slot is published (it never finishes).
+        for _ in 0..100 {
+            let _ = pump.drain(&mut results, &mut [], Duration::from_millis(10));
+            if pump.info().jobs_in_flight == 1 {
+                break;
+            }
+        }
+        assert_eq!(pump.info().jobs_in_flight, 1);
+        lost.store(true, Ordering::Release);
+        // A request that ends at once on the host (ENOENT).
+        pump.submit_path(&c(&dir.join("missing")), 0, crate::pump::VYRE_PUMP_TO_EOF, 0, 2).unwrap();
+        assert_eq!(pump.info().requests, 2);
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            match pump.drain(&mut results, &mut [], Duration::from_millis(10)) {
+                Ok((n, _)) => seen.extend(results[..n].iter().map(|r| (r.user_data, r.status))),
+                Err(e) => eprintln!("drain: {e}"),
+            }
+        }
+        assert!(seen.iter().any(|&(u, _)| u == 2), "the ENOENT request's only result was never returned: {seen:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// One ring slot and a fast device: the pump's own publications reuse
+    /// the slot far more than 8 times within one drain; every chunk must
+    /// still report DONE, not TICKET_EXPIRED.
+    #[test]
+    fn the_pumps_own_publications_never_expire_its_tickets() {
+        let mut expired = 0;
+        let mut total = 0;
+        for round in 0..5 {
+            let mk = Megakernel::create(&Options {
+                backend: BackendChoice::Reference,
+                slot_count: 1,
+                worker_count: 1,
+                observable_count: 4096,
+                ..Options::default()
+            })
+            .unwrap();
+            let nop = SlotTemplate { opcode: VYRE_OP_NOP, ..SlotTemplate::default() };
+            let options = PumpOptions { chunk_bytes: 64, queue_depth: 256, ..PumpOptions::default() };
+            let mut pump = Pump::create_for_megakernel(&mk, &options, &[nop]).unwrap();
+            let file = std::env::temp_dir().join(format!("vyre-mkfeed-expiry-{}-{round}", std::process::id()));
+            std::fs::write(&file, vec![7u8; 64 * 200]).unwrap();
+            let c = std::ffi::CString::new(file.as_os_str().as_encoded_bytes()).unwrap();
+            pump.submit_path(&c, 0, crate::pump::VYRE_PUMP_TO_EOF, 0, 1).unwrap();
+            let mut results = vec![PumpResult::default(); 512];
+            loop {
+                let (n, _) = pump.drain(&mut results, &mut [], Duration::from_secs(10)).unwrap();
+                for r in &results[..n] {
+                    total += 1;
+                    if r.status == ErrorKind::TicketExpired.code() {
+                        expired += 1;
+                    }
+                }
+                if pump.info().requests == 0 {
+                    break;
+                }
+            }
+            let _ = std::fs::remove_file(&file);
+            let st = mk.stats();
+            assert_eq!((u64::from(st.done), st.faulted), (st.published, 0), "every slot ran DONE");
+        }
+        assert_eq!(expired, 0, "{expired} of {total} chunk results TICKET_EXPIRED, yet every slot ran DONE");
     }
 }

@@ -519,6 +519,12 @@ impl<'e> Pump<'e> {
         user_data: u64,
     ) -> Result<()> {
         let overlap = self.overlap_for(rule_set_id)?;
+        if let Some(e) = self.staged.as_ref().and_then(Staged::lost) {
+            return Err(Error::new(
+                e.kind,
+                format!("every staging buffer was lost to failed copies ({}); destroy the pump", e.message),
+            ));
+        }
         let end = if length == VYRE_PUMP_TO_EOF {
             u64::MAX
         } else {
@@ -652,6 +658,14 @@ impl<'e> Pump<'e> {
         let staging = match self.staged.as_mut().map(Staged::take) {
             Some(None) => {
                 self.space.give(at, want);
+                // Every buffer abandoned after failed copies: none comes back.
+                if let Some(e) = self.staged.as_ref().and_then(Staged::lost) {
+                    let request = self.requests.get(key).expect("looked up above");
+                    request.error.get_or_insert((e.kind.code(), file_pos));
+                    request.reading_done = true;
+                    self.finish_if_done(key);
+                    return Ok(Start::Idle);
+                }
                 return Ok(Start::Blocked);
             }
             taken => taken.flatten(),
@@ -1048,7 +1062,15 @@ impl<'e> Pump<'e> {
         }
         let engine = match &self.consumer {
             Consumer::Engine(engine) => *engine,
-            Consumer::Megakernel(_) => return self.collect_slots(&mut results[count..]).map(|n| (count + n, 0)),
+            // Results already taken from host_results must reach the caller
+            // even when the megakernel fails now.
+            Consumer::Megakernel(_) => {
+                return match self.collect_slots(&mut results[count..]) {
+                    Ok(n) => Ok((count + n, 0)),
+                    Err(_) if count > 0 => Ok((count, 0)),
+                    Err(e) => Err(e),
+                }
+            }
         };
         // No more completions can be ready than jobs in flight: a caller's
         // huge capacity must not become a huge allocation.
@@ -1212,6 +1234,7 @@ impl Drop for Pump<'_> {
         // Copies write into the share, which is free once destroy returns.
         if let Some(staged) = self.staged.as_mut() {
             staged.wait_all(DESTROY_PATIENCE);
+            staged.unregister(&self.ring);
         }
         self.close_io();
         let deadline = Instant::now() + DESTROY_PATIENCE;

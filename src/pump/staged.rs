@@ -18,6 +18,8 @@ pub(super) struct Staged<'e> {
     free: Vec<u32>,
     /// Chunks whose copy is in flight, with their buffer.
     copying: Vec<(Key, u32)>,
+    /// The first failed copy's error: its buffer is never reused.
+    failure: Option<Error>,
 }
 
 impl<'e> Staged<'e> {
@@ -29,9 +31,9 @@ impl<'e> Staged<'e> {
             // SAFETY: buffer i lies inside the staging memory (count buffers of stride bytes).
             .map(|i| libc::iovec { iov_base: unsafe { base.add(i * stride) }.cast(), iov_len: stride })
             .collect();
-        // SAFETY: the buffers stay mapped while the ring may use them: the
-        // pump drops its ring (which unregisters them) before its staging,
-        // and destroy waits for every read first.
+        // SAFETY: the buffers stay mapped while the ring may use them:
+        // destroy waits for every read and copy, then unregisters them
+        // (`unregister`) before the staging memory is freed.
         unsafe { ring.submitter().register_buffers(&buffers) }.map_err(|e| {
             Error::new(
                 ErrorKind::Unsupported,
@@ -43,7 +45,7 @@ impl<'e> Staged<'e> {
                 ),
             )
         })?;
-        Ok(Staged { staging, free: (0..count as u32).rev().collect(), copying: Vec::new() })
+        Ok(Staged { staging, free: (0..count as u32).rev().collect(), copying: Vec::new(), failure: None })
     }
 
     /// A free buffer, if any.
@@ -94,6 +96,7 @@ impl<'e> Staged<'e> {
                 }
                 Err(e) => {
                     self.copying.swap_remove(i);
+                    self.failure.get_or_insert_with(|| e.clone());
                     ended.push((key, Err(e)));
                 }
             }
@@ -101,9 +104,25 @@ impl<'e> Staged<'e> {
         ended
     }
 
+    /// Why no buffer will ever be free again, when every one was
+    /// abandoned after a failed copy: requests waiting for one must end
+    /// with this error, not wait for ever.
+    pub(super) fn lost(&self) -> Option<Error> {
+        let none_left = self.free.is_empty() && self.copying.is_empty();
+        self.failure.clone().filter(|_| none_left)
+    }
+
     /// Wait up to `timeout` for every copy in flight (destroy).
     pub(super) fn wait_all(&mut self, timeout: Duration) {
         self.staging.wait_all(timeout);
         self.copying.clear();
+    }
+
+    /// Release the buffers' registration (and their pinned pages' charge to
+    /// RLIMIT_MEMLOCK) now: closing the ring releases it only when the
+    /// kernel gets round to it, and a staged pump created right after
+    /// this one's destroy failed to register its own buffers (ENOMEM).
+    pub(super) fn unregister(&self, ring: &IoUring) {
+        let _ = ring.submitter().unregister_buffers();
     }
 }
