@@ -2651,12 +2651,15 @@ vyre_status vyre_pump_get_info(struct vyre_pump *pump, struct vyre_pump_info *ou
 /**
  * Register the open, blocking descriptor `fd` as a source of device reads
  * into the arena window `[arena_offset, arena_offset + arena_bytes)`, and
- * write its index (what an IO_READ names) to `*out_source`. The window
+ * write its id (what an IO_READ names; ids are unique over the engine's
+ * life, so a request left from a destroyed pump is answered `EBADF`) to
+ * `*out_source`. The window
  * must be non-empty, inside the engine's arena and outside the pump's
  * share (`VYRE_E_OUT_OF_RANGE`: create the pump with a smaller share). The
  * descriptor stays yours: keep it open until `vyre_pump_destroy`.
  * `VYRE_E_INVALID_ARGUMENT`: a negative, closed or `O_NONBLOCK` descriptor;
- * `VYRE_E_OUT_OF_MEMORY`: `VYRE_PUMP_MAX_IO_SOURCES` already registered.
+ * `VYRE_E_OUT_OF_MEMORY`: `VYRE_PUMP_MAX_IO_SOURCES` already registered;
+ * `VYRE_E_UNSUPPORTED`: a pump feeding a bare megakernel (it has no IO queue).
  *
  * # Safety
  * `pump` must be a live handle; `out_source` writable.
