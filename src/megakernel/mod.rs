@@ -971,19 +971,22 @@ impl Backoff {
     }
 }
 
+/// A megakernel whose device dies on request, for the crate's fault tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::backend::reference::ReferenceBackend;
+    use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
-    /// A backend whose device dies on request: it stops executing (its
-    /// workers are told to stop) and reports the loss, as the Vulkan
-    /// backend's driver thread does after VK_ERROR_DEVICE_LOST or a
-    /// watchdog verdict.
+    /// A reference backend whose device is lost once `lost` is set. With
+    /// `reports_stopped` false it never says its workers stopped: the window
+    /// in which a Vulkan backend's driver thread, after VK_ERROR_DEVICE_LOST
+    /// or a watchdog verdict, still winds down.
     struct LosableBackend {
         inner: ReferenceBackend,
         lost: Arc<AtomicBool>,
+        reports_stopped: bool,
     }
 
     impl Backend for LosableBackend {
@@ -1018,15 +1021,17 @@ mod tests {
             self.inner.health()
         }
         fn stopped(&self) -> bool {
-            self.inner.stopped()
+            self.reports_stopped && self.inner.stopped()
         }
         fn join(&self, timeout: Duration) -> bool {
             self.inner.join(timeout)
         }
     }
 
-    fn losable() -> (Megakernel, Arc<AtomicBool>) {
-        let layout = Layout::new(16, 1, 16, 8).unwrap();
+    /// A megakernel of `observables` words on a losable backend, and the
+    /// switch that loses its device.
+    pub(crate) fn losable(observables: u32, reports_stopped: bool) -> (Megakernel, Arc<AtomicBool>) {
+        let layout = Layout::new(16, 1, observables, 8).unwrap();
         let config = BackendConfig {
             layout,
             debug_log_capacity: 4,
@@ -1038,20 +1043,32 @@ mod tests {
             resident: true,
         };
         let lost = Arc::new(AtomicBool::new(false));
-        let backend = LosableBackend { inner: ReferenceBackend::start(&config).unwrap(), lost: Arc::clone(&lost) };
+        let inner = ReferenceBackend::start(&config).unwrap();
+        let backend = LosableBackend { inner, lost: Arc::clone(&lost), reports_stopped };
         (Megakernel::on_backend(Box::new(backend), layout).unwrap(), lost)
     }
 
-    /// Lose the device: stop its workers, then report the loss.
-    fn lose(mk: &Megakernel, lost: &AtomicBool) {
+    /// Stop the device's workers: published slots are never run.
+    pub(crate) fn halt(mk: &Megakernel) {
         mk.control().request_shutdown();
         assert!(mk.backend.join(Duration::from_secs(60)));
+    }
+
+    /// Lose the device: stop its workers, then report the loss.
+    pub(crate) fn lose(mk: &Megakernel, lost: &AtomicBool) {
+        halt(mk);
         lost.store(true, Ordering::Release);
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testing::{losable, lose};
 
     #[test]
     fn a_lost_device_fails_every_slot_in_flight_and_refuses_new_work() {
-        let (mk, lost) = losable();
+        let (mk, lost) = losable(16, true);
         let done = mk.publish(VYRE_OP_STORE_U32, 0, &[0, 1]).unwrap();
         mk.wait(done, Duration::from_secs(60)).unwrap();
         lose(&mk, &lost);
@@ -1066,7 +1083,7 @@ mod tests {
         assert_eq!(mk.wait_idle(Duration::from_secs(60)).unwrap_err().kind, ErrorKind::DeviceLost);
         assert_eq!(mk.stats().cancelled, 5, "every stranded slot was failed, none dropped");
         // A new megakernel works.
-        let (fresh, _) = losable();
+        let (fresh, _) = losable(16, true);
         let ticket = fresh.publish(VYRE_OP_NOP, 0, &[]).unwrap();
         fresh.wait(ticket, Duration::from_secs(60)).unwrap();
     }

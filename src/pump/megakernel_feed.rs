@@ -338,86 +338,21 @@ impl<'m> Pump<'m> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::backend::reference::ReferenceBackend;
     use crate::backend::BackendChoice;
-    use crate::backend::{Backend, BackendConfig};
-    use crate::megakernel::{Megakernel, Options};
+    use crate::megakernel::testing::{halt, losable};
+    use crate::megakernel::Options;
     use crate::protocol::abi::VYRE_OP_NOP;
-    use crate::protocol::control::{Control, Layout};
-    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
-
-    /// A device that failed while its driver still winds down: health is
-    /// Err, stopped() still false (the window after a loss or a watchdog
-    /// verdict on Vulkan).
-    struct Failing {
-        inner: Arc<ReferenceBackend>,
-        lost: Arc<AtomicBool>,
-    }
-
-    impl Backend for Failing {
-        fn kind(&self) -> BackendChoice {
-            self.inner.kind()
-        }
-        fn worker_count(&self) -> u32 {
-            self.inner.worker_count()
-        }
-        fn control(&self) -> &[AtomicU32] {
-            self.inner.control()
-        }
-        fn ring(&self) -> &[AtomicU32] {
-            self.inner.ring()
-        }
-        fn debug_log(&self) -> &[AtomicU32] {
-            self.inner.debug_log()
-        }
-        fn scan(&self) -> crate::protocol::scan::ScanBuffers<'_> {
-            self.inner.scan()
-        }
-        fn device_name(&self) -> String {
-            self.inner.device_name()
-        }
-        fn notify(&self, p: u32) {
-            self.inner.notify(p)
-        }
-        fn health(&self) -> crate::error::Result<()> {
-            if self.lost.load(Ordering::Acquire) {
-                return Err(Error::new(ErrorKind::DeviceLost, "test: lost"));
-            }
-            self.inner.health()
-        }
-        fn stopped(&self) -> bool {
-            false
-        }
-        fn join(&self, t: Duration) -> bool {
-            self.inner.join(t)
-        }
-    }
 
     /// A request that ends on the host (ENOENT) while a published slot's
     /// poll fails: its only result must still come out of drain.
     #[test]
     fn a_host_result_taken_before_a_failing_poll_still_reaches_the_caller() {
-        let layout = Layout::new(16, 1, 4096, 8).unwrap();
-        let config = BackendConfig {
-            layout,
-            debug_log_capacity: 4,
-            workers: 1,
-            device: None,
-            slice_budget: None,
-            watchdog: None,
-            scan: crate::protocol::scan::ScanLayout::NONE,
-            resident: true,
-        };
-        let inner = Arc::new(ReferenceBackend::start(&config).unwrap());
-        let lost = Arc::new(AtomicBool::new(false));
-        let mk =
-            Megakernel::on_backend(Box::new(Failing { inner: Arc::clone(&inner), lost: Arc::clone(&lost) }), layout)
-                .unwrap();
-        // The workers stop running slots (the device hangs).
-        Control::new(inner.control()).unwrap().request_shutdown();
-        assert!(inner.join(Duration::from_secs(60)));
+        // The device's workers stop (it hangs); its loss is reported later,
+        // while it never says its workers stopped.
+        let (mk, lost) = losable(4096, false);
+        halt(&mk);
         let nop = SlotTemplate { opcode: VYRE_OP_NOP, ..SlotTemplate::default() };
         let mut pump = Pump::create_for_megakernel(&mk, &PumpOptions::default(), &[nop]).unwrap();
         let dir = std::env::temp_dir().join(format!("vyre-mkfeed-failing-{}", std::process::id()));
