@@ -126,3 +126,55 @@ impl<'e> Staged<'e> {
         let _ = ring.submitter().unregister_buffers();
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Staging whose copies all fail, as after a lost device.
+    struct FailingCopies {
+        pages: Vec<u8>,
+    }
+
+    impl Staging for FailingCopies {
+        fn base(&self) -> *mut u8 {
+            self.pages.as_ptr().cast_mut()
+        }
+        fn stride(&self) -> usize {
+            64
+        }
+        fn count(&self) -> usize {
+            self.pages.len() / 64
+        }
+        fn copy(&mut self, _index: usize, _arena_offset: u64, _len: u64) -> Result<()> {
+            Ok(())
+        }
+        fn copied(&mut self, _index: usize) -> Result<bool> {
+            Err(Error::new(ErrorKind::DeviceLost, "the test lost the device"))
+        }
+        fn wait_all(&mut self, _timeout: Duration) -> bool {
+            true
+        }
+    }
+
+    /// Buffers whose copies failed are never reused, and once every buffer
+    /// is gone that way `lost` says so (the pump then ends the requests
+    /// still waiting for one); not before.
+    #[test]
+    fn staging_is_lost_only_when_every_buffer_was_abandoned() {
+        let staging = Box::new(FailingCopies { pages: vec![0; 128] });
+        let mut staged = Staged { staging, free: vec![1, 0], copying: Vec::new(), failure: None };
+        let key = |index| Key::from_tag(index);
+        let first = staged.take().unwrap();
+        staged.copy(key(1), first, 0, 16).unwrap();
+        assert!(staged.lost().is_none(), "no copy has failed yet");
+        assert!(staged.finished()[0].1.is_err());
+        assert!(staged.lost().is_none(), "one buffer is still free");
+        let second = staged.take().unwrap();
+        staged.copy(key(2), second, 64, 16).unwrap();
+        assert!(staged.lost().is_none(), "a copy is still in flight");
+        assert!(staged.finished()[0].1.is_err());
+        assert_eq!(staged.take(), None, "a failed copy's buffer is never reused");
+        assert_eq!(staged.lost().map(|e| e.kind), Some(ErrorKind::DeviceLost));
+    }
+}
