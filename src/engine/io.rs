@@ -49,9 +49,14 @@ pub enum ReadOutcome {
 }
 
 impl Engine {
-    /// The IO queue in the scan state, which the pump services.
+    /// The IO queue in the scan state, which the pump services. Located
+    /// from the host's own layout, never from header words the device can
+    /// write (and that cost a PCIe read each on a GPU).
     pub(crate) fn io_queue(&self) -> IoQueue<'_> {
-        io_queue::in_scan_state(self.buffers().state).expect("an engine's scan state has an IO queue")
+        let first = self.layout.io() as usize;
+        let words = self.layout.io_slots() as usize * VYRE_IO_SLOT_WORDS as usize;
+        IoQueue::new(&self.buffers().state[first..first + words])
+            .expect("the engine's layout always holds a whole IO queue (ScanLayout::state_words checked it)")
     }
 
     /// Publish an IO_READ: a lane writes `request` into a free IO slot and
