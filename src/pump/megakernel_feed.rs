@@ -140,8 +140,15 @@ impl Feed<'_> {
 }
 
 /// Why `template` (number `index`) cannot be published over the share of
-/// observables `[first, first + count)`, if it cannot.
-fn check_template(mk: &Megakernel, index: usize, template: &SlotTemplate, first: u32, count: u32) -> Result<()> {
+/// observables `[first, first + count)` in chunks of `chunk_bytes`, if it
+/// cannot.
+fn check_template(
+    mk: &Megakernel,
+    index: usize,
+    template: &SlotTemplate,
+    (first, count): (u32, u32),
+    chunk_bytes: u64,
+) -> Result<()> {
     let context = |e: Error| Error::new(e.kind, format!("slot template {index}: {}", e.message));
     let arg_count = template.arg_count as usize;
     if arg_count > template.args.len() {
@@ -168,6 +175,18 @@ fn check_template(mk: &Megakernel, index: usize, template: &SlotTemplate, first:
         ))));
     }
     mk.check_request(template.opcode, template.tenant, &template.args[..arg_count]).map_err(context)?;
+    // A MEMCPY of the chunk's words must fit one MEMCPY, or every slot would
+    // be refused at publish (the default chunk is a quarter of the share, up
+    // to 4 MiB). check_request kept args[2] within VYRE_MEMCPY_MAX_WORDS.
+    let chunk_words = chunk_bytes.div_ceil(4);
+    let copies_chunk = template.opcode == VYRE_OP_MEMCPY && template.fill[2] == VYRE_PUMP_ARG_WORDS;
+    if copies_chunk && u64::from(template.args[2]) + chunk_words > u64::from(VYRE_MEMCPY_MAX_WORDS) {
+        return Err(context(Error::invalid(format!(
+            "its MEMCPY copies a chunk's words ({chunk_words} with chunks of {chunk_bytes} bytes) but one MEMCPY \
+             copies at most VYRE_MEMCPY_MAX_WORDS ({VYRE_MEMCPY_MAX_WORDS}); pass chunk_bytes of at most {} bytes",
+            (u64::from(VYRE_MEMCPY_MAX_WORDS) - u64::from(template.args[2])) * 4
+        ))));
+    }
     if template.fill.contains(&VYRE_PUMP_ARG_WORD) {
         let window = mk.tenant_window(template.tenant);
         if !window.is_some_and(|w| first.checked_sub(w.base).and_then(|i| w.resolve_span(i, count)).is_some()) {
@@ -209,29 +228,14 @@ impl<'m> Pump<'m> {
                 templates.len()
             )));
         }
-        let (first, count) = ((share.0 / 4) as u32, (share.1 / 4) as u32);
-        for (index, template) in templates.iter().enumerate() {
-            check_template(mk, index, template, first, count)?;
-        }
         // Whole words, so that VYRE_PUMP_ARG_REQUEST_WORD is exact.
         let chunk_bytes = match options.chunk_bytes {
             0 => (share.1 / 4).clamp(MIN_CHUNK_BYTES, DEFAULT_CHUNK_BYTES) & !3,
             bytes => bytes,
         };
-        // A MEMCPY of the chunk's words must fit one MEMCPY, or every slot
-        // would be refused at publish (the default chunk is a quarter of
-        // the share, up to 4 MiB).
-        let chunk_words = chunk_bytes.div_ceil(4);
+        let (first, count) = ((share.0 / 4) as u32, (share.1 / 4) as u32);
         for (index, template) in templates.iter().enumerate() {
-            let copies_chunk = template.opcode == VYRE_OP_MEMCPY && template.fill[2] == VYRE_PUMP_ARG_WORDS;
-            if copies_chunk && u64::from(template.args[2]) + chunk_words > u64::from(VYRE_MEMCPY_MAX_WORDS) {
-                return Err(Error::invalid(format!(
-                    "slot template {index}: its MEMCPY copies a chunk's words ({chunk_words} with chunks of \
-                     {chunk_bytes} bytes) but one MEMCPY copies at most VYRE_MEMCPY_MAX_WORDS \
-                     ({VYRE_MEMCPY_MAX_WORDS}); pass chunk_bytes of at most {} bytes",
-                    (u64::from(VYRE_MEMCPY_MAX_WORDS) - u64::from(template.args[2])) * 4
-                )));
-            }
+            check_template(mk, index, template, (first, count), chunk_bytes)?;
         }
         let settle_every = (mk.stats().slot_count / 2).max(1);
         let feed = Feed {
