@@ -26,7 +26,6 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use vyre::backend::BackendChoice;
 use vyre::engine::{Completion, Engine, EngineOptions, Hit, WorkItem};
@@ -34,12 +33,13 @@ use vyre::error::ErrorKind;
 use vyre::pump::{Pump, PumpOptions, PumpResult, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
 use vyre::rules::{Pattern, RuleSet};
 
+#[path = "../tests/common/load.rs"]
+mod load;
+use load::{Load, INPUTS};
+
 const USAGE: &str = "soak [--seconds N] [--backend auto|vulkan|reference] [--threads N] [--items N] [--files N] \
                      [--sample-secs N] [--max-growth-mib N] [--csv PATH] (see bench/soak.rs)";
-/// Distinct direct-job inputs in the arena; job `k` scans input `k % INPUTS`.
-const INPUTS: u64 = 256;
 const JOB_BYTES: u64 = 1024;
-const BATCH: usize = 32;
 const PUMP_SHARE: u64 = 16 << 20;
 const PUMP_CHUNK: u64 = 256 << 10;
 const MAX_FILE: u64 = 1 << 20;
@@ -116,88 +116,9 @@ fn hit_count(rs: &RuleSet, bytes: &[u8]) -> u64 {
     rs.matches(bytes).len() as u64
 }
 
-/// Direct jobs from several producers that also poll; every job once.
-struct Direct<'a> {
-    engine: &'a Engine,
-    rule_set: u32,
-    expected: &'a [u64],
-    seen: Vec<AtomicU8>,
-    completed: AtomicU64,
-}
-
-impl Direct<'_> {
-    fn item(&self, k: u64) -> WorkItem {
-        WorkItem {
-            input_offset: (k % INPUTS) * JOB_BYTES,
-            input_len: JOB_BYTES,
-            rule_set_id: self.rule_set,
-            flags: 0,
-            user_data: k,
-        }
-    }
-
-    fn drain(&self, completions: &mut [Completion], hits: &mut [Hit]) -> usize {
-        let (got, _) = self.engine.poll(completions, hits).expect("poll");
-        for c in &completions[..got] {
-            let k = c.user_data;
-            assert_eq!((c.status, c.hit_count), (0, self.expected[(k % INPUTS) as usize]), "job {k}");
-            assert_eq!(self.seen[k as usize].fetch_add(1, Ordering::Relaxed), 0, "job {k} completed twice");
-        }
-        self.completed.fetch_add(got as u64, Ordering::Relaxed);
-        got
-    }
-
-    fn produce(&self, first: u64, end: u64, total: u64) {
-        let mut completions = vec![Completion::default(); 64];
-        let mut hits = vec![Hit::default(); self.engine.info().max_hits_per_job as usize * 4];
-        let mut next = first;
-        while next < end {
-            let accepted = if next % 2 == 0 {
-                let batch: Vec<WorkItem> = (next..end.min(next + BATCH as u64)).map(|k| self.item(k)).collect();
-                match self.engine.enqueue_batch(&batch) {
-                    (n, Ok(())) => n as u64,
-                    (n, Err(e)) if e.kind == ErrorKind::QueueFull => n as u64,
-                    (_, Err(e)) => panic!("enqueue_batch: {e}"),
-                }
-            } else {
-                match self.engine.enqueue(&self.item(next)) {
-                    Ok(()) => 1,
-                    Err(e) if e.kind == ErrorKind::QueueFull => 0,
-                    Err(e) => panic!("enqueue: {e}"),
-                }
-            };
-            next += accepted;
-            if accepted == 0 && self.drain(&mut completions, &mut hits) == 0 {
-                std::thread::yield_now();
-            }
-        }
-        while self.completed.load(Ordering::Relaxed) < total {
-            if self.drain(&mut completions, &mut hits) == 0 {
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
 fn direct_round(engine: &Engine, rule_set: u32, expected: &[u64], config: &Config) -> u64 {
-    let total = config.items;
-    let direct = Direct {
-        engine,
-        rule_set,
-        expected,
-        seen: (0..total).map(|_| AtomicU8::new(0)).collect(),
-        completed: AtomicU64::new(0),
-    };
-    let per_thread = total.div_ceil(config.threads);
-    std::thread::scope(|scope| {
-        for t in 0..config.threads {
-            let direct = &direct;
-            let (first, end) = ((t * per_thread).min(total), ((t + 1) * per_thread).min(total));
-            scope.spawn(move || direct.produce(first, end, total));
-        }
-    });
-    assert_eq!(direct.seen.iter().position(|s| s.load(Ordering::Relaxed) != 1), None, "a job never completed");
-    total
+    Load::new(engine, rule_set, JOB_BYTES, expected, config.items).run(config.threads);
+    config.items
 }
 
 /// Files on disk with their oracle hit counts.

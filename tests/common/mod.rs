@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod load;
+
 use std::time::Duration;
 use vyre::backend::BackendChoice;
 use vyre::engine::{Engine, EngineOptions};
