@@ -565,9 +565,10 @@ uint status_word(uint state, uint reason, uint generation) {
 // Claim `slot` if it is published: any lane may claim any slot, and the
 // compare-and-swap makes exactly one of them win. Returns the generation
 // claimed, or 0xFFFFFFFF.
-uint try_claim(uint slot) {
+// `seen` is the status word as the ring scan read it: claiming with it
+// saves the lane a second trip to memory on the way to every slot.
+uint try_claim(uint slot, uint seen) {
     uint status = slot_word(slot, VYRE_SLOT_WORD_STATUS);
-    uint seen = ring[status];
     if ((seen & VYRE_STATUS_STATE_MASK) != VYRE_SLOT_PUBLISHED) return 0xFFFFFFFFu;
     uint generation = (seen >> VYRE_STATUS_GENERATION_SHIFT) & VYRE_STATUS_GENERATION_MASK;
     if (atomicCompSwap(ring[status], seen, status_word(VYRE_SLOT_CLAIMED, 0u, generation)) != seen) return 0xFFFFFFFFu;
@@ -691,19 +692,22 @@ void main() {
         // lavapipe's own count of loop iterations reached its 65 535 cap
         // before ours reached the budget, cutting DFA walks short; so the
         // loop reads on.)
-        uint candidate = 0xFFFFFFFFu;
+        uint candidate = 0xFFFFFFFFu, candidate_status = 0u;
         for (uint s = lane % slot_count; s < slot_count; s += lanes) {
             iters++;
             uint slot = (s + pass) % slot_count;
-            bool published = (ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)] & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED;
-            if (candidate == 0xFFFFFFFFu && published) candidate = slot;
+            uint seen = ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)];
+            if (candidate == 0xFFFFFFFFu && (seen & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED) {
+                candidate = slot;
+                candidate_status = seen;
+            }
             // A long scan (a big ring over few lanes) must not eat the
             // budget the slot after it needs. The loop only reads, so
             // leaving it early is safe.
             if (iters + reserve >= pc.budget) break;
         }
         if (candidate != 0xFFFFFFFFu) {
-            uint generation = try_claim(candidate);
+            uint generation = try_claim(candidate, candidate_status);
             if (generation != 0xFFFFFFFFu) serve(candidate, generation);
             idle = 0u;
             backoff = 0u;
