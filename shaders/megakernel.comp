@@ -45,6 +45,8 @@ layout(push_constant) uniform Slice {
 } pc;
 
 const uint RETRY = 0xFFFFFFFFu;
+// Bytes a DFA walk steps between two looks at its budget and the clock.
+const uint WALK_BLOCK_BYTES = 1024u;
 const uint FAULTED = 0x80000000u;
 
 // Layout, read once from the validated control header.
@@ -339,6 +341,10 @@ bool report_list(uint job, uint state, uint end) {
     return k == last;
 }
 
+// Byte `at` of the arena, from the 16 of them in `chunk`.
+uint byte_in(uvec4 chunk, uint at) {
+    return (chunk[(at >> 2u) & 3u] >> (8u * (at & 3u))) & 0xFFu;
+}
 uint class_of(uint byte_value) {
     uint packed = rules[t_start + VYRE_TABLE_HEADER_WORDS + (byte_value >> 2u)];
     return (packed >> (8u * (byte_value & 3u))) & 0xFFu;
@@ -401,23 +407,40 @@ uint dfa_scan() {
     }
     if (!state_is_valid(state)) return bad;
     uint step_cost = t_max_list + 1u;
-    uvec4 chunk = uvec4(0u);
-    uint chunk_index = 0xFFFFFFFFu;
+    // A byte's step waits on its transition's load; everything that does
+    // not depend on the state is fetched ahead of it: the arena's next 16
+    // bytes while these are walked, the next byte's class while this byte's
+    // transition is loaded.
+    uint at = base_word * 4u + skew + pos;  // arena byte of walk byte `pos`
+    uint vectors = uint(arena.length());
+    uint vector = at >> 4u;
+    uvec4 chunk = vector < vectors ? arena[vector] : uvec4(0u);
+    uvec4 ahead = vector + 1u < vectors ? arena[vector + 1u] : uvec4(0u);
+    uint column = class_of(byte_in(chunk, at));
     while (pos < len) {
-        if (iters + step_cost + 16u >= pc.budget || ((pos & 1023u) == 1023u && time_is_up())) {
-            return hand_back(pos, state);
-        }
+        // The budget and the slice's clock are looked at once per block of
+        // bytes, not at every byte.
         iters++;
-        uint at_byte = skew + pos;  // the walk's byte `pos`, counted from arena byte base_word * 4
-        uint word = base_word + (at_byte >> 2u);
-        if ((word >> 2u) != chunk_index) {
-            chunk_index = word >> 2u;
-            chunk = arena[chunk_index];
+        if (iters + step_cost + 16u >= pc.budget || time_is_up()) return hand_back(pos, state);
+        // Bytes that fit in the budget, at step_cost iterations each at most.
+        uint room = (pc.budget - iters - 16u) / step_cost - 1u;
+        uint block_end = pos + min(min(len - pos, WALK_BLOCK_BYTES), room);
+        for (; pos < block_end; pos++) {
+            iters++;
+            uint this_column = column;
+            at++;
+            if ((at & 15u) == 0u) {
+                chunk = ahead;
+                vector++;
+                ahead = vector + 1u < vectors ? arena[vector + 1u] : uvec4(0u);
+            }
+            column = class_of(byte_in(chunk, at));
+            if (!transition(job, this_column, pos >= report_from, bias + pos, state)) return bad;
+            if (state == 0u) {  // dead: nothing can match any more
+                pos = len;
+                break;
+            }
         }
-        uint byte_value = (chunk[word & 3u] >> (8u * (at_byte & 3u))) & 0xFFu;
-        if (!transition(job, class_of(byte_value), pos >= report_from, bias + pos, state)) return bad;
-        pos++;
-        if (state == 0u) pos = len;  // dead: nothing can match any more
     }
     // The loop only ends with pos == len, unless lavapipe cut it short (it
     // ends every loop of an invocation once their iterations together pass
@@ -706,6 +729,10 @@ void main() {
             // leaving it early is safe.
             if (iters + reserve >= pc.budget) break;
         }
+        // A lane whose slice is over claims nothing more: a scan part claimed
+        // now would be handed back after one block (on an H200 this churn
+        // claimed every part about 29 times per job).
+        if (candidate != 0xFFFFFFFFu && time_is_up()) break;
         if (candidate != 0xFFFFFFFFu) {
             uint generation = try_claim(candidate, candidate_status);
             if (generation != 0xFFFFFFFFu) serve(candidate, generation);
