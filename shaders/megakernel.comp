@@ -298,8 +298,19 @@ bool open_table(uint start) {
     t_states = rules[start + VYRE_TABLE_STATES];
     // Every row inside the table: `state * t_stride` cannot wrap.
     if (t_states > total / t_stride) return false;
+    // Checked once per claim rather than at every byte (scan::Table::open
+    // does the same): every row of the transition table lies inside the
+    // table, and every byte's class inside a row, so a transition from a
+    // valid state reads inside the table.
+    uint transitions = min(rules[start + VYRE_TABLE_OFF_TRANSITIONS], total);
+    if (t_states * t_stride > total - transitions) return false;
+    for (uint w = 0u; w < VYRE_TABLE_CLASS_MAP_WORDS; w++) {
+        iters++;
+        uvec4 classes_of = (uvec4(rules[start + VYRE_TABLE_HEADER_WORDS + w]) >> uvec4(0u, 8u, 16u, 24u)) & 0xFFu;
+        if (any(greaterThanEqual(classes_of, uvec4(t_stride)))) return false;
+    }
+    t_transitions = start + transitions;
     // Offsets past the table make every read below fail its bound check.
-    t_transitions = start + min(rules[start + VYRE_TABLE_OFF_TRANSITIONS], total);
     t_match_offsets = start + min(rules[start + VYRE_TABLE_OFF_MATCH_OFFSETS], total);
     t_match_ids = start + min(rules[start + VYRE_TABLE_OFF_MATCH_IDS], total);
     t_starts = start + min(rules[start + VYRE_TABLE_OFF_STARTS], total);
@@ -362,11 +373,9 @@ uint hand_back(uint pos, uint state) {
 // column: end of input), reporting the target's matches as ending at `end`
 // if `may_report`. False when the table is corrupt. (States, not row
 // offsets, in the table: a multiply per byte instead of a division.)
+// `column` is below t_stride and `state` below t_states (open_table).
 bool transition(uint job, uint column, bool may_report, uint end, inout uint state) {
-    if (column >= t_stride) return false;
-    uint index = state * t_stride + column;
-    if (!t_inside(t_transitions, index)) return false;
-    uint entry = rules[t_transitions + index];
+    uint entry = rules[t_transitions + state * t_stride + column];
     state = entry & ~VYRE_TABLE_MATCH_FLAG;
     if (!state_is_valid(state)) return false;
     return (entry & VYRE_TABLE_MATCH_FLAG) == 0u || !may_report || report_list(job, state, end);

@@ -227,12 +227,24 @@ impl<'a> Table<'a> {
         if max_list > VYRE_TABLE_MAX_MATCHES_PER_STATE {
             return None;
         }
+        // Checked once per claim rather than at every byte, as the kernel
+        // does: the transition rows lie inside the table, and every byte's
+        // class inside a row.
+        let transitions = u64::from(field(VYRE_TABLE_OFF_TRANSITIONS)?);
+        if transitions + u64::from(states) * u64::from(classes + 1) > total {
+            return None;
+        }
+        for w in 0..VYRE_TABLE_CLASS_MAP_WORDS {
+            if field(VYRE_TABLE_HEADER_WORDS + w)?.to_le_bytes().iter().any(|&class| u32::from(class) > classes) {
+                return None;
+            }
+        }
         Some(Table {
             rules,
             start,
             stride: classes + 1,
             states,
-            transitions: start + u64::from(field(VYRE_TABLE_OFF_TRANSITIONS)?),
+            transitions: start + transitions,
             match_offsets: start + u64::from(field(VYRE_TABLE_OFF_MATCH_OFFSETS)?),
             match_ids: start + u64::from(field(VYRE_TABLE_OFF_MATCH_IDS)?),
             starts: start + u64::from(field(VYRE_TABLE_OFF_STARTS)?),
@@ -389,9 +401,8 @@ fn transition(
     end: Option<u32>,
     budget: &mut u32,
 ) -> Option<u32> {
-    if column >= table.stride {
-        return None;
-    }
+    // A byte's class is below the stride (checked by `Table::open`), and so
+    // is the end-of-input column.
     let entry = table.read(table.transitions + u64::from(state) * u64::from(table.stride) + u64::from(column))?;
     let target = entry & !VYRE_TABLE_MATCH_FLAG;
     if !table.state_is_valid(target) {
