@@ -214,11 +214,12 @@ impl Pump<'_> {
         // SAFETY: at + have lies in the source's window inside the arena
         // (checked when the request was claimed).
         let buf = unsafe { self.consumer.arena_ptr().add((at + have) as usize) };
-        let entry = opcode::Read::new(types::Fd(src.fd), buf, (want - have) as u32)
+        let len = (want - have) as u32;
+        let entry = opcode::Read::new(types::Fd(src.fd), buf, len)
             .offset(offset)
             .build()
             .user_data(DEVICE_READ_TAG | key.tag());
-        if !self.push(&entry) {
+        if !self.push(&entry, len) {
             return false;
         }
         self.reads_in_flight += 1;

@@ -138,6 +138,16 @@ pub struct PumpInfo {
     pub jobs_in_flight: u64,
     /// Bytes read into the arena so far (overlaps of split files counted once per read).
     pub bytes_read: u64,
+    /// io_uring submit calls that sent reads, since the pump was created
+    /// (this and the next three say where its time went; bench-pump prints them).
+    pub submits: u64,
+    /// Bytes the reads sent by those calls asked for (re-reads of short reads included).
+    pub submitted_bytes: u64,
+    /// Time inside those calls: the kernel copies a read of cached pages
+    /// inside the call that submits it, so with warm files this is mostly copying.
+    pub submit_time: Duration,
+    /// Time `drain` slept waiting for reads or scan jobs.
+    pub wait_time: Duration,
 }
 
 /// A slab: entries addressed by index and generation, so a stale tag never
@@ -327,6 +337,13 @@ pub struct Pump<'e> {
     reads_in_flight: u32,
     jobs_in_flight: u32,
     bytes_read: u64,
+    /// Bytes asked for by the reads queued in the ring and not submitted yet.
+    unsubmitted: u64,
+    /// `PumpInfo`'s time accounting.
+    submits: u64,
+    submitted_bytes: u64,
+    submit_time: Duration,
+    wait_time: Duration,
     completions: Vec<Completion>,
     /// Device reads: the engine's IO queue (io_service.rs).
     io: IoService,
@@ -442,6 +459,11 @@ impl<'e> Pump<'e> {
             reads_in_flight: 0,
             jobs_in_flight: 0,
             bytes_read: 0,
+            unsubmitted: 0,
+            submits: 0,
+            submitted_bytes: 0,
+            submit_time: Duration::ZERO,
+            wait_time: Duration::ZERO,
             completions: Vec::new(),
             io: IoService::new(),
         })
@@ -459,6 +481,10 @@ impl<'e> Pump<'e> {
             reads_in_flight: self.reads_in_flight.into(),
             jobs_in_flight: self.jobs_in_flight.into(),
             bytes_read: self.bytes_read,
+            submits: self.submits,
+            submitted_bytes: self.submitted_bytes,
+            submit_time: self.submit_time,
+            wait_time: self.wait_time,
         }
     }
 
@@ -601,7 +627,7 @@ impl<'e> Pump<'e> {
                 // The request is accepted and its read queued whatever this
                 // returns: a submit that fails (EBUSY, EAGAIN, EINTR) leaves
                 // the read in the submission queue for the next drain.
-                let _ = self.ring.submit();
+                let _ = self.submit_queued();
                 Ok(())
             }
             Start::Blocked | Start::Idle => {
@@ -743,31 +769,50 @@ impl<'e> Pump<'e> {
             None => opcode::Read::new(fd, buf, len).offset(offset).build(),
         }
         .user_data(key.tag());
-        if !self.push(&entry) {
+        if !self.push(&entry, len) {
             return false;
         }
         self.reads_in_flight += 1;
         true
     }
 
-    /// Queue an entry, submitting what is queued first if the ring is full.
-    fn push(&mut self, entry: &squeue::Entry) -> bool {
+    /// Queue an entry (a read of `bytes`), submitting what is queued first
+    /// if the ring is full.
+    fn push(&mut self, entry: &squeue::Entry, bytes: u32) -> bool {
         for attempt in 0..2 {
             // SAFETY: a read's buffer is a reservation of the arena or a
             // staging buffer, held by its chunk until the read's completion
             // is reaped (destroy waits for that too); the engine and the
             // staging memory outlive the ring. A cancel entry holds no buffer.
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
+                self.unsubmitted += u64::from(bytes);
                 return true;
             }
             // The queue is full: submit it to make room. If that fails too
             // (EBUSY, EAGAIN, EINTR), the entry is not queued and the caller
             // treats the ring as full, rather than leaving state half built.
-            if attempt == 0 && self.ring.submit().is_err() {
+            if attempt == 0 && self.submit_queued().is_err() {
                 break;
             }
         }
         false
+    }
+
+    /// Submit the queued entries, counting the call and its time when it
+    /// sends reads.
+    fn submit_queued(&mut self) -> std::io::Result<usize> {
+        if self.ring.submission().is_empty() {
+            // Still entered: the call also runs the ring's pending task work.
+            return self.ring.submit();
+        }
+        let start = Instant::now();
+        let submitted = self.ring.submit();
+        self.submit_time += start.elapsed();
+        if submitted.is_ok() {
+            self.submits += 1;
+            self.submitted_bytes += std::mem::take(&mut self.unsubmitted);
+        }
+        submitted
     }
 
     /// Return results: chunk scans and request errors, and the completions
@@ -803,13 +848,17 @@ impl<'e> Pump<'e> {
 
     /// Sleep until a read completes or `limit` passes.
     fn wait_for_reads(&mut self, limit: Duration) -> Result<()> {
+        let start = Instant::now();
         if self.reads_in_flight == 0 {
             std::thread::sleep(limit);
+            self.wait_time += start.elapsed();
             return Ok(());
         }
         let ts = types::Timespec::from(limit);
         let args = types::SubmitArgs::new().timespec(&ts);
-        match self.ring.submitter().submit_with_args(1, &args) {
+        let waited = self.ring.submitter().submit_with_args(1, &args);
+        self.wait_time += start.elapsed();
+        match waited {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(()),
             Err(e) => Err(Error::new(ErrorKind::Internal, format!("io_uring wait: {e}"))),
@@ -865,7 +914,7 @@ impl<'e> Pump<'e> {
                 break;
             }
         }
-        self.ring.submit().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
+        self.submit_queued().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
         Ok(())
     }
 
@@ -1222,7 +1271,7 @@ impl Drop for Pump<'_> {
                     let cancel = opcode::AsyncCancel::new(tag).build().user_data(CANCEL_TAG);
                     // A full ring is submitted and retried; a cancel that still
                     // finds no room is simply not sent (the read ends by itself).
-                    self.push(&cancel);
+                    self.push(&cancel, 0);
                 }
                 cancelled = true;
             }
