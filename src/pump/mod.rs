@@ -56,6 +56,12 @@ const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(500);
 const READ_WAIT_SLICE: Duration = Duration::from_millis(10);
 /// How long destroy waits for the pump's scan jobs (its reads it waits out whole).
 const DESTROY_PATIENCE: Duration = Duration::from_secs(10);
+/// Read bytes one io_uring submit may ask for before `advance` submits,
+/// reaps and enqueues what has completed, then starts more. The kernel
+/// copies a read of cached pages inside the submit call, so an unbounded
+/// batch (a whole share) would hold back every chunk's scan until the last
+/// chunk is copied (docs/PUMP.md, "Reads and completions").
+const SUBMIT_BYTES: u64 = 4 << 20;
 
 /// How bytes get into the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -865,8 +871,28 @@ impl<'e> Pump<'e> {
         }
     }
 
-    /// Reap reads, enqueue finished chunks, start new ones, submit.
+    /// Reap reads, enqueue finished chunks, start new ones, submit; again
+    /// while the submit budget (`SUBMIT_BYTES`) is what stopped the starts,
+    /// so that chunks read inside one submit are scanning while the next
+    /// ones are read.
     fn advance(&mut self) -> Result<()> {
+        self.reap()?;
+        self.service_io();
+        loop {
+            self.settle();
+            let more = self.start_chunks()?;
+            self.submit_queued().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
+            // A consumer whose queue is full frees room only when `collect`
+            // polls it: go back to the caller rather than read on.
+            if !more || !self.unqueued.is_empty() {
+                return Ok(());
+            }
+            self.reap()?;
+        }
+    }
+
+    /// Take the ring's completions: reads done, more to read, or failed.
+    fn reap(&mut self) -> Result<()> {
         let reaped: Vec<(u64, i32)> = self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
         for (tag, result) in reaped {
             if tag == CANCEL_TAG {
@@ -878,7 +904,12 @@ impl<'e> Pump<'e> {
                 self.read_done(Key::from_tag(tag), result)?;
             }
         }
-        self.service_io();
+        Ok(())
+    }
+
+    /// Enqueue the chunks whose bytes are all in the arena: finished copies
+    /// (staged path), then those the engine's full queue refused before.
+    fn settle(&mut self) {
         let copied = self.staged.as_mut().map(Staged::finished).unwrap_or_default();
         for (key, outcome) in copied {
             // The buffer went back to the free list, or is abandoned with a failed copy.
@@ -898,11 +929,26 @@ impl<'e> Pump<'e> {
             }
             self.unqueued.pop_front();
         }
+    }
+
+    /// Start the active requests' chunks in turn until the share, the ring
+    /// or the submit budget stops them. True when the budget stopped chunks
+    /// started here: more may start after a submit. (Re-reads queued while
+    /// reaping count against the budget but never ask for another round, so
+    /// a read that keeps answering EAGAIN cannot keep `advance` from
+    /// returning.)
+    fn start_chunks(&mut self) -> Result<bool> {
+        let mut started = false;
         for _ in 0..self.active.len() {
             let key = self.active.pop_front().expect("counted");
             let blocked = loop {
+                if self.unsubmitted >= SUBMIT_BYTES {
+                    // This request goes on first after the submit, as it would have.
+                    self.active.push_front(key);
+                    return Ok(started);
+                }
                 match self.start_chunk(key)? {
-                    Start::Started => continue,
+                    Start::Started => started = true,
                     Start::Blocked => break true,
                     Start::Idle => break false,
                 }
@@ -914,8 +960,7 @@ impl<'e> Pump<'e> {
                 break;
             }
         }
-        self.submit_queued().map_err(|e| Error::new(ErrorKind::Internal, format!("io_uring submit: {e}")))?;
-        Ok(())
+        Ok(false)
     }
 
     /// One read's completion: more to read, the end of the file, an error,
@@ -1332,8 +1377,45 @@ impl Pump<'_> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::backend::BackendChoice;
     use crate::engine::EngineOptions;
     use crate::rules::{Pattern, RuleSet};
+
+    /// With a share that holds most of a file, one `advance` starts its
+    /// chunks in rounds of at most `SUBMIT_BYTES` per io_uring submit (the
+    /// completed ones taken and enqueued between rounds), not in one submit
+    /// inside which the kernel would copy them all before any is scanned
+    /// (that one submit would ask for 23 MiB here).
+    #[test]
+    fn advance_submits_a_share_of_reads_in_rounds_of_the_budget() {
+        let options = EngineOptions {
+            backend: BackendChoice::Reference,
+            arena_bytes: 32 << 20,
+            queue_depth: 256,
+            ..EngineOptions::default()
+        };
+        let engine = Engine::create(&options).unwrap();
+        let rs = RuleSet::compile(&[Pattern::literal(&b"ab"[..])], &Default::default()).unwrap();
+        let id = engine.load_rule_set(&rs).unwrap();
+        let path = std::env::temp_dir().join(format!("vyre-pump-rounds-{}", std::process::id()));
+        std::fs::write(&path, b"xxab".repeat(6 << 20)).unwrap();
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        let options =
+            PumpOptions { path: IngestPath::Direct, chunk_bytes: 1 << 20, queue_depth: 64, ..Default::default() };
+        let mut pump = Pump::create(&engine, &options).unwrap();
+        pump.submit_path(&c_path, 0, VYRE_PUMP_TO_EOF, id, 7).unwrap();
+        let before = pump.info();
+        pump.advance().unwrap();
+        let after = pump.info();
+        let rounds = after.submits - before.submits;
+        let bytes = after.submitted_bytes - before.submitted_bytes;
+        // Rounds go on until the share is full or, here, the engine holds
+        // as many 1 MiB jobs as its ring takes (more than 4 MiB of them).
+        assert!(bytes > SUBMIT_BYTES, "one advance started more than one budget's worth: {after:?}");
+        assert!(bytes <= rounds * SUBMIT_BYTES, "{rounds} submits asked for {bytes} bytes: {after:?}");
+        drop(pump);
+        let _ = std::fs::remove_file(&path);
+    }
 
     /// A scan job that fails (here: the device stops answering, on a real
     /// Vulkan device, lavapipe in CI) ends its request: one last result
