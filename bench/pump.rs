@@ -22,6 +22,13 @@
 //!   read only  the read()+copy ingest without scanning: the ceiling of
 //!              the read+copy mode's ingest
 //! All scanning modes must count the same matches (exit status 1 otherwise).
+//! A second table breaks each pump row's median run down (Pump::info): the
+//! time inside io_uring submit calls that sent reads, their number and the
+//! KiB each asked for on average, those bytes over that time (a read of
+//! cached pages is copied inside the call that submits it, so warm this is
+//! the kernel's copy rate into the arena; cold reads return before their
+//! data), the time drain slept waiting for reads or scan jobs, and the rest
+//! (the pump's own work, engine polls, enqueues, the bench's loop).
 //! A pump is created before its run's clock starts (a staged pump pins its
 //! staging memory then, once per pump).
 //! --vyre-scan PATH also times examples/vyre-scan on each corpus with and
@@ -38,7 +45,7 @@ use std::time::{Duration, Instant};
 use vyre::backend::BackendChoice;
 use vyre::engine::{Completion, Engine, EngineOptions, Hit, WorkItem};
 use vyre::error::ErrorKind;
-use vyre::pump::{IngestPath, Pump, PumpOptions, PumpResult, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
+use vyre::pump::{IngestPath, Pump, PumpInfo, PumpOptions, PumpResult, VYRE_PUMP_RESULT_LAST, VYRE_PUMP_TO_EOF};
 use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
 const NEEDLE: &[u8] = b"vyre-bench-needle";
@@ -161,7 +168,8 @@ fn create_pump(engine: &Engine, chunk_bytes: u64, path: IngestPath) -> Result<Pu
         .map_err(|e| e.to_string())
 }
 
-fn run_pump(engine: &Engine, mut pump: Pump, id: u32, files: &[PathBuf]) -> Result<Tally, String> {
+/// The run's tally, and the pump's info at its end (its time accounting).
+fn run_pump(engine: &Engine, mut pump: Pump, id: u32, files: &[PathBuf]) -> Result<(Tally, PumpInfo), String> {
     let paths: Vec<CString> = files.iter().map(|p| CString::new(p.as_os_str().as_bytes()).unwrap()).collect();
     let mut results = vec![PumpResult::default(); 256];
     let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
@@ -190,7 +198,7 @@ fn run_pump(engine: &Engine, mut pump: Pump, id: u32, files: &[PathBuf]) -> Resu
     while done < files.len() {
         collect(&mut pump, &mut tally, &mut done)?;
     }
-    Ok(tally)
+    Ok((tally, pump.info()))
 }
 
 /// read() + Engine::write + enqueue, with the pump's chunk geometry: chunk
@@ -293,9 +301,11 @@ struct Row {
     files: usize,
     tally: Tally,
     seconds: f64,
+    /// Pump modes: the median run's pump info.
+    pump: Option<PumpInfo>,
 }
 
-fn median(mut runs: Vec<(f64, Tally)>) -> (f64, Tally) {
+fn median(mut runs: Vec<(f64, Tally, Option<PumpInfo>)>) -> (f64, Tally, Option<PumpInfo>) {
     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
     runs[runs.len() / 2]
 }
@@ -349,17 +359,17 @@ fn run(config: &Config) -> Result<bool, String> {
                         _ => None,
                     };
                     let start = Instant::now();
-                    let tally = match pump {
-                        Some(pump) => run_pump(&engine, pump, id, files)?,
-                        None => run_read_copy(&engine, id, files, config.chunk_bytes, mode == "read+copy")?,
+                    let (tally, info) = match pump {
+                        Some(pump) => run_pump(&engine, pump, id, files).map(|(t, info)| (t, Some(info)))?,
+                        None => (run_read_copy(&engine, id, files, config.chunk_bytes, mode == "read+copy")?, None),
                     };
-                    runs.push((start.elapsed().as_secs_f64(), tally));
+                    runs.push((start.elapsed().as_secs_f64(), tally, info));
                 }
-                let (seconds, tally) = median(runs);
+                let (seconds, tally, pump) = median(runs);
                 if mode != "read only" {
                     counts.push(tally);
                 }
-                rows.push(Row { corpus: name, cache, mode, files: files.len(), tally, seconds });
+                rows.push(Row { corpus: name, cache, mode, files: files.len(), tally, seconds, pump });
             }
             if counts.windows(2).any(|pair| pair[0] != pair[1]) {
                 let modes = pumps.iter().chain(&["read+copy"]);
@@ -380,6 +390,7 @@ fn run(config: &Config) -> Result<bool, String> {
                     files: files.len(),
                     tally: Tally { bytes, matches: 0 },
                     seconds,
+                    pump: None,
                 });
             }
         }
@@ -398,6 +409,28 @@ fn run(config: &Config) -> Result<bool, String> {
             r.seconds,
             r.tally.bytes as f64 / r.seconds / 1e9,
             r.files as f64 / r.seconds
+        );
+    }
+    println!();
+    println!(
+        "| corpus | cache | mode | s | in submit s | submits | KiB/submit | GB/s in submit | waiting s | rest s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let Some(info) = r.pump else { continue };
+        let (submit, wait) = (info.submit_time.as_secs_f64(), info.wait_time.as_secs_f64());
+        println!(
+            "| {} | {} | {} | {:.3} | {:.3} | {} | {:.0} | {:.3} | {:.3} | {:.3} |",
+            r.corpus,
+            r.cache,
+            r.mode,
+            r.seconds,
+            submit,
+            info.submits,
+            info.submitted_bytes as f64 / info.submits.max(1) as f64 / 1024.0,
+            info.submitted_bytes as f64 / submit.max(1e-9) / 1e9,
+            wait,
+            r.seconds - submit - wait
         );
     }
     if let Some(path) = &config.csv {
