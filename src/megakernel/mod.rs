@@ -344,46 +344,50 @@ impl Megakernel {
     fn reserve_slot(&self, ring: &Ring) -> Option<Reservation> {
         let slots = self.layout.slot_count;
         let start = self.cursor.fetch_add(1, Ordering::Relaxed) % slots;
-        (0..slots).find_map(|k| {
-            let slot = (start + k) % slots;
-            let host = &self.host_slots[slot as usize];
-            let word = host.load(Ordering::Acquire);
-            if word & BUSY != 0 {
+        (0..slots).find_map(|k| self.try_reserve(ring, (start + k) % slots))
+    }
+
+    /// Reserve `slot` if it is free.
+    fn try_reserve(&self, ring: &Ring, slot: u32) -> Option<Reservation> {
+        let host = &self.host_slots[slot as usize];
+        let word = host.load(Ordering::Acquire);
+        if word & BUSY != 0 {
+            return None;
+        }
+        // A waiter may already have seen this generation finish, and a
+        // slot never published is EMPTY; otherwise read the device's
+        // status. Read after the host word: if the CAS below succeeds, no
+        // other host thread published in between, and the device only
+        // ever moves a slot towards DONE/FAULT, so a reusable status
+        // stays so.
+        let current = host_generation(word);
+        let seen = (word >> SEEN_SHIFT) & OUTCOME_MASK;
+        if current != 0 {
+            let outcome = if seen != 0 {
+                seen
+            } else if self.owner_tracks_outcomes {
                 return None;
-            }
-            // A waiter may already have seen this generation finish, and a
-            // slot never published is EMPTY; otherwise read the device's
-            // status. Read after the host word: if the CAS below succeeds, no
-            // other host thread published in between, and the device only
-            // ever moves a slot towards DONE/FAULT, so a reusable status
-            // stays so.
-            let current = host_generation(word);
-            let seen = (word >> SEEN_SHIFT) & OUTCOME_MASK;
-            if current != 0 {
-                let outcome = if seen != 0 {
-                    seen
-                } else if self.owner_tracks_outcomes {
+            } else {
+                let status = ring.status(slot).ok()?;
+                // A status of a later generation means another thread
+                // republished the slot after our read of the host word.
+                if !status.is_reusable() || status.generation != current & VYRE_STATUS_GENERATION_MASK {
                     return None;
-                } else {
-                    let status = ring.status(slot).ok()?;
-                    // A status of a later generation means another thread
-                    // republished the slot after our read of the host word.
-                    if !status.is_reusable() || status.generation != current & VYRE_STATUS_GENERATION_MASK {
-                        return None;
-                    }
-                    outcome_of(status)
-                };
-                // Recorded before the generation moves on, so a waiter that
-                // sees the new generation finds the old one's outcome. It is
-                // a fact about `current` whoever wins the CAS below.
-                self.history[self.history_index(slot, current)]
-                    .store(u64::from(current) << 32 | outcome, Ordering::Release);
-            }
-            let generation = current.wrapping_add(1).max(1);
-            let reserved = u64::from(generation) << 32 | BUSY;
-            host.compare_exchange(word, reserved, Ordering::AcqRel, Ordering::Relaxed)
-                .ok()
-                .map(|original| Reservation { slot, generation, original })
+                }
+                outcome_of(status)
+            };
+            // Recorded before the generation moves on, so a waiter that
+            // sees the new generation finds the old one's outcome. It is
+            // a fact about `current` whoever wins the CAS below.
+            self.history[self.history_index(slot, current)]
+                .store(u64::from(current) << 32 | outcome, Ordering::Release);
+        }
+        let generation = current.wrapping_add(1).max(1);
+        let reserved = u64::from(generation) << 32 | BUSY;
+        host.compare_exchange(word, reserved, Ordering::AcqRel, Ordering::Relaxed).ok().map(|original| Reservation {
+            slot,
+            generation,
+            original,
         })
     }
 
@@ -596,8 +600,15 @@ impl Megakernel {
     }
 
     /// Reserve `count` slots, all or none (the ones taken are given back).
+    /// The cursor moves once for all of them, so that publishers reserving
+    /// many slots at once (the engine's parts) take runs of their own rather
+    /// than fight over the cursor for every slot; a slot of the run that is
+    /// not free is made up by a search.
     fn reserve_slots(&self, ring: &Ring, count: usize) -> Option<Vec<Reservation>> {
-        let mut reserved = Vec::with_capacity(count);
+        let slots = self.layout.slot_count;
+        let start = self.cursor.fetch_add(count as u32, Ordering::Relaxed) % slots;
+        let mut reserved: Vec<Reservation> =
+            (0..count as u32).filter_map(|k| self.try_reserve(ring, (start + k) % slots)).collect();
         while reserved.len() < count {
             match self.reserve_slot(ring) {
                 Some(slot) => reserved.push(slot),
