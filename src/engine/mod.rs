@@ -50,6 +50,9 @@ const DEFAULT_RULE_TABLE_BYTES: u64 = 64 << 20;
 /// 64 KiB parts in 43 ms (bench/RESULTS.md).
 const DEFAULT_PART_BYTES: u32 = 16 << 10;
 
+/// Completion records `collect` reads from the device at once.
+const COLLECT_BATCH: u32 = 32;
+
 /// How long `wait` polls before it starts to sleep between polls.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(500);
 
@@ -216,6 +219,8 @@ struct Consumer {
     /// Hit records of one job, read from the device: raw words, then pairs.
     words: Vec<u32>,
     scratch: Vec<(u32, u32)>,
+    /// Completion records as read from the device.
+    batch: Vec<u32>,
 }
 
 /// A scanning engine over its own megakernel.
@@ -354,7 +359,13 @@ impl Engine {
                 free
             },
             rule_cursor: Mutex::new(0),
-            consumer: Mutex::new(Consumer { head: 0, ready: VecDeque::new(), words: Vec::new(), scratch: Vec::new() }),
+            consumer: Mutex::new(Consumer {
+                head: 0,
+                ready: VecDeque::new(),
+                words: Vec::new(),
+                scratch: Vec::new(),
+                batch: Vec::new(),
+            }),
         })
     }
 
@@ -735,25 +746,55 @@ impl Engine {
 
     /// Read new completion records from the device, in order.
     fn collect(&self, consumer: &mut Consumer) {
+        const WORDS: usize = VYRE_SCAN_COMPLETION_WORDS as usize;
         let state = self.buffers().state;
         let records = self.layout.completions() as usize;
+        let Consumer { head, ready, batch, .. } = consumer;
         loop {
-            let record = records + at(consumer.head % self.layout.job_count) * at(VYRE_SCAN_COMPLETION_WORDS);
-            if state[record + at(VYRE_SCAN_COMPLETION_SEQ)].load(Ordering::Acquire) != sequence_word(consumer.head) {
+            // The records from `head` on, up to COLLECT_BATCH of them and not
+            // past the end of the ring. Each read of device memory is a PCIe
+            // round trip, so they are read together: once to see how many
+            // are complete (their sequence words), then, after an acquire
+            // fence, again for those (a record's other words are final once
+            // its sequence word is, as the device writes that word last).
+            let first = *head % self.layout.job_count;
+            let count = (self.layout.job_count - first).min(COLLECT_BATCH) as usize;
+            let span = &state[records + at(first) * WORDS..][..count * WORDS];
+            batch.resize(count * WORDS, 0);
+            if self.megakernel.backend() == BackendChoice::Vulkan {
+                // The device writes these words, never a host thread: a
+                // stale word is all a wide read can see (read_words).
+                read_words(span, batch);
+            } else {
+                // The reference backend's workers are host threads storing
+                // atomically: read atomically too (host memory, no PCIe).
+                for (word, cell) in batch.iter_mut().zip(span) {
+                    *word = cell.load(Ordering::Relaxed);
+                }
+            }
+            let complete = (0..count)
+                .take_while(|&k| {
+                    batch[k * WORDS + at(VYRE_SCAN_COMPLETION_SEQ)] == sequence_word(head.wrapping_add(k as u32))
+                })
+                .count();
+            if complete == 0 {
                 return;
             }
-            // The sequence word was written last: the rest of the record is
-            // final, and one wide read fetches it.
-            let mut words = [0u32; VYRE_SCAN_COMPLETION_WORDS as usize];
-            read_words(&state[record..record + words.len()], &mut words);
-            let finished = Finished {
-                job: words[at(VYRE_SCAN_COMPLETION_JOB)],
-                hits: words[at(VYRE_SCAN_COMPLETION_HITS)],
-                fault: words[at(VYRE_SCAN_COMPLETION_FAULT)],
-            };
-            consumer.head = consumer.head.wrapping_add(1);
-            if finished.job < self.queue_depth {
-                consumer.ready.push_back(finished);
+            std::sync::atomic::fence(Ordering::Acquire);
+            read_words(&span[..complete * WORDS], &mut batch[..complete * WORDS]);
+            for record in batch[..complete * WORDS].chunks_exact(WORDS) {
+                let finished = Finished {
+                    job: record[at(VYRE_SCAN_COMPLETION_JOB)],
+                    hits: record[at(VYRE_SCAN_COMPLETION_HITS)],
+                    fault: record[at(VYRE_SCAN_COMPLETION_FAULT)],
+                };
+                if finished.job < self.queue_depth {
+                    ready.push_back(finished);
+                }
+            }
+            *head = head.wrapping_add(complete as u32);
+            if complete < count {
+                return;
             }
         }
     }
@@ -812,22 +853,38 @@ impl Engine {
 /// a round trip of about a microsecond whatever its width: wide reads cut
 /// the cost of a completion record or a job's hits by up to 4x.
 ///
-/// Only for words no one writes any more (a finished job's record and hits):
-/// then reading them without atomics races with nothing.
+/// Words no host thread writes meanwhile (a device may): one the device
+/// writes reads as its old or its new value (each aligned 4-byte part of an
+/// x86_64 load is single-copy atomic), and the words of one read are not
+/// ordered among themselves, so callers use only words known to be final
+/// (a finished job's hits, the records `collect` reads again after seeing
+/// their sequence words).
 fn read_words(src: &[AtomicU32], dst: &mut [u32]) {
     assert_eq!(src.len(), dst.len(), "read_words: lengths differ");
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     while i + 4 <= src.len() {
         // SAFETY: src[i..i + 4] are 16 readable bytes of one slice (checked
-        // by the loop bound); SSE2 is part of x86_64; the load is unaligned;
-        // the caller guarantees no concurrent writes to these words, so the
-        // plain read of AtomicU32 cells is not a data race.
+        // by the loop bound); SSE2 is part of x86_64; the load is unaligned.
+        // No host thread writes these cells meanwhile (the caller's promise),
+        // so the plain read races with no atomic access of this program; a
+        // device's write can only make a word read stale, and every bit
+        // pattern is a valid u32.
         let chunk = unsafe { std::arch::x86_64::_mm_loadu_si128(src[i..].as_ptr().cast()) };
         // SAFETY: __m128i and [u32; 4] have the same size; every bit pattern is a valid u32.
         let words: [u32; 4] = unsafe { std::mem::transmute(chunk) };
         dst[i..i + 4].copy_from_slice(&words);
         i += 4;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if i + 2 <= src.len() {
+        // SAFETY: as above, for the 8 bytes of src[i..i + 2] (a hit record:
+        // one read over PCIe instead of two).
+        let pair = unsafe { std::arch::x86_64::_mm_loadl_epi64(src[i..].as_ptr().cast()) };
+        // SAFETY: the low 8 bytes of an __m128i are two valid u32s.
+        let words: [u32; 4] = unsafe { std::mem::transmute(pair) };
+        dst[i..i + 2].copy_from_slice(&words[..2]);
+        i += 2;
     }
     for (d, s) in dst[i..].iter_mut().zip(&src[i..]) {
         *d = s.load(Ordering::Acquire);
