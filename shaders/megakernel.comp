@@ -431,8 +431,10 @@ uint dfa_scan() {
         // bytes, not at every byte.
         iters++;
         if (iters + step_cost + 16u >= pc.budget || time_is_up()) return hand_back(pos, state);
-        // Bytes that fit in the budget, at step_cost iterations each at most.
-        uint room = (pc.budget - iters - 16u) / step_cost - 1u;
+        // Bytes that fit in the budget, at step_cost iterations each at
+        // most, keeping `iters + step_cost + 16 < budget` before every byte
+        // as the check above does: at least one, after that check.
+        uint room = (pc.budget - iters - 17u) / step_cost;
         uint block_end = pos + min(min(len - pos, WALK_BLOCK_BYTES), room);
         for (; pos < block_end; pos++) {
             iters++;

@@ -151,6 +151,22 @@ fn a_job_of_several_mib_is_scanned_completely() {
     }
 }
 
+/// A lane keeps room for a whole match list before each byte; with a list
+/// of 3 200 patterns (the limit is 4 096) a walk must still advance within
+/// lavapipe's slices of 6 000 iterations, not hand its part back unmoved.
+#[test]
+fn a_walk_with_a_long_match_list_still_advances() {
+    let patterns: Vec<Pattern> = (1..=3200).map(|n| Pattern::literal(vec![b'b'; n])).collect();
+    let rs = RuleSet::compile(&patterns, &CompileOptions::default()).unwrap();
+    let input = b"aabbbabbbbbb".to_vec();
+    let expected = oracle(&rs, &input);
+    for engine in engines(EngineOptions { arena_bytes: 4096, queue_depth: 8, ..Default::default() }) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let results = run_jobs(&engine, id, &[(0, input.clone())]);
+        assert_eq!(results[&0], (0, expected.len() as u64, expected.clone()), "{:?}", engine.info().backend);
+    }
+}
+
 #[test]
 fn every_failing_job_still_completes_once_with_its_error() {
     let rs = RuleSet::compile(&[Pattern::literal(&b"a"[..])], &Default::default()).unwrap();
