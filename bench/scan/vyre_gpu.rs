@@ -221,8 +221,9 @@ fn host_to_gpu_bandwidth(engine: &Engine, corpus: &Corpus, writers: usize) -> Re
 /// Stream the corpus from host memory: files in order are grouped into
 /// batches that fit one arena region; a region is written (by `writers`
 /// threads) once every job of its previous batch has completed, then its
-/// jobs are enqueued. The time runs from the first write to the last
-/// completion.
+/// jobs are enqueued, by another thread, so that writing the next batch
+/// goes on meanwhile (enqueueing a 256 MiB file's 16 384 parts takes about
+/// 1.5 ms). The time runs from the first write to the last completion.
 fn scan_from_host(
     engine: &Engine,
     rule_set_id: u32,
@@ -261,8 +262,23 @@ fn scan_from_host(
     let start = Instant::now();
     let result = std::thread::scope(|scope| {
         let (batches, completed, abort, batch_of) = (&batches, &completed, &abort, &batch_of);
+        let (written, to_enqueue) = std::sync::mpsc::channel::<(usize, u64)>();
+        let enqueuer = scope.spawn(move || -> Result<(), String> {
+            for (b, base) in to_enqueue {
+                let (first, end, begin, _) = batches[b];
+                for index in first..end {
+                    let (offset, len) = corpus.files[index];
+                    let job = Job { index: index as u64, offset: base + (offset - begin) as u64, len: len as u64 };
+                    if let Err(e) = enqueue(engine, &item(&job, rule_set_id), abort) {
+                        abort.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        });
         let submitter = scope.spawn(move || -> Result<(), String> {
-            for (b, &(first, end, begin, bytes)) in batches.iter().enumerate() {
+            for (b, &(_, _, begin, bytes)) in batches.iter().enumerate() {
                 let region = b % regions;
                 if b >= regions {
                     // The region's previous batch must be done before its bytes change.
@@ -276,10 +292,8 @@ fn scan_from_host(
                 }
                 let base = (region * region_bytes) as u64;
                 write_parallel(engine, base, &corpus.data[begin..begin + bytes], writers)?;
-                for index in first..end {
-                    let (offset, len) = corpus.files[index];
-                    let job = Job { index: index as u64, offset: base + (offset - begin) as u64, len: len as u64 };
-                    enqueue(engine, &item(&job, rule_set_id), abort)?;
+                if written.send((b, base)).is_err() {
+                    return Err("the enqueuer stopped".into());
                 }
             }
             Ok(())
@@ -291,7 +305,8 @@ fn scan_from_host(
             abort.store(true, Ordering::Relaxed);
         }
         let submitted = submitter.join().expect("submitter");
-        submitted.and(polled)
+        let enqueued = enqueuer.join().expect("enqueuer");
+        submitted.and(enqueued).and(polled)
     });
     let seconds = start.elapsed().as_secs_f64();
     result.map(|tally| (seconds, tally, regions))
