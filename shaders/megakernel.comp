@@ -410,7 +410,7 @@ uint dfa_scan() {
         // Look-behind (\b, (?m)^) sees the byte before the part.
         if (base_word == 0u && skew == 0u) return bad;
         uint previous = base_word * 4u + skew - 1u;
-        uint previous_byte = (arena[previous >> 4u][(previous >> 2u) & 3u] >> (8u * (previous & 3u))) & 0xFFu;
+        uint previous_byte = byte_in(arena[previous >> 4u], previous);
         if (!t_inside(t_starts, 1u + previous_byte)) return bad;
         state = rules[t_starts + 1u + previous_byte];
     }
