@@ -1051,7 +1051,7 @@
 /**
  * Words of one completion record.
  */
-#define VYRE_SCAN_COMPLETION_WORDS 4
+#define VYRE_SCAN_COMPLETION_WORDS 8
 
 /**
  * Completion word: the record's sequence word, written last (0: never written).
@@ -1080,6 +1080,19 @@
  * Completion word: first fault reason of any part, 0 for none.
  */
 #define VYRE_SCAN_COMPLETION_FAULT 3
+
+/**
+ * Completion word: the first of `VYRE_SCAN_INLINE_HITS` hit records
+ * (PATTERN, END) copied into the record when the job stored at most that
+ * many, so that the host reads a small job's hits with its record: on a GPU
+ * each read is a trip over PCIe.
+ */
+#define VYRE_SCAN_COMPLETION_INLINE 4
+
+/**
+ * Hit records a completion record carries.
+ */
+#define VYRE_SCAN_INLINE_HITS 2
 
 /**
  * Words of one job entry.

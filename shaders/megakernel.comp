@@ -484,6 +484,21 @@ void finish_part(uint job) {
     sstate[first + VYRE_SCAN_COMPLETION_JOB] = job;
     sstate[first + VYRE_SCAN_COMPLETION_HITS] = hits;
     sstate[first + VYRE_SCAN_COMPLETION_FAULT] = job_fault;
+    // A job that stored few hits carries them in its record (every part's
+    // hits were written before its count of parts left came down).
+    uint stored = min(hits, sstate[job_word(job, VYRE_SCAN_JOB_HIT_CAPACITY)]);
+    if (stored <= VYRE_SCAN_INLINE_HITS) {
+        uint hit_base = sstate[job_word(job, VYRE_SCAN_JOB_HIT_BASE)];
+        for (uint k = 0u; k < stored; k++) {
+            iters++;
+            uint record = hit_base + k;
+            if (record >= sstate[VYRE_SCAN_HDR_HIT_RECORDS]) break;
+            uint hit = sstate[VYRE_SCAN_HDR_OFF_HITS] + record * VYRE_SCAN_HIT_WORDS;
+            uint inline_hit = first + VYRE_SCAN_COMPLETION_INLINE + k * VYRE_SCAN_HIT_WORDS;
+            sstate[inline_hit + VYRE_SCAN_HIT_PATTERN] = sstate[hit + VYRE_SCAN_HIT_PATTERN];
+            sstate[inline_hit + VYRE_SCAN_HIT_END] = sstate[hit + VYRE_SCAN_HIT_END];
+        }
+    }
     memoryBarrierBuffer();
     atomicExchange(sstate[first + VYRE_SCAN_COMPLETION_SEQ], sequence % VYRE_SCAN_SEQ_MODULUS + 1u);
 }

@@ -209,7 +209,12 @@ struct Finished {
     job: u32,
     hits: u32,
     fault: u32,
+    /// The record's inline hit records (all the job's stored hits when
+    /// they are at most VYRE_SCAN_INLINE_HITS).
+    inline: [u32; INLINE_WORDS],
 }
+
+const INLINE_WORDS: usize = (VYRE_SCAN_INLINE_HITS * VYRE_SCAN_HIT_WORDS) as usize;
 
 struct Consumer {
     /// Completion records consumed so far.
@@ -699,7 +704,11 @@ impl Engine {
             consumer.ready.pop_front();
             let user_data = self.jobs[at(finished.job)].user_data.load(Ordering::Relaxed);
             let Consumer { words, scratch, .. } = &mut *consumer;
-            self.read_hits(finished.job, keep, words, scratch);
+            if keep <= VYRE_SCAN_INLINE_HITS as usize {
+                sorted_hits(&finished.inline[..keep * at(VYRE_SCAN_HIT_WORDS)], scratch);
+            } else {
+                self.read_hits(finished.job, keep, words, scratch);
+            }
             for (hit, &(pattern_id, end)) in hits[stored..].iter_mut().zip(&consumer.scratch) {
                 *hit = Hit { user_data, end_offset: u64::from(end), pattern_id, reserved: 0 };
             }
@@ -783,10 +792,12 @@ impl Engine {
             std::sync::atomic::fence(Ordering::Acquire);
             read_words(&span[..complete * WORDS], &mut batch[..complete * WORDS]);
             for record in batch[..complete * WORDS].chunks_exact(WORDS) {
+                let inline = at(VYRE_SCAN_COMPLETION_INLINE);
                 let finished = Finished {
                     job: record[at(VYRE_SCAN_COMPLETION_JOB)],
                     hits: record[at(VYRE_SCAN_COMPLETION_HITS)],
                     fault: record[at(VYRE_SCAN_COMPLETION_FAULT)],
+                    inline: record[inline..inline + INLINE_WORDS].try_into().expect("the record holds them"),
                 };
                 if finished.job < self.queue_depth {
                     ready.push_back(finished);
@@ -806,11 +817,7 @@ impl Engine {
         words.clear();
         words.resize(count * at(VYRE_SCAN_HIT_WORDS), 0);
         read_words(&state[first..first + words.len()], words);
-        out.clear();
-        out.extend(
-            words.chunks_exact(2).map(|record| (record[at(VYRE_SCAN_HIT_PATTERN)], record[at(VYRE_SCAN_HIT_END)])),
-        );
-        out.sort_unstable_by_key(|&(pattern, end)| (end, pattern));
+        sorted_hits(words, out);
     }
 
     /// Give a finished job's entry back; its parts' slots are final, which
@@ -848,10 +855,23 @@ impl Engine {
     }
 }
 
+/// Hit records (PATTERN, END words) as (pattern, end) pairs sorted by (end, pattern).
+fn sorted_hits(words: &[u32], out: &mut Vec<(u32, u32)>) {
+    out.clear();
+    out.extend(
+        words
+            .chunks_exact(at(VYRE_SCAN_HIT_WORDS))
+            .map(|record| (record[at(VYRE_SCAN_HIT_PATTERN)], record[at(VYRE_SCAN_HIT_END)])),
+    );
+    out.sort_unstable_by_key(|&(pattern, end)| (end, pattern));
+}
+
 /// Copy `src` into `dst` (same length) 16 bytes at a time where possible.
 /// On a GPU the words are device memory behind PCIe, where every CPU read is
 /// a round trip of about a microsecond whatever its width: wide reads cut
-/// the cost of a completion record or a job's hits by up to 4x.
+/// the cost of a completion record or a job's hits by up to 4x, and where
+/// the CPU has SSE4.1, streaming loads (MOVNTDQA) fetch each 64-byte line
+/// of write-combined memory (the BAR) once for its four 16-byte parts.
 ///
 /// Words no host thread writes meanwhile (a device may): one the device
 /// writes reads as its old or its new value (each aligned 4-byte part of an
@@ -863,32 +883,80 @@ fn read_words(src: &[AtomicU32], dst: &mut [u32]) {
     assert_eq!(src.len(), dst.len(), "read_words: lengths differ");
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("sse4.1") {
+            // SAFETY: the CPU has SSE4.1 (checked just above).
+            i = unsafe { stream_words(src, dst) };
+        }
+        while i + 4 <= src.len() {
+            // SAFETY: src[i..i + 4] are 16 readable bytes of one slice (checked
+            // by the loop bound); SSE2 is part of x86_64; the load is unaligned.
+            // No host thread writes these cells meanwhile (the caller's promise),
+            // so the plain read races with no atomic access of this program; a
+            // device's write can only make a word read stale, and every bit
+            // pattern is a valid u32.
+            let chunk = unsafe { std::arch::x86_64::_mm_loadu_si128(src[i..].as_ptr().cast()) };
+            // SAFETY: __m128i and [u32; 4] have the same size; every bit pattern is a valid u32.
+            let words: [u32; 4] = unsafe { std::mem::transmute(chunk) };
+            dst[i..i + 4].copy_from_slice(&words);
+            i += 4;
+        }
+        if i + 2 <= src.len() {
+            // SAFETY: as above, for the 8 bytes of src[i..i + 2] (a hit record:
+            // one read over PCIe instead of two).
+            let pair = unsafe { std::arch::x86_64::_mm_loadl_epi64(src[i..].as_ptr().cast()) };
+            // SAFETY: the low 8 bytes of an __m128i are two valid u32s.
+            let words: [u32; 4] = unsafe { std::mem::transmute(pair) };
+            dst[i..i + 2].copy_from_slice(&words[..2]);
+            i += 2;
+        }
+    }
+    for (d, s) in dst[i..].iter_mut().zip(&src[i..]) {
+        *d = s.load(Ordering::Acquire);
+    }
+}
+
+/// `read_words`' streaming part: the words of `src` up to its last whole
+/// 16-byte-aligned block, read with MOVNTDQA after an MFENCE (which the
+/// Intel SDM asks for so that streaming loads see other agents' writes
+/// rather than a line an earlier streaming load fetched). Returns how many
+/// words it copied; the rest is the caller's.
+///
+/// # Safety
+/// The CPU must have SSE4.1.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.1")]
+unsafe fn stream_words(src: &[AtomicU32], dst: &mut [u32]) -> usize {
+    use std::arch::x86_64::{__m128i, _mm_mfence};
+    // Words before the first 16-byte boundary are read one by one.
+    let head = (src.as_ptr().align_offset(16)).min(src.len());
+    for (d, s) in dst[..head].iter_mut().zip(&src[..head]) {
+        *d = s.load(Ordering::Acquire);
+    }
+    _mm_mfence();
+    let mut i = head;
     while i + 4 <= src.len() {
-        // SAFETY: src[i..i + 4] are 16 readable bytes of one slice (checked
-        // by the loop bound); SSE2 is part of x86_64; the load is unaligned.
-        // No host thread writes these cells meanwhile (the caller's promise),
-        // so the plain read races with no atomic access of this program; a
-        // device's write can only make a word read stale, and every bit
-        // pattern is a valid u32.
-        let chunk = unsafe { std::arch::x86_64::_mm_loadu_si128(src[i..].as_ptr().cast()) };
+        let chunk: __m128i;
+        // SAFETY: src[i..i + 4] are 16 readable bytes of one slice, 16-byte
+        // aligned (i starts at the boundary and moves by 16 bytes), as
+        // MOVNTDQA requires; the CPU has SSE4.1 (this function's contract);
+        // the instruction only reads that memory. Data races as in
+        // read_words: only a device writes these words. (MOVNTDQA through
+        // asm: its intrinsic is newer than this crate's minimum Rust.)
+        unsafe {
+            std::arch::asm!(
+                "movntdqa {chunk}, xmmword ptr [{at}]",
+                chunk = out(xmm_reg) chunk,
+                at = in(reg) src[i..].as_ptr(),
+                options(nostack, readonly, preserves_flags),
+            );
+        }
         // SAFETY: __m128i and [u32; 4] have the same size; every bit pattern is a valid u32.
         let words: [u32; 4] = unsafe { std::mem::transmute(chunk) };
         dst[i..i + 4].copy_from_slice(&words);
         i += 4;
     }
-    #[cfg(target_arch = "x86_64")]
-    if i + 2 <= src.len() {
-        // SAFETY: as above, for the 8 bytes of src[i..i + 2] (a hit record:
-        // one read over PCIe instead of two).
-        let pair = unsafe { std::arch::x86_64::_mm_loadl_epi64(src[i..].as_ptr().cast()) };
-        // SAFETY: the low 8 bytes of an __m128i are two valid u32s.
-        let words: [u32; 4] = unsafe { std::mem::transmute(pair) };
-        dst[i..i + 2].copy_from_slice(&words[..2]);
-        i += 2;
-    }
-    for (d, s) in dst[i..].iter_mut().zip(&src[i..]) {
-        *d = s.load(Ordering::Acquire);
-    }
+    i
 }
 
 #[cfg(test)]
@@ -901,6 +969,22 @@ mod tests {
     /// if it ran before the hang, else DEVICE_LOST), enqueue then refuses
     /// with DEVICE_LOST, destroying the engine does not hang, and a new
     /// engine works.
+    /// Every start and length, so that the streaming loads' aligned middle,
+    /// the word-by-word head and the 16- and 8-byte tails are all covered.
+    #[test]
+    fn read_words_copies_every_word_whatever_the_alignment() {
+        let cells: Vec<AtomicU32> = (0..64u32).map(|i| AtomicU32::new(i.wrapping_mul(0x9E37_79B9))).collect();
+        for start in 0..8 {
+            for len in 0..40 {
+                let src = &cells[start..start + len];
+                let mut dst = vec![0u32; len];
+                read_words(src, &mut dst);
+                let expected: Vec<u32> = src.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+                assert_eq!(dst, expected, "start {start}, {len} words");
+            }
+        }
+    }
+
     #[test]
     fn a_device_that_stops_answering_fails_exactly_the_jobs_in_flight() {
         let options =

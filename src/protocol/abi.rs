@@ -400,7 +400,7 @@ pub const VYRE_SCAN_HEADER_WORDS: u32 = 16;
 pub const VYRE_SCAN_MAGIC: u32 = 0x3153_5956;
 
 /// Words of one completion record.
-pub const VYRE_SCAN_COMPLETION_WORDS: u32 = 4;
+pub const VYRE_SCAN_COMPLETION_WORDS: u32 = 8;
 /// Completion word: the record's sequence word, written last (0: never written).
 pub const VYRE_SCAN_COMPLETION_SEQ: u32 = 0;
 /// Record `n`'s sequence word is `n % VYRE_SCAN_SEQ_MODULUS + 1`. A power
@@ -414,6 +414,13 @@ pub const VYRE_SCAN_COMPLETION_JOB: u32 = 1;
 pub const VYRE_SCAN_COMPLETION_HITS: u32 = 2;
 /// Completion word: first fault reason of any part, 0 for none.
 pub const VYRE_SCAN_COMPLETION_FAULT: u32 = 3;
+/// Completion word: the first of `VYRE_SCAN_INLINE_HITS` hit records
+/// (PATTERN, END) copied into the record when the job stored at most that
+/// many, so that the host reads a small job's hits with its record: on a GPU
+/// each read is a trip over PCIe.
+pub const VYRE_SCAN_COMPLETION_INLINE: u32 = 4;
+/// Hit records a completion record carries.
+pub const VYRE_SCAN_INLINE_HITS: u32 = 2;
 
 /// Words of one job entry.
 pub const VYRE_SCAN_JOB_WORDS: u32 = 8;

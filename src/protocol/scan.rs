@@ -283,29 +283,33 @@ fn job_word(state: &[AtomicU32], job: u32, field: u32) -> Option<&AtomicU32> {
 /// Record a match of `pattern` ending at `end` in the job's share of the hit
 /// records; past its capacity the match is only counted.
 fn report(bufs: &ScanBuffers, job: u32, pattern: u32, end: u32) {
-    let (Some(count), Some(base), Some(capacity)) = (
-        job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_COUNT),
-        job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_BASE),
-        job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_CAPACITY),
-    ) else {
+    let (Some(count), Some(capacity)) =
+        (job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_COUNT), job_word(bufs.state, job, VYRE_SCAN_JOB_HIT_CAPACITY))
+    else {
         return;
     };
     let index = count.fetch_add(1, Ordering::AcqRel);
     if index >= capacity.load(Ordering::Acquire) {
         return;
     }
-    let records = word(bufs.state, u64::from(VYRE_SCAN_HDR_HIT_RECORDS)).unwrap_or(0);
-    let record = u64::from(base.load(Ordering::Acquire)) + u64::from(index);
-    if record >= u64::from(records) {
-        return;
-    }
-    let hits = u64::from(word(bufs.state, u64::from(VYRE_SCAN_HDR_OFF_HITS)).unwrap_or(0));
-    let first = hits + record * u64::from(VYRE_SCAN_HIT_WORDS);
+    let Some(first) = hit_record(bufs.state, job, index) else { return };
     for (field, value) in [(VYRE_SCAN_HIT_PATTERN, pattern), (VYRE_SCAN_HIT_END, end)] {
         if let Some(w) = usize::try_from(first + u64::from(field)).ok().and_then(|i| bufs.state.get(i)) {
             w.store(value, Ordering::Release);
         }
     }
+}
+
+/// The first word of hit record `index` of `job`'s share, if inside the hit records.
+fn hit_record(state: &[AtomicU32], job: u32, index: u32) -> Option<u64> {
+    let base = job_word(state, job, VYRE_SCAN_JOB_HIT_BASE)?.load(Ordering::Acquire);
+    let records = word(state, u64::from(VYRE_SCAN_HDR_HIT_RECORDS))?;
+    let record = u64::from(base) + u64::from(index);
+    if record >= u64::from(records) {
+        return None;
+    }
+    let hits = u64::from(word(state, u64::from(VYRE_SCAN_HDR_OFF_HITS))?);
+    Some(hits + record * u64::from(VYRE_SCAN_HIT_WORDS))
 }
 
 /// Report every pattern of `state`'s match list as ending at `end`; `budget`
@@ -443,6 +447,20 @@ pub fn finish_part(state: &[AtomicU32], job: u32) {
     {
         if let Some(w) = cell(field) {
             w.store(value, Ordering::Release);
+        }
+    }
+    // A job that stored few hits carries them in its record.
+    let stored = hits.min(load(VYRE_SCAN_JOB_HIT_CAPACITY));
+    if stored <= VYRE_SCAN_INLINE_HITS {
+        for k in 0..stored {
+            let Some(hit) = hit_record(state, job, k) else { break };
+            for field in [VYRE_SCAN_HIT_PATTERN, VYRE_SCAN_HIT_END] {
+                let from = usize::try_from(hit + u64::from(field)).ok().and_then(|i| state.get(i));
+                let to = cell(VYRE_SCAN_COMPLETION_INLINE + k * VYRE_SCAN_HIT_WORDS + field);
+                if let (Some(from), Some(to)) = (from, to) {
+                    to.store(from.load(Ordering::Acquire), Ordering::Release);
+                }
+            }
         }
     }
     if let Some(w) = cell(VYRE_SCAN_COMPLETION_SEQ) {
