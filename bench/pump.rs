@@ -4,7 +4,7 @@
 //!
 //! cargo run --release --example bench-pump -- [--quick] [--backend auto|vulkan|reference]
 //!     [--dir DIR] [--small N] [--large N] [--large-mib N] [--chunk-kib N] [--reps N]
-//!     [--staged] [--vyre-scan PATH] [--csv PATH]
+//!     [--staged] [--sqpoll] [--vyre-scan PATH] [--csv PATH]
 //!
 //! Corpora (written once under --dir, default /tmp/vyre-bench-pump, and reused):
 //! N small files of 1-4 KiB (default 20 000) and N large files (default 4 of
@@ -14,6 +14,8 @@
 //! GB/s (10^9 bytes) and files/s, the median of --reps runs:
 //!   pump       Pump::submit_path for every file, drain until all are done
 //!              (the default ingest path: direct reads into the arena)
+//!   pump (sqpoll)  with --sqpoll: the same with PumpOptions::sqpoll (a kernel
+//!              thread submits the reads, and copies cached pages, on another core)
 //!   pump (staged)  with --staged: the same on IngestPath::Staged (reads into
 //!              registered staging buffers, copies into the arena)
 //!   read+copy  open, read() a chunk into a host buffer, Engine::write it
@@ -50,7 +52,8 @@ use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
 const NEEDLE: &[u8] = b"vyre-bench-needle";
 const USAGE: &str = "bench-pump [--quick] [--backend auto|vulkan|reference] [--dir DIR] [--small N] [--large N] \
-                     [--large-mib N] [--chunk-kib N] [--reps N] [--staged] [--vyre-scan PATH] [--csv PATH] \
+                     [--large-mib N] [--chunk-kib N] [--reps N] [--staged] [--sqpoll] [--vyre-scan PATH] \
+                     [--csv PATH] \
                      (see bench/pump.rs)";
 const WAIT: Duration = Duration::from_secs(600);
 
@@ -64,6 +67,8 @@ struct Config {
     reps: usize,
     /// Also time the pump's staged ingest path.
     staged: bool,
+    /// Also time a pump whose reads a kernel thread submits (SQPOLL).
+    sqpoll: bool,
     vyre_scan: Option<PathBuf>,
     csv: Option<PathBuf>,
 }
@@ -78,6 +83,7 @@ fn parse_args() -> Result<Config, String> {
         chunk_bytes: 4 << 20,
         reps: 3,
         staged: false,
+        sqpoll: false,
         vyre_scan: None,
         csv: None,
     };
@@ -97,6 +103,7 @@ fn parse_args() -> Result<Config, String> {
             "--chunk-kib" => config.chunk_bytes = number(value()?)? as u64 * 1024,
             "--reps" => config.reps = number(value()?)?.max(1),
             "--staged" => config.staged = true,
+            "--sqpoll" => config.sqpoll = true,
             "--vyre-scan" => config.vyre_scan = Some(PathBuf::from(value()?)),
             "--csv" => config.csv = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -163,8 +170,8 @@ struct Tally {
 
 /// A pump for one timed run. Created outside the timing: a staged pump pins
 /// all its staging memory at creation, a cost paid once per pump, not per file.
-fn create_pump(engine: &Engine, chunk_bytes: u64, path: IngestPath) -> Result<Pump<'_>, String> {
-    Pump::create(engine, &PumpOptions { path, chunk_bytes, queue_depth: 256, ..PumpOptions::default() })
+fn create_pump(engine: &Engine, chunk_bytes: u64, path: IngestPath, sqpoll: bool) -> Result<Pump<'_>, String> {
+    Pump::create(engine, &PumpOptions { path, chunk_bytes, queue_depth: 256, sqpoll, ..PumpOptions::default() })
         .map_err(|e| e.to_string())
 }
 
@@ -348,14 +355,17 @@ fn run(config: &Config) -> Result<bool, String> {
     for (name, files, dir) in [("small files", &small, &small_dir), ("large files", &large, &large_dir)] {
         for (cache, cold) in [("warm", false), ("cold", true)] {
             let mut counts = Vec::new();
-            let pumps: &[&str] = if config.staged { &["pump", "pump (staged)"] } else { &["pump"] };
+            let mut pumps = vec!["pump"];
+            pumps.extend(config.sqpoll.then_some("pump (sqpoll)"));
+            pumps.extend(config.staged.then_some("pump (staged)"));
             for &mode in pumps.iter().chain(&["read+copy", "read only"]) {
                 let mut runs = Vec::new();
                 for _ in 0..config.reps {
                     set_cache(files, cold)?;
                     let pump = match mode {
-                        "pump" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Auto)?),
-                        "pump (staged)" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Staged)?),
+                        "pump" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Auto, false)?),
+                        "pump (sqpoll)" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Auto, true)?),
+                        "pump (staged)" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Staged, false)?),
                         _ => None,
                     };
                     let start = Instant::now();

@@ -152,6 +152,18 @@
 #define VYRE_PUMP_PATH_STAGED 2
 
 /**
+ * `vyre_pump_options.flags`: a kernel thread submits the pump's reads
+ * (io_uring's SQPOLL) and, with a warm page cache, copies their bytes, on
+ * another core; the calling thread then only opens files and hands over
+ * scan jobs. The thread polls while reads keep coming and sleeps after 10
+ * ms without any (the next submit wakes it), so it costs a second core
+ * only while the pump is busy. `vyre_pump_create` returns
+ * `VYRE_E_UNSUPPORTED` where the kernel refuses it (before Linux 5.11 it
+ * needs privileges).
+ */
+#define VYRE_PUMP_FLAG_SQPOLL 1
+
+/**
  * `vyre_rule_set_options::flags` bit: ASCII case-insensitive matching
  * (`a`-`z` and `A`-`Z` match each other) for every pattern.
  */
@@ -1846,7 +1858,7 @@ typedef struct vyre_pump_options {
      */
     uint32_t queue_depth;
     /**
-     * Reserved; must be 0.
+     * `VYRE_PUMP_FLAG_*` (default 0).
      */
     uint32_t flags;
     /**
@@ -1922,7 +1934,10 @@ typedef struct vyre_pump_info {
      */
     uint32_t path;
     uint32_t queue_depth;
-    uint32_t reserved;
+    /**
+     * The `VYRE_PUMP_FLAG_*` in effect.
+     */
+    uint32_t flags;
     uint64_t chunk_bytes;
     uint64_t arena_offset;
     uint64_t arena_bytes;

@@ -191,14 +191,36 @@ fn small_chunks(chunk_bytes: u64, path: IngestPath) -> PumpOptions {
 /// Both ingest paths: every test of the pump's behaviour runs on each.
 const PATHS: [IngestPath; 2] = [IngestPath::Direct, IngestPath::Staged];
 
-/// Each of `engines` with each ingest path, one pump at a time.
-fn with_paths(engines: Vec<Engine>) -> impl Iterator<Item = (Rc<Engine>, IngestPath)> {
-    engines.into_iter().map(Rc::new).flat_map(|engine| PATHS.map(|path| (Rc::clone(&engine), path)))
+/// Each of `engines` with each of `paths`, one pump at a time.
+fn with_paths(engines: Vec<Engine>, paths: &[IngestPath]) -> impl Iterator<Item = (Rc<Engine>, IngestPath)> + '_ {
+    engines.into_iter().map(Rc::new).flat_map(move |engine| paths.iter().map(move |&path| (Rc::clone(&engine), path)))
 }
 
 #[test]
 fn files_of_mixed_sizes_straddling_chunks_match_byte_for_byte() {
-    let dir = TempDir::new("mixed");
+    mixed_sizes_with(&PATHS, false);
+}
+
+/// The same with a kernel thread submitting the reads, where the kernel
+/// allows one (the test says so when it does not).
+#[test]
+fn a_sqpoll_pump_matches_byte_for_byte_too() {
+    let engine = Engine::create(&engine_options()).unwrap();
+    let probe = Pump::create(&engine, &PumpOptions { sqpoll: true, ..small_chunks(4096, IngestPath::Direct) });
+    match &probe {
+        Ok(pump) => assert!(pump.info().sqpoll, "the pump reports its kernel thread"),
+        Err(e) if e.kind == ErrorKind::Unsupported => {
+            eprintln!("SQPOLL refused here, not tested: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    }
+    drop(probe);
+    mixed_sizes_with(&[IngestPath::Direct], true);
+}
+
+fn mixed_sizes_with(paths: &[IngestPath], sqpoll: bool) {
+    let dir = TempDir::new(if sqpoll { "mixed-sqpoll" } else { "mixed" });
     let mut rng = Rng(7);
     let sizes = [0usize, 1, 63, 64, 65, 1000, 4096, 4097, 10_000, 65_537, 200_000];
     let files: Vec<(PathBuf, Vec<u8>)> = sizes
@@ -210,9 +232,10 @@ fn files_of_mixed_sizes_straddling_chunks_match_byte_for_byte() {
         })
         .collect();
     for (rs, name) in [(every_byte(), "every byte"), (mixed_rules(), "mixed rules")] {
-        for (engine, ingest) in with_paths(engines(engine_options())) {
+        for (engine, ingest) in with_paths(engines(engine_options()), paths) {
             let id = engine.load_rule_set(&rs).unwrap();
-            let mut pump = Pump::create(&engine, &small_chunks(4096, ingest)).unwrap();
+            let mut pump = Pump::create(&engine, &PumpOptions { sqpoll, ..small_chunks(4096, ingest) }).unwrap();
+            assert_eq!(pump.info().sqpoll, sqpoll);
             let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
             let handles: Vec<std::fs::File> = files.iter().map(|(p, _)| std::fs::File::open(p).unwrap()).collect();
             for (i, file) in handles.iter().enumerate() {
@@ -235,8 +258,21 @@ fn files_of_mixed_sizes_straddling_chunks_match_byte_for_byte() {
                 assert_eq!(outcome.matches, expected, "{name}: file {i} ({} bytes) on {backend:?}", bytes.len());
             }
             assert_eq!(pump.info().requests, 0);
+            // Every file the pump opened is closed by the time it is
+            // destroyed (closes go through the ring).
+            drop((pump, handles));
+            assert_eq!(open_fds_under(&dir.0), 0, "files left open on {:?}", engine.info().backend);
         }
     }
+}
+
+/// The process's file descriptors open on a file under `dir`.
+fn open_fds_under(dir: &Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
 }
 
 #[test]
@@ -245,7 +281,7 @@ fn a_range_of_a_file_is_scanned_as_if_it_were_the_whole_input() {
     let bytes = Rng(3).bytes(50_000, b"abc ");
     let path = dir.file("f", &bytes);
     let rs = mixed_rules();
-    for (engine, ingest) in with_paths(engines(engine_options())) {
+    for (engine, ingest) in with_paths(engines(engine_options()), &PATHS) {
         let id = engine.load_rule_set(&rs).unwrap();
         let mut pump = Pump::create(&engine, &small_chunks(1024, ingest)).unwrap();
         let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
@@ -282,7 +318,7 @@ fn pipes_and_fifos_are_read_through_short_reads_while_files_finish_first() {
     // SAFETY: fifo_c is a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o600) }, 0);
     for rs in [every_byte(), mixed_rules()] {
-        for (engine, ingest) in with_paths(engines(engine_options())) {
+        for (engine, ingest) in with_paths(engines(engine_options()), &PATHS) {
             let id = engine.load_rule_set(&rs).unwrap();
             let mut pump = Pump::create(&engine, &small_chunks(2048, ingest)).unwrap();
             let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
@@ -343,7 +379,7 @@ fn injected_errors_end_only_their_own_request() {
     let big = Rng(6).bytes(64 * 1024, b"abc ");
     let big_path = dir.file("big", &big);
     let rs = every_byte();
-    for (engine, ingest) in with_paths(engines(engine_options())) {
+    for (engine, ingest) in with_paths(engines(engine_options()), &PATHS) {
         let id = engine.load_rule_set(&rs).unwrap();
         // One read in flight at a time, so the truncation below lands
         // while the big file is being read.
@@ -482,7 +518,7 @@ fn twenty_thousand_small_files_each_complete_once_with_the_oracles_matches() {
     let paths: Vec<CString> = contents.iter().enumerate().map(|(i, b)| c_path(&dir.file(&format!("{i}"), b))).collect();
     let rs = mixed_rules();
     for (engine, ingest) in
-        with_paths(engines(EngineOptions { queue_depth: 1024, max_hits_per_job: 1024, ..engine_options() }))
+        with_paths(engines(EngineOptions { queue_depth: 1024, max_hits_per_job: 1024, ..engine_options() }), &PATHS)
     {
         let id = engine.load_rule_set(&rs).unwrap();
         let mut pump = Pump::create(
@@ -503,6 +539,9 @@ fn twenty_thousand_small_files_each_complete_once_with_the_oracles_matches() {
             assert_eq!((outcome.status(), outcome.results.len()), (0, 1), "file {i}");
             assert_eq!(outcome.matches, oracle(&rs, bytes), "file {i} on {:?}", engine.info().backend);
         }
+        // The last files' closes may still wait in the ring: destroy sends them.
+        drop(pump);
+        assert_eq!(open_fds_under(&dir.0), 0, "files left open on {:?}", engine.info().backend);
     }
 }
 
@@ -514,7 +553,7 @@ fn direct_jobs_share_the_engine_and_come_back_through_drain() {
     let bytes = Rng(21).bytes(9000, b"abc ");
     let path = dir.file("f", &bytes);
     let rs = mixed_rules();
-    for (engine, ingest) in with_paths(engines(engine_options())) {
+    for (engine, ingest) in with_paths(engines(engine_options()), &PATHS) {
         let id = engine.load_rule_set(&rs).unwrap();
         let mut pump = Pump::create(
             &engine,
@@ -596,7 +635,7 @@ fn full_share_on(ingest: IngestPath) {
 fn destroy_cancels_a_read_that_would_wait_forever() {
     let dir = TempDir::new("destroy");
     let path = c_path(&dir.file("f", &Rng(1).bytes(100_000, b"abc ")));
-    for (engine, ingest) in with_paths(engines(engine_options())) {
+    for (engine, ingest) in with_paths(engines(engine_options()), &PATHS) {
         let id = engine.load_rule_set(&mixed_rules()).unwrap();
         let (reader, _writer) = pipe();
         let mut pump = Pump::create(&engine, &small_chunks(4096, ingest)).unwrap();
@@ -671,7 +710,7 @@ fn a_chunk_with_too_many_matches_reports_truncation_and_the_request_still_ends()
     let path = dir.file("f", &bytes);
     let rs = mixed_rules();
     let expected = oracle(&rs, &bytes);
-    for (engine, ingest) in with_paths(engines(EngineOptions { max_hits_per_job: 100, ..engine_options() })) {
+    for (engine, ingest) in with_paths(engines(EngineOptions { max_hits_per_job: 100, ..engine_options() }), &PATHS) {
         let id = engine.load_rule_set(&rs).unwrap();
         let mut pump = Pump::create(&engine, &small_chunks(1024, ingest)).unwrap();
         let (mut outcomes, mut pending) = (BTreeMap::new(), 0);

@@ -38,6 +38,15 @@ pub const VYRE_PUMP_PATH_DIRECT: u32 = 1;
 /// keeps running). `vyre_pump_create` returns `VYRE_E_UNSUPPORTED` where the
 /// device or the kernel cannot provide such buffers.
 pub const VYRE_PUMP_PATH_STAGED: u32 = 2;
+/// `vyre_pump_options.flags`: a kernel thread submits the pump's reads
+/// (io_uring's SQPOLL) and, with a warm page cache, copies their bytes, on
+/// another core; the calling thread then only opens files and hands over
+/// scan jobs. The thread polls while reads keep coming and sleeps after 10
+/// ms without any (the next submit wakes it), so it costs a second core
+/// only while the pump is busy. `vyre_pump_create` returns
+/// `VYRE_E_UNSUPPORTED` where the kernel refuses it (before Linux 5.11 it
+/// needs privileges).
+pub const VYRE_PUMP_FLAG_SQPOLL: u32 = 1;
 
 /// Options for `vyre_pump_create`. Initialise with `vyre_pump_options_init`,
 /// then change what you need; every size left at 0 takes its default.
@@ -50,7 +59,7 @@ pub struct vyre_pump_options {
     pub path: u32,
     /// Reads in flight, 1..=`VYRE_PUMP_MAX_QUEUE_DEPTH` (default 64).
     pub queue_depth: u32,
-    /// Reserved; must be 0.
+    /// `VYRE_PUMP_FLAG_*` (default 0).
     pub flags: u32,
     /// Arena bytes of one chunk: one read and one scan job. A file larger
     /// than a chunk is split into chunks that overlap by the rule set's
@@ -73,7 +82,8 @@ pub struct vyre_pump_info {
     /// (never `AUTO`: it reports what `AUTO` chose).
     pub path: u32,
     pub queue_depth: u32,
-    pub reserved: u32,
+    /// The `VYRE_PUMP_FLAG_*` in effect.
+    pub flags: u32,
     pub chunk_bytes: u64,
     pub arena_offset: u64,
     pub arena_bytes: u64,
@@ -96,8 +106,11 @@ const _: () = {
 };
 
 pub(super) fn options_from_c(c: &vyre_pump_options) -> Result<PumpOptions> {
-    if c.flags != 0 {
-        return Err(Error::invalid(format!("vyre_pump_options.flags is {:#x}; none are defined, pass 0", c.flags)));
+    if c.flags & !VYRE_PUMP_FLAG_SQPOLL != 0 {
+        return Err(Error::invalid(format!(
+            "vyre_pump_options.flags is {:#x}; the only flag is VYRE_PUMP_FLAG_SQPOLL ({VYRE_PUMP_FLAG_SQPOLL:#x})",
+            c.flags
+        )));
     }
     let path = match c.path {
         VYRE_PUMP_PATH_AUTO => IngestPath::Auto,
@@ -115,6 +128,7 @@ pub(super) fn options_from_c(c: &vyre_pump_options) -> Result<PumpOptions> {
         chunk_bytes: c.chunk_bytes,
         arena_offset: c.arena_offset,
         arena_bytes: c.arena_bytes,
+        sqpoll: c.flags & VYRE_PUMP_FLAG_SQPOLL != 0,
     })
 }
 
@@ -331,7 +345,7 @@ pub unsafe extern "C" fn vyre_pump_get_info(pump: *mut vyre_pump, out: *mut vyre
                 IngestPath::Staged => VYRE_PUMP_PATH_STAGED,
             },
             queue_depth: info.queue_depth,
-            reserved: 0,
+            flags: if info.sqpoll { VYRE_PUMP_FLAG_SQPOLL } else { 0 },
             chunk_bytes: info.chunk_bytes,
             arena_offset: info.arena_offset,
             arena_bytes: info.arena_bytes,

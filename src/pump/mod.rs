@@ -44,12 +44,17 @@ pub const VYRE_PUMP_JOB_TAG: u64 = 0x8000_0000_0000_0000;
 
 /// Most reads in flight at once (io_uring submission entries).
 pub const VYRE_PUMP_MAX_QUEUE_DEPTH: u32 = 4096;
+/// How long a SQPOLL pump's kernel thread keeps polling for submissions
+/// after the last one before it sleeps (the next submit wakes it).
+const SQPOLL_IDLE_MS: u32 = 10;
 
 const DEFAULT_QUEUE_DEPTH: u32 = 64;
 const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
 const MIN_CHUNK_BYTES: u64 = 64;
 /// `user_data` of cancel requests (never a chunk's tag: generations stay below 2^31).
 const CANCEL_TAG: u64 = u64::MAX;
+/// `user_data` of the closes of files the pump opened (likewise never a chunk's tag).
+const CLOSE_TAG: u64 = u64::MAX - 1;
 /// How long `drain` polls before it starts to sleep between polls (as the engine's wait).
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(500);
 /// The longest single sleep of `drain` while only reads are in flight.
@@ -88,11 +93,21 @@ pub struct PumpOptions {
     pub arena_offset: u64,
     /// Bytes of the share; 0 = to the end of the arena.
     pub arena_bytes: u64,
+    /// Submit reads from a kernel thread (io_uring SQPOLL) on another core;
+    /// see `VYRE_PUMP_FLAG_SQPOLL`.
+    pub sqpoll: bool,
 }
 
 impl Default for PumpOptions {
     fn default() -> PumpOptions {
-        PumpOptions { path: IngestPath::Auto, queue_depth: 0, chunk_bytes: 0, arena_offset: 0, arena_bytes: 0 }
+        PumpOptions {
+            path: IngestPath::Auto,
+            queue_depth: 0,
+            chunk_bytes: 0,
+            arena_offset: 0,
+            arena_bytes: 0,
+            sqpoll: false,
+        }
     }
 }
 
@@ -154,6 +169,8 @@ pub struct PumpInfo {
     pub submit_time: Duration,
     /// Time `drain` slept waiting for reads or scan jobs.
     pub wait_time: Duration,
+    /// Whether a kernel thread submits the reads (`PumpOptions::sqpoll`).
+    pub sqpoll: bool,
 }
 
 /// A slab: entries addressed by index and generation, so a stale tag never
@@ -341,6 +358,9 @@ pub struct Pump<'e> {
     /// Results made on the host (errors, empty requests), not yet returned.
     host_results: VecDeque<PumpResult>,
     reads_in_flight: u32,
+    /// Closes of finished requests' files sent through the ring, not yet
+    /// completed (destroy waits for them).
+    closes_in_flight: u32,
     jobs_in_flight: u32,
     bytes_read: u64,
     /// Bytes asked for by the reads queued in the ring and not submitted yet.
@@ -414,15 +434,28 @@ impl<'e> Pump<'e> {
                 space::GRAIN
             )));
         }
-        let ring = IoUring::new(queue_depth).map_err(|e| {
-            Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "io_uring_setup failed: {e}; the pump needs io_uring (Linux 5.11 or later, not disabled by \
-                     /proc/sys/kernel/io_uring_disabled or a seccomp filter)"
-                ),
-            )
-        })?;
+        let ring = if options.sqpoll {
+            IoUring::builder().setup_sqpoll(SQPOLL_IDLE_MS).build(queue_depth).map_err(|e| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "io_uring_setup with SQPOLL failed: {e}; this kernel or its policy refuses a submission \
+                         thread (it needs Linux 5.11 or later for an unprivileged process); create the pump \
+                         without VYRE_PUMP_FLAG_SQPOLL"
+                    ),
+                )
+            })?
+        } else {
+            IoUring::new(queue_depth).map_err(|e| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "io_uring_setup failed: {e}; the pump needs io_uring (Linux 5.11 or later, not disabled \
+                         by /proc/sys/kernel/io_uring_disabled or a seccomp filter)"
+                    ),
+                )
+            })?
+        };
         if !ring.params().is_feature_ext_arg() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -463,6 +496,7 @@ impl<'e> Pump<'e> {
             unqueued: VecDeque::new(),
             host_results: VecDeque::new(),
             reads_in_flight: 0,
+            closes_in_flight: 0,
             jobs_in_flight: 0,
             bytes_read: 0,
             unsubmitted: 0,
@@ -491,6 +525,7 @@ impl<'e> Pump<'e> {
             submitted_bytes: self.submitted_bytes,
             submit_time: self.submit_time,
             wait_time: self.wait_time,
+            sqpoll: self.ring.params().is_setup_sqpoll(),
         }
     }
 
@@ -804,6 +839,20 @@ impl<'e> Pump<'e> {
         false
     }
 
+    /// Close `fd`, which the pump opened and nothing reads any more, with an
+    /// io_uring CLOSE sent with the next submit: with a SQPOLL ring the
+    /// kernel thread closes it, off the caller's core. Closed at once if the
+    /// ring has no room.
+    fn close_in_ring(&mut self, fd: RawFd) {
+        let close = opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE_TAG);
+        if self.push(&close, 0) {
+            self.closes_in_flight += 1;
+        } else {
+            // SAFETY: the pump opened fd for a request that has ended; no read uses it.
+            unsafe { libc::close(fd) };
+        }
+    }
+
     /// Submit the queued entries, counting the call and its time when it
     /// sends reads.
     fn submit_queued(&mut self) -> std::io::Result<usize> {
@@ -896,6 +945,10 @@ impl<'e> Pump<'e> {
         let reaped: Vec<(u64, i32)> = self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
         for (tag, result) in reaped {
             if tag == CANCEL_TAG {
+                continue;
+            }
+            if tag == CLOSE_TAG {
+                self.closes_in_flight -= 1;
                 continue;
             }
             if tag & DEVICE_READ_TAG != 0 {
@@ -1134,8 +1187,7 @@ impl<'e> Pump<'e> {
         }
         let request = self.requests.remove(key).expect("a live request");
         if request.owns_fd {
-            // SAFETY: the pump opened this fd for the request, which has no read in flight now.
-            unsafe { libc::close(request.fd) };
+            self.close_in_ring(request.fd);
         }
         match request.error {
             Some((status, offset)) => {
@@ -1323,6 +1375,7 @@ impl Drop for Pump<'_> {
             let _ = self.wait_for_reads(Duration::from_millis(100));
             let reaped: Vec<u64> = self.ring.completion().map(|cqe| cqe.user_data()).collect();
             pending -= reaped.iter().filter(|&&tag| tag != CANCEL_TAG && reading.contains(&tag)).count();
+            self.closes_in_flight -= reaped.iter().filter(|&&tag| tag == CLOSE_TAG).count() as u32;
             self.reads_in_flight = pending as u32;
         }
         // Copies write into the share, which is free once destroy returns.
@@ -1337,6 +1390,7 @@ impl Drop for Pump<'_> {
             Consumer::Megakernel(feed) => {
                 feed.wait_published(deadline);
                 self.close_files();
+                self.finish_closes(deadline);
                 return;
             }
         };
@@ -1357,11 +1411,26 @@ impl Drop for Pump<'_> {
             }
         }
         self.close_files();
+        self.finish_closes(deadline);
         engine.detach_pump();
     }
 }
 
 impl Pump<'_> {
+    /// Send the closes still queued and wait for them (destroy): a close
+    /// left in the ring when it goes would leave its file open.
+    fn finish_closes(&mut self, deadline: Instant) {
+        let _ = self.submit_queued();
+        loop {
+            let reaped = self.ring.completion().filter(|cqe| cqe.user_data() == CLOSE_TAG).count();
+            self.closes_in_flight -= reaped as u32;
+            if self.closes_in_flight == 0 || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
     /// Close the files the pump opened (destroy, once nothing reads them).
     fn close_files(&mut self) {
         for key in self.requests.keys_where(|_| true) {
