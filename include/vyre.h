@@ -2629,6 +2629,14 @@ vyre_status vyre_pump_submit_fd(struct vyre_pump *pump,
  * and closes. A failed open is the request's result (`-ENOENT`, ...). A
  * FIFO is opened without waiting for a writer.
  *
+ * On a pump created with `VYRE_PUMP_FLAG_SQPOLL` the kernel thread opens
+ * the file: the call returns once the open is queued (`VYRE_E_QUEUE_FULL`
+ * when `queue_depth` reads and opens are in flight), a FIFO waits for its
+ * writer, and what depends on the file itself (its kind and size: a
+ * directory, a pipe with an `offset`, a file too long for an unbounded
+ * rule set) comes back as the request's result status rather than as
+ * this call's.
+ *
  * # Safety
  * `pump` must be a live handle; `path` a NUL-terminated string.
  */

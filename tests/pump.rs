@@ -201,22 +201,77 @@ fn files_of_mixed_sizes_straddling_chunks_match_byte_for_byte() {
     mixed_sizes_with(&PATHS, false);
 }
 
-/// The same with a kernel thread submitting the reads, where the kernel
-/// allows one (the test says so when it does not).
+/// The same with a kernel thread submitting the reads (and opening the
+/// files submitted by path), where the kernel allows one.
 #[test]
 fn a_sqpoll_pump_matches_byte_for_byte_too() {
-    let engine = Engine::create(&engine_options()).unwrap();
+    if sqpoll_allowed() {
+        mixed_sizes_with(&[IngestPath::Direct], true);
+    }
+}
+
+/// Whether this kernel lets the test create a SQPOLL pump (it says so when not).
+fn sqpoll_allowed() -> bool {
+    let engine = Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..engine_options() }).unwrap();
     let probe = Pump::create(&engine, &PumpOptions { sqpoll: true, ..small_chunks(4096, IngestPath::Direct) });
-    match &probe {
-        Ok(pump) => assert!(pump.info().sqpoll, "the pump reports its kernel thread"),
+    let allowed = match &probe {
+        Ok(pump) => {
+            assert!(pump.info().sqpoll, "the pump reports its kernel thread");
+            true
+        }
         Err(e) if e.kind == ErrorKind::Unsupported => {
             eprintln!("SQPOLL refused here, not tested: {e}");
-            return;
+            false
         }
         Err(e) => panic!("{e}"),
-    }
+    };
     drop(probe);
-    mixed_sizes_with(&[IngestPath::Direct], true);
+    allowed
+}
+
+/// A SQPOLL pump opens files in the ring: a failed open is its request's
+/// result, a FIFO waits for its writer (it is not read as empty), and
+/// destroy cancels an open that would wait forever and leaves no file open.
+#[test]
+fn a_sqpoll_pump_opens_in_the_ring() {
+    if !sqpoll_allowed() {
+        return;
+    }
+    let dir = TempDir::new("sqpoll-open");
+    let bytes = Rng(31).bytes(5000, b"abc \n");
+    let file = c_path(&dir.file("plain", &bytes));
+    let fifo = dir.0.join("fifo");
+    // SAFETY: the path is a valid NUL-terminated string.
+    assert_eq!(unsafe { libc::mkfifo(c_path(&fifo).as_ptr(), 0o600) }, 0);
+    let rs = mixed_rules();
+    for engine in engines(engine_options()) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let options = PumpOptions { sqpoll: true, ..small_chunks(4096, IngestPath::Direct) };
+        let mut pump = Pump::create(&engine, &options).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        let missing = c_path(&dir.0.join("missing"));
+        for (ud, path) in [(0, &missing), (1, &c_path(&dir.0)), (2, &file), (3, &c_path(&fifo))] {
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_path(path, 0, VYRE_PUMP_TO_EOF, id, ud)
+            });
+        }
+        // The FIFO's open waits for a writer; everything else ends.
+        pending -= drain_all(&mut pump, 3, &mut outcomes);
+        assert_eq!(outcomes[&0].status(), -libc::ENOENT);
+        assert_eq!(outcomes[&1].status(), -libc::EISDIR);
+        assert_eq!((outcomes[&2].status(), &outcomes[&2].matches), (0, &oracle(&rs, &bytes)));
+        assert!(!outcomes.contains_key(&3), "the FIFO has no writer yet");
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        writer.write_all(&bytes).unwrap();
+        drop(writer);
+        drain_all(&mut pump, pending, &mut outcomes);
+        assert_eq!((outcomes[&3].status(), &outcomes[&3].matches), (0, &oracle(&rs, &bytes)));
+        // An open that would wait forever: destroy cancels it.
+        pump.submit_path(&c_path(&fifo), 0, VYRE_PUMP_TO_EOF, id, 4).unwrap();
+        assert_eq!(pump.info().requests, 1);
+        drop(pump);
+        assert_eq!(open_fds_under(&dir.0), 0, "files left open on {:?}", engine.info().backend);
+    }
 }
 
 fn mixed_sizes_with(paths: &[IngestPath], sqpoll: bool) {

@@ -27,7 +27,7 @@ use io_uring::{opcode, squeue, types, IoUring};
 use space::Space;
 use staged::Staged;
 use std::collections::VecDeque;
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,10 @@ const MIN_CHUNK_BYTES: u64 = 64;
 const CANCEL_TAG: u64 = u64::MAX;
 /// `user_data` of the closes of files the pump opened (likewise never a chunk's tag).
 const CLOSE_TAG: u64 = u64::MAX - 1;
+/// Marks the `user_data` of an open sent through the ring (a SQPOLL pump's
+/// `submit_path`): with an `opening` key's tag, whose generation stays
+/// below 2^30, so the bit is free (device reads use bit 63).
+const OPEN_TAG: u64 = 1 << 62;
 /// How long `drain` polls before it starts to sleep between polls (as the engine's wait).
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(500);
 /// The longest single sleep of `drain` while only reads are in flight.
@@ -186,12 +190,13 @@ impl<T> Slab<T> {
         Slab { entries: Vec::new(), free: Vec::new(), live: 0 }
     }
 
-    /// Generations stay below 2^31 so a job tag fits beside `VYRE_PUMP_JOB_TAG`.
+    /// Generations stay below 2^30 so a tag leaves bits 62 and 63 free
+    /// (`OPEN_TAG`, `DEVICE_READ_TAG`, `VYRE_PUMP_JOB_TAG`).
     fn insert(&mut self, value: T) -> Key {
         self.live += 1;
         if let Some(index) = self.free.pop() {
             let entry = &mut self.entries[index as usize];
-            entry.0 = (entry.0 + 1) & 0x7FFF_FFFF;
+            entry.0 = (entry.0 + 1) & GENERATION_MASK;
             entry.1 = Some(value);
             return Key { index, generation: entry.0 };
         }
@@ -221,6 +226,8 @@ impl<T> Slab<T> {
     }
 }
 
+const GENERATION_MASK: u32 = 0x3FFF_FFFF;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     index: u32,
@@ -233,7 +240,7 @@ impl Key {
     }
 
     fn from_tag(tag: u64) -> Key {
-        Key { index: tag as u32, generation: (tag >> 32) as u32 & 0x7FFF_FFFF }
+        Key { index: tag as u32, generation: (tag >> 32) as u32 & GENERATION_MASK }
     }
 }
 
@@ -246,6 +253,33 @@ struct Overlap {
     /// Bytes after a chunk's owned range that it reads too (a scan's
     /// look-ahead byte).
     after: u64,
+}
+
+/// What a submit asks for: `length` bytes (or `VYRE_PUMP_TO_EOF`) from
+/// `offset`, scanned with `rule_set_id`, results tagged `user_data`.
+#[derive(Clone, Copy)]
+struct Ask {
+    offset: u64,
+    length: u64,
+    rule_set_id: u32,
+    user_data: u64,
+}
+
+/// What `submit` does when the request's first chunk finds no room.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WhenFull {
+    /// Refuse the request (`QueueFull`): the caller drains and retries.
+    Refuse,
+    /// Keep it; a later drain starts it (its submit call has returned).
+    Wait,
+}
+
+/// A `submit_path` whose open is in the ring (a SQPOLL pump): the request
+/// starts when the open completes.
+struct Opening {
+    /// Not read here: the kernel reads it until the open completes.
+    _path: CString,
+    ask: Ask,
 }
 
 struct Request {
@@ -350,6 +384,8 @@ pub struct Pump<'e> {
     share: (u64, u64),
     space: Space,
     requests: Slab<Request>,
+    /// `submit_path`s of a SQPOLL pump whose open is in the ring.
+    opening: Slab<Opening>,
     chunks: Slab<Chunk>,
     /// Requests that may start more chunks, taken in turn.
     active: VecDeque<Key>,
@@ -491,6 +527,7 @@ impl<'e> Pump<'e> {
             share: (offset, share),
             space: Space::new(offset, share),
             requests: Slab::new(),
+            opening: Slab::new(),
             chunks: Slab::new(),
             active: VecDeque::new(),
             unqueued: VecDeque::new(),
@@ -516,7 +553,7 @@ impl<'e> Pump<'e> {
             chunk_bytes: self.chunk_bytes,
             arena_offset: self.share.0,
             arena_bytes: self.share.1,
-            requests: self.requests.live as u64
+            requests: (self.requests.live + self.opening.live) as u64
                 + self.host_results.iter().filter(|r| r.flags & VYRE_PUMP_RESULT_LAST != 0).count() as u64,
             reads_in_flight: self.reads_in_flight.into(),
             jobs_in_flight: self.jobs_in_flight.into(),
@@ -547,7 +584,7 @@ impl<'e> Pump<'e> {
                 "fd {fd} is non-blocking (O_NONBLOCK); clear the flag (fcntl F_SETFL) or pass a blocking descriptor"
             )));
         }
-        self.submit(fd, false, offset, length, rule_set_id, user_data)
+        self.submit(fd, false, Ask { offset, length, rule_set_id, user_data }, WhenFull::Refuse)
     }
 
     /// As `submit_fd`, for a file the pump opens (and closes); a failed open
@@ -561,6 +598,10 @@ impl<'e> Pump<'e> {
         user_data: u64,
     ) -> Result<()> {
         self.overlap_for(rule_set_id)?;
+        let ask = Ask { offset, length, rule_set_id, user_data };
+        if self.ring.params().is_setup_sqpoll() {
+            return self.open_in_ring(path, ask);
+        }
         let fd = match open_for_read(path) {
             Ok(fd) => fd,
             Err(errno) => {
@@ -568,7 +609,7 @@ impl<'e> Pump<'e> {
                 return Ok(());
             }
         };
-        let submitted = self.submit(fd, true, offset, length, rule_set_id, user_data);
+        let submitted = self.submit(fd, true, ask, WhenFull::Refuse);
         if submitted.is_err() {
             // SAFETY: the request was refused, so no one else holds fd.
             unsafe { libc::close(fd) };
@@ -576,15 +617,8 @@ impl<'e> Pump<'e> {
         submitted
     }
 
-    fn submit(
-        &mut self,
-        fd: RawFd,
-        owns_fd: bool,
-        offset: u64,
-        length: u64,
-        rule_set_id: u32,
-        user_data: u64,
-    ) -> Result<()> {
+    fn submit(&mut self, fd: RawFd, owns_fd: bool, ask: Ask, when_full: WhenFull) -> Result<()> {
+        let Ask { offset, length, rule_set_id, user_data } = ask;
         let overlap = self.overlap_for(rule_set_id)?;
         if let Some(e) = self.staged.as_ref().and_then(Staged::lost) {
             return Err(Error::new(
@@ -592,15 +626,7 @@ impl<'e> Pump<'e> {
                 format!("every staging buffer was lost to failed copies ({}); destroy the pump", e.message),
             ));
         }
-        let end = if length == VYRE_PUMP_TO_EOF {
-            u64::MAX
-        } else {
-            offset.checked_add(length).ok_or_else(|| {
-                Error::invalid(format!(
-                    "offset {offset} + length {length} overflows; use VYRE_PUMP_TO_EOF for \"to the end\""
-                ))
-            })?
-        };
+        let end = request_end(offset, length)?;
         // SAFETY: libc::stat is plain old data, for which all zeroes is a valid value.
         let mut stat: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: fstat writes one stat struct into `stat`; a bad fd fails with EBADF.
@@ -669,6 +695,11 @@ impl<'e> Pump<'e> {
                 // returns: a submit that fails (EBUSY, EAGAIN, EINTR) leaves
                 // the read in the submission queue for the next drain.
                 let _ = self.submit_queued();
+                Ok(())
+            }
+            Start::Blocked | Start::Idle if when_full == WhenFull::Wait => {
+                // Its first chunk starts when a drain finds room.
+                self.active.push_back(key);
                 Ok(())
             }
             Start::Blocked | Start::Idle => {
@@ -824,7 +855,9 @@ impl<'e> Pump<'e> {
             // SAFETY: a read's buffer is a reservation of the arena or a
             // staging buffer, held by its chunk until the read's completion
             // is reaped (destroy waits for that too); the engine and the
-            // staging memory outlive the ring. A cancel entry holds no buffer.
+            // staging memory outlive the ring. An open's path is its
+            // Opening's string, held in `opening` likewise. Cancel and close
+            // entries hold no memory.
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
                 self.unsubmitted += u64::from(bytes);
                 return true;
@@ -837,6 +870,55 @@ impl<'e> Pump<'e> {
             }
         }
         false
+    }
+
+    /// `submit_path` on a SQPOLL pump: the open goes through the ring too,
+    /// so the kernel thread opens the file and the caller's thread only
+    /// takes the result (`opened`). Blocking, unlike `open_for_read`: a FIFO
+    /// without a writer waits for one in the kernel (destroy cancels it).
+    fn open_in_ring(&mut self, path: &CStr, ask: Ask) -> Result<()> {
+        request_end(ask.offset, ask.length)?;
+        if self.reads_in_flight as usize + self.opening.live >= self.queue_depth as usize {
+            return Err(Error::new(
+                ErrorKind::QueueFull,
+                format!(
+                    "the pump is full ({} reads and {} opens in flight, queue_depth {}); call vyre_pump_drain, then \
+                     retry",
+                    self.reads_in_flight, self.opening.live, self.queue_depth
+                ),
+            ));
+        }
+        let path = path.to_owned();
+        // The string's bytes stay where they are when the slab moves it.
+        let name = path.as_ptr();
+        let key = self.opening.insert(Opening { _path: path, ask });
+        let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+        let open =
+            opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), name).flags(flags).build().user_data(OPEN_TAG | key.tag());
+        if !self.push(&open, 0) {
+            self.opening.remove(key);
+            return Err(Error::new(
+                ErrorKind::QueueFull,
+                "the pump's submission queue is full; call vyre_pump_drain, then retry",
+            ));
+        }
+        let _ = self.submit_queued();
+        Ok(())
+    }
+
+    /// An open sent by `open_in_ring` completed: start its request, or end
+    /// it with the error (the open's errno, or what `submit` refused).
+    fn opened(&mut self, key: Key, result: i32) {
+        let Some(Opening { ask, .. }) = self.opening.remove(key) else { return };
+        if result < 0 {
+            self.host_results.push_back(error_result(ask.user_data, ask.offset, result));
+            return;
+        }
+        if let Err(e) = self.submit(result, true, ask, WhenFull::Wait) {
+            // SAFETY: the kernel opened this fd for the request, which ends here.
+            unsafe { libc::close(result) };
+            self.host_results.push_back(error_result(ask.user_data, ask.offset, e.kind.code()));
+        }
     }
 
     /// Close `fd`, which the pump opened and nothing reads any more, with an
@@ -879,7 +961,7 @@ impl<'e> Pump<'e> {
         loop {
             self.advance()?;
             let got = self.collect(results, hits)?;
-            if got.0 > 0 || results.is_empty() || self.requests.live == 0 {
+            if got.0 > 0 || results.is_empty() || self.requests.live + self.opening.live == 0 {
                 return Ok(got);
             }
             let elapsed = start.elapsed();
@@ -890,8 +972,10 @@ impl<'e> Pump<'e> {
                 ));
             }
             let copies = self.staged.as_ref().map_or(0, Staged::copies_in_flight);
-            let only_reads =
-                self.jobs_in_flight == 0 && self.unqueued.is_empty() && copies == 0 && self.reads_in_flight > 0;
+            let only_reads = self.jobs_in_flight == 0
+                && self.unqueued.is_empty()
+                && copies == 0
+                && (self.reads_in_flight > 0 || self.opening.live > 0);
             if only_reads {
                 self.wait_for_reads((timeout - elapsed).min(READ_WAIT_SLICE))?;
             } else if elapsed >= SPIN_BEFORE_SLEEP {
@@ -904,7 +988,7 @@ impl<'e> Pump<'e> {
     /// Sleep until a read completes or `limit` passes.
     fn wait_for_reads(&mut self, limit: Duration) -> Result<()> {
         let start = Instant::now();
-        if self.reads_in_flight == 0 {
+        if self.reads_in_flight == 0 && self.opening.live == 0 {
             std::thread::sleep(limit);
             self.wait_time += start.elapsed();
             return Ok(());
@@ -953,6 +1037,8 @@ impl<'e> Pump<'e> {
             }
             if tag & DEVICE_READ_TAG != 0 {
                 self.device_read_done(tag, result);
+            } else if tag & OPEN_TAG != 0 {
+                self.opened(Key::from_tag(tag & !OPEN_TAG), result);
             } else {
                 self.read_done(Key::from_tag(tag), result)?;
             }
@@ -1325,6 +1411,17 @@ impl<'e> Pump<'e> {
     }
 }
 
+/// The exclusive end of a request of `length` bytes (or `VYRE_PUMP_TO_EOF`)
+/// from `offset`.
+fn request_end(offset: u64, length: u64) -> Result<u64> {
+    if length == VYRE_PUMP_TO_EOF {
+        return Ok(u64::MAX);
+    }
+    offset.checked_add(length).ok_or_else(|| {
+        Error::invalid(format!("offset {offset} + length {length} overflows; use VYRE_PUMP_TO_EOF for \"to the end\""))
+    })
+}
+
 /// The share `[arena_offset, arena_offset + arena_bytes)` of an arena of
 /// `arena` bytes (`whose`: "the engine's", ...), checked.
 fn share_of(arena: u64, whose: &str, options: &PumpOptions) -> Result<(u64, u64)> {
@@ -1360,6 +1457,9 @@ impl Drop for Pump<'_> {
         let mut reading: Vec<u64> =
             self.chunks.keys_where(|c| c.state == ChunkState::Reading).into_iter().map(Key::tag).collect();
         reading.extend(self.io.tags_in_flight());
+        // Opens too: a FIFO's waits for a writer; one that completes hands
+        // over a descriptor to close.
+        reading.extend(self.opening.keys_where(|_| true).into_iter().map(|key| OPEN_TAG | key.tag()));
         let mut pending = reading.len();
         let mut cancelled = false;
         while pending > 0 {
@@ -1373,9 +1473,18 @@ impl Drop for Pump<'_> {
                 cancelled = true;
             }
             let _ = self.wait_for_reads(Duration::from_millis(100));
-            let reaped: Vec<u64> = self.ring.completion().map(|cqe| cqe.user_data()).collect();
-            pending -= reaped.iter().filter(|&&tag| tag != CANCEL_TAG && reading.contains(&tag)).count();
-            self.closes_in_flight -= reaped.iter().filter(|&&tag| tag == CLOSE_TAG).count() as u32;
+            let reaped: Vec<(u64, i32)> = self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
+            for &(tag, result) in &reaped {
+                if tag == CLOSE_TAG {
+                    self.closes_in_flight -= 1;
+                } else if tag != CANCEL_TAG && reading.contains(&tag) {
+                    pending -= 1;
+                    if tag & OPEN_TAG != 0 && tag & DEVICE_READ_TAG == 0 && result >= 0 {
+                        // SAFETY: the open completed for a request that will never start.
+                        unsafe { libc::close(result) };
+                    }
+                }
+            }
             self.reads_in_flight = pending as u32;
         }
         // Copies write into the share, which is free once destroy returns.
