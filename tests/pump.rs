@@ -229,6 +229,82 @@ fn sqpoll_allowed() -> bool {
     allowed
 }
 
+/// Destroy right after a submit, with a queue of one entry: the kernel
+/// thread may not have taken the read yet, so the cancel finds the queue
+/// full; destroy must wait for room and send it, not drop it and wait for a
+/// read that never ends (found in review: it hung).
+#[test]
+fn a_sqpoll_pump_destroyed_right_after_a_submit_returns() {
+    if !sqpoll_allowed() {
+        return;
+    }
+    let engine = Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..engine_options() }).unwrap();
+    let id = engine.load_rule_set(&mixed_rules()).unwrap();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if finished.recv_timeout(LONG).is_err() {
+            eprintln!("a SQPOLL pump's destroy hung");
+            std::process::abort();
+        }
+    });
+    for _ in 0..100 {
+        let (reader, _writer) = pipe();
+        let options = PumpOptions { queue_depth: 1, sqpoll: true, ..small_chunks(4096, IngestPath::Direct) };
+        let mut pump = Pump::create(&engine, &options).unwrap();
+        pump.submit_fd(reader.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, 0).unwrap();
+        drop(pump);
+    }
+    done.send(()).unwrap();
+    watchdog.join().unwrap();
+}
+
+/// A pipe's short reads are read again among thousands of small files whose
+/// closes also go through a SQPOLL ring of two reads: a re-read must wait
+/// for room, not fail its request with QUEUE_FULL (found in review: it did,
+/// in 2 runs of about 12).
+#[test]
+fn a_sqpoll_pump_rereads_a_pipe_among_many_closes() {
+    if !sqpoll_allowed() {
+        return;
+    }
+    let dir = TempDir::new("sqpoll-reread");
+    let rs = mixed_rules();
+    let small = Rng(41).bytes(40, b"abc ");
+    let paths: Vec<CString> = (0..1500).map(|i| c_path(&dir.file(&format!("{i}"), &small))).collect();
+    let stream = Rng(42).bytes(8000, b"abc \n");
+    let engine = Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..engine_options() }).unwrap();
+    let id = engine.load_rule_set(&rs).unwrap();
+    for _ in 0..2 {
+        let options = PumpOptions { queue_depth: 2, sqpoll: true, ..small_chunks(4096, IngestPath::Direct) };
+        let mut pump = Pump::create(&engine, &options).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        let (reader, mut writer) = pipe();
+        let bytes = stream.clone();
+        let feeder = std::thread::spawn(move || {
+            for piece in bytes.chunks(4) {
+                writer.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        });
+        let pipe_tag = paths.len() as u64;
+        submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+            p.submit_fd(reader.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, pipe_tag)
+        });
+        for (i, path) in paths.iter().enumerate() {
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_path(path, 0, VYRE_PUMP_TO_EOF, id, i as u64)
+            });
+        }
+        drain_all(&mut pump, pending, &mut outcomes);
+        feeder.join().unwrap();
+        assert_eq!(outcomes[&pipe_tag].status(), 0, "the pipe's request");
+        assert_eq!(outcomes[&pipe_tag].matches, oracle(&rs, &stream));
+        assert!(outcomes.values().all(|o| o.status() == 0));
+        drop(pump);
+        assert_eq!(open_fds_under(&dir.0), 0);
+    }
+}
+
 /// A SQPOLL pump opens files in the ring: a failed open is its request's
 /// result, a FIFO waits for its writer (it is not read as empty), and
 /// destroy cancels an open that would wait forever and leaves no file open.
@@ -323,10 +399,12 @@ fn mixed_sizes_with(paths: &[IngestPath], sqpoll: bool) {
 
 /// The process's file descriptors open on a file under `dir`.
 fn open_fds_under(dir: &Path) -> usize {
+    // The links name real paths: compare with the directory's own.
+    let dir = dir.canonicalize().unwrap();
     std::fs::read_dir("/proc/self/fd")
         .unwrap()
         .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-        .filter(|target| target.starts_with(dir))
+        .filter(|target| target.starts_with(&dir))
         .count()
 }
 

@@ -47,6 +47,11 @@ pub const VYRE_PUMP_MAX_QUEUE_DEPTH: u32 = 4096;
 /// How long a SQPOLL pump's kernel thread keeps polling for submissions
 /// after the last one before it sleeps (the next submit wakes it).
 const SQPOLL_IDLE_MS: u32 = 10;
+/// How long a push waits for a SQPOLL kernel thread to make room in a full
+/// submission queue on a kernel without IORING_ENTER_SQ_WAIT.
+const SQ_ROOM_PATIENCE: Duration = Duration::from_millis(100);
+/// How long destroy waits for the closes it sends (they take microseconds).
+const CLOSE_PATIENCE: Duration = Duration::from_secs(1);
 
 const DEFAULT_QUEUE_DEPTH: u32 = 64;
 const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
@@ -470,8 +475,12 @@ impl<'e> Pump<'e> {
                 space::GRAIN
             )));
         }
+        // Submission entries for the reads and as many again for opens,
+        // closes and cancels; completions for all of them at once.
+        let mut builder = IoUring::builder();
+        builder.setup_cqsize(4 * queue_depth);
         let ring = if options.sqpoll {
-            IoUring::builder().setup_sqpoll(SQPOLL_IDLE_MS).build(queue_depth).map_err(|e| {
+            builder.setup_sqpoll(SQPOLL_IDLE_MS).build(2 * queue_depth).map_err(|e| {
                 Error::new(
                     ErrorKind::Unsupported,
                     format!(
@@ -482,7 +491,7 @@ impl<'e> Pump<'e> {
                 )
             })?
         } else {
-            IoUring::new(queue_depth).map_err(|e| {
+            builder.build(2 * queue_depth).map_err(|e| {
                 Error::new(
                     ErrorKind::Unsupported,
                     format!(
@@ -865,7 +874,7 @@ impl<'e> Pump<'e> {
             // The queue is full: submit it to make room. If that fails too
             // (EBUSY, EAGAIN, EINTR), the entry is not queued and the caller
             // treats the ring as full, rather than leaving state half built.
-            if attempt == 0 && self.submit_queued().is_err() {
+            if attempt == 0 && (self.submit_queued().is_err() || !self.wait_for_room()) {
                 break;
             }
         }
@@ -927,12 +936,31 @@ impl<'e> Pump<'e> {
     /// ring has no room.
     fn close_in_ring(&mut self, fd: RawFd) {
         let close = opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE_TAG);
-        if self.push(&close, 0) {
+        // Closes never take the half of the queue that reads may need.
+        let room = self.ring.submission().len() < self.queue_depth as usize;
+        if room && self.push(&close, 0) {
             self.closes_in_flight += 1;
         } else {
             // SAFETY: the pump opened fd for a request that has ended; no read uses it.
             unsafe { libc::close(fd) };
         }
+    }
+
+    /// After a submit of a full queue: on a SQPOLL ring that only woke the
+    /// kernel thread, so wait until it has taken entries (IORING_ENTER_SQ_WAIT,
+    /// Linux 5.13; before that, by yielding, for at most `SQ_ROOM_PATIENCE`).
+    /// False if the queue is still full.
+    fn wait_for_room(&mut self) -> bool {
+        if !self.ring.params().is_setup_sqpoll() {
+            return true;
+        }
+        if self.ring.submitter().squeue_wait().is_err() {
+            let deadline = Instant::now() + SQ_ROOM_PATIENCE;
+            while self.ring.submission().is_full() && Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+        }
+        !self.ring.submission().is_full()
     }
 
     /// Submit the queued entries, counting the call and its time when it
@@ -962,6 +990,11 @@ impl<'e> Pump<'e> {
             self.advance()?;
             let got = self.collect(results, hits)?;
             if got.0 > 0 || results.is_empty() || self.requests.live + self.opening.live == 0 {
+                // The requests that just ended queued their files' closes:
+                // send them now, not whenever the caller drains again.
+                if !self.ring.submission().is_empty() {
+                    let _ = self.submit_queued();
+                }
                 return Ok(got);
             }
             let elapsed = start.elapsed();
@@ -1461,17 +1494,10 @@ impl Drop for Pump<'_> {
         // over a descriptor to close.
         reading.extend(self.opening.keys_where(|_| true).into_iter().map(|key| OPEN_TAG | key.tag()));
         let mut pending = reading.len();
-        let mut cancelled = false;
+        let mut to_cancel = reading.clone();
         while pending > 0 {
-            if !cancelled {
-                for &tag in &reading {
-                    let cancel = opcode::AsyncCancel::new(tag).build().user_data(CANCEL_TAG);
-                    // A full ring is submitted and retried; a cancel that still
-                    // finds no room is simply not sent (the read ends by itself).
-                    self.push(&cancel, 0);
-                }
-                cancelled = true;
-            }
+            // A cancel that finds no room in the ring is sent on a later turn.
+            to_cancel.retain(|&tag| !self.push(&opcode::AsyncCancel::new(tag).build().user_data(CANCEL_TAG), 0));
             let _ = self.wait_for_reads(Duration::from_millis(100));
             let reaped: Vec<(u64, i32)> = self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
             for &(tag, result) in &reaped {
@@ -1499,7 +1525,7 @@ impl Drop for Pump<'_> {
             Consumer::Megakernel(feed) => {
                 feed.wait_published(deadline);
                 self.close_files();
-                self.finish_closes(deadline);
+                self.finish_closes();
                 return;
             }
         };
@@ -1520,7 +1546,7 @@ impl Drop for Pump<'_> {
             }
         }
         self.close_files();
-        self.finish_closes(deadline);
+        self.finish_closes();
         engine.detach_pump();
     }
 }
@@ -1528,7 +1554,8 @@ impl Drop for Pump<'_> {
 impl Pump<'_> {
     /// Send the closes still queued and wait for them (destroy): a close
     /// left in the ring when it goes would leave its file open.
-    fn finish_closes(&mut self, deadline: Instant) {
+    fn finish_closes(&mut self) {
+        let deadline = Instant::now() + CLOSE_PATIENCE;
         let _ = self.submit_queued();
         loop {
             let reaped = self.ring.completion().filter(|cqe| cqe.user_data() == CLOSE_TAG).count();
@@ -1536,7 +1563,10 @@ impl Pump<'_> {
             if self.closes_in_flight == 0 || Instant::now() >= deadline {
                 return;
             }
-            std::thread::sleep(Duration::from_micros(100));
+            // An enter that gets events: it also moves completions the
+            // kernel kept aside while the completion queue was full.
+            let ts = types::Timespec::from(Duration::from_millis(10));
+            let _ = self.ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
         }
     }
 
