@@ -18,7 +18,7 @@ use std::os::fd::RawFd;
 pub const VYRE_PUMP_MAX_IO_SOURCES: u32 = 1024;
 
 /// Bit of an io_uring `user_data` that marks a device read (a chunk's tag
-/// leaves it clear: generations stay below 2^31).
+/// leaves it clear: generations stay below 2^30).
 pub(super) const DEVICE_READ_TAG: u64 = 1 << 63;
 
 /// A file registered for device reads, with the arena window they may fill.

@@ -56,7 +56,7 @@ const CLOSE_PATIENCE: Duration = Duration::from_secs(1);
 const DEFAULT_QUEUE_DEPTH: u32 = 64;
 const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
 const MIN_CHUNK_BYTES: u64 = 64;
-/// `user_data` of cancel requests (never a chunk's tag: generations stay below 2^31).
+/// `user_data` of cancel requests (never a chunk's tag: generations stay below 2^30).
 const CANCEL_TAG: u64 = u64::MAX;
 /// `user_data` of the closes of files the pump opened (likewise never a chunk's tag).
 const CLOSE_TAG: u64 = u64::MAX - 1;
@@ -312,6 +312,9 @@ struct Request {
     chunks: u32,
     /// The first error: status and file offset; ends the request.
     error: Option<(i32, u64)>,
+    /// Accepted without room for its first chunk (a SQPOLL pump's open
+    /// completed); counted in `Pump::parked` until that chunk starts.
+    parked: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,6 +394,9 @@ pub struct Pump<'e> {
     requests: Slab<Request>,
     /// `submit_path`s of a SQPOLL pump whose open is in the ring.
     opening: Slab<Opening>,
+    /// Requests whose open completed but whose first chunk has not started:
+    /// with the opens in the ring they bound the files a pump holds open.
+    parked: u32,
     chunks: Slab<Chunk>,
     /// Requests that may start more chunks, taken in turn.
     active: VecDeque<Key>,
@@ -476,9 +482,11 @@ impl<'e> Pump<'e> {
             )));
         }
         // Submission entries for the reads and as many again for opens,
-        // closes and cancels; completions for all of them at once.
+        // closes and cancels; four times as many completions, so that the
+        // closes of requests ended between two reaps do not overflow them
+        // (the kernel keeps an overflow aside until an enter gets events).
         let mut builder = IoUring::builder();
-        builder.setup_cqsize(4 * queue_depth);
+        builder.setup_cqsize(8 * queue_depth);
         let ring = if options.sqpoll {
             builder.setup_sqpoll(SQPOLL_IDLE_MS).build(2 * queue_depth).map_err(|e| {
                 Error::new(
@@ -537,6 +545,7 @@ impl<'e> Pump<'e> {
             space: Space::new(offset, share),
             requests: Slab::new(),
             opening: Slab::new(),
+            parked: 0,
             chunks: Slab::new(),
             active: VecDeque::new(),
             unqueued: VecDeque::new(),
@@ -696,6 +705,7 @@ impl<'e> Pump<'e> {
             carry: Vec::new(),
             chunks: 0,
             error: None,
+            parked: false,
         });
         match self.start_chunk(key)? {
             Start::Started => {
@@ -708,6 +718,8 @@ impl<'e> Pump<'e> {
             }
             Start::Blocked | Start::Idle if when_full == WhenFull::Wait => {
                 // Its first chunk starts when a drain finds room.
+                self.requests.get(key).expect("inserted above").parked = true;
+                self.parked += 1;
                 self.active.push_back(key);
                 Ok(())
             }
@@ -811,6 +823,9 @@ impl<'e> Pump<'e> {
         }
         let request = self.requests.get(key).expect("looked up above");
         request.chunks += 1;
+        if std::mem::take(&mut request.parked) {
+            self.parked -= 1;
+        }
         request.carry.clear();
         if request.seekable {
             request.next_owned = own_to;
@@ -887,13 +902,18 @@ impl<'e> Pump<'e> {
     /// without a writer waits for one in the kernel (destroy cancels it).
     fn open_in_ring(&mut self, path: &CStr, ask: Ask) -> Result<()> {
         request_end(ask.offset, ask.length)?;
-        if self.reads_in_flight as usize + self.opening.live >= self.queue_depth as usize {
+        // As many files waiting to be read as a pump without SQPOLL would
+        // accept: one whose open completed without room for its first chunk
+        // still holds its descriptor (found in review: 313 files open at
+        // once with queue_depth 16, EMFILE under a low RLIMIT_NOFILE).
+        let waiting = self.reads_in_flight as usize + self.opening.live + self.parked as usize;
+        if waiting >= self.queue_depth as usize {
             return Err(Error::new(
                 ErrorKind::QueueFull,
                 format!(
-                    "the pump is full ({} reads and {} opens in flight, queue_depth {}); call vyre_pump_drain, then \
-                     retry",
-                    self.reads_in_flight, self.opening.live, self.queue_depth
+                    "the pump is full ({} reads, {} opens and {} opened files waiting for room, queue_depth {}); \
+                     call vyre_pump_drain, then retry",
+                    self.reads_in_flight, self.opening.live, self.parked, self.queue_depth
                 ),
             ));
         }
@@ -1305,6 +1325,7 @@ impl<'e> Pump<'e> {
             return false;
         }
         let request = self.requests.remove(key).expect("a live request");
+        self.parked -= u32::from(request.parked);
         if request.owns_fd {
             self.close_in_ring(request.fd);
         }
