@@ -215,7 +215,7 @@ fn pump_options(bytes: &[u8]) {
     // SAFETY: enough readable option bytes; the engine is live; `pump` writable.
     let status = unsafe { vyre_pump_create(pump_engine(), opts.as_ptr(), &mut pump) };
     let refused = !opts.well_sized::<vyre_pump_options>()
-        || c.flags != 0
+        || c.flags & !VYRE_PUMP_FLAG_SQPOLL != 0
         || c.path > VYRE_PUMP_PATH_STAGED
         || c.queue_depth > VYRE_PUMP_MAX_QUEUE_DEPTH
         || c.arena_offset >= PUMP_ARENA
@@ -235,6 +235,7 @@ fn pump_options(bytes: &[u8]) {
     assert!((64..share).contains(&info.chunk_bytes), "a chunk fits its share: {info:?}");
     let path = if c.path == VYRE_PUMP_PATH_AUTO { VYRE_PUMP_PATH_DIRECT } else { c.path };
     assert_eq!(info.path, path);
+    assert_eq!(info.flags, c.flags, "the flags in effect");
     assert_eq!((info.requests_in_flight, info.reads_in_flight, info.bytes_read), (0, 0, 0));
     // SAFETY: `pump` is live and used by nothing else.
     unsafe { vyre_pump_destroy(pump) };
