@@ -153,7 +153,7 @@ fn a_job_of_several_mib_is_scanned_completely() {
 
 /// A lane keeps room for a whole match list before each byte; with a list
 /// of 3 200 patterns (the limit is 4 096) a walk must still advance within
-/// lavapipe's slices of 6 000 iterations, not hand its part back unmoved.
+/// lavapipe's slices of 5 000 iterations, not hand its part back unmoved.
 #[test]
 fn a_walk_with_a_long_match_list_still_advances() {
     let patterns: Vec<Pattern> = (1..=3200).map(|n| Pattern::literal(vec![b'b'; n])).collect();

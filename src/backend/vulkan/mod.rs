@@ -31,8 +31,14 @@ use std::time::{Duration, Instant};
 /// the loops of one invocation together at 65 535 iterations, counted its
 /// own way: in idle passes its count ran 5-8 times ahead of the kernel's
 /// (at 12 000 and 24 000, MEMCPYs were cut short yet reported DONE; at 8 000
-/// none were), so a tenth of the cap leaves room.
-const CPU_SLICE_BUDGET: u32 = 6_000;
+/// none were), and with the shader of 2026-11-27 about 11 times: at 6 000,
+/// conformance's copies_between_idle_gaps_arrive_whole failed twice in a
+/// day. 5 000 leaves room for 13 times and still for a walk step over the
+/// longest match list (VYRE_TABLE_MAX_MATCHES_PER_STATE + 1 iterations).
+const CPU_SLICE_BUDGET: u32 = 5_000;
+// A walk needs `iters + step_cost + 16 < budget` before a byte (shader
+// dfa_scan), step_cost being the longest match list + 1.
+const _: () = assert!(CPU_SLICE_BUDGET > VYRE_TABLE_MAX_MATCHES_PER_STATE + 17 + 512);
 /// Loop iterations per lane per slice on a GPU (about a second of polling
 /// on an H100; GPU drivers have no loop cap, but slices keep the kernel
 /// clear of watchdogs and let the host notice a hang).
