@@ -323,14 +323,21 @@ bool state_is_valid(uint state) { return state < t_states; }
 // A table word at `index` (checked against the table's end by callers).
 bool t_inside(uint first, uint offset) { return offset < t_end - first; }
 
+// The first word of hit record `index` of a valid `job`'s share, or
+// 0xFFFFFFFF past the hit records.
+uint hit_record(uint job, uint index) {
+    uint record = sstate[job_word(job, VYRE_SCAN_JOB_HIT_BASE)] + index;
+    if (record >= sstate[VYRE_SCAN_HDR_HIT_RECORDS]) return 0xFFFFFFFFu;
+    return sstate[VYRE_SCAN_HDR_OFF_HITS] + record * VYRE_SCAN_HIT_WORDS;
+}
+
 void report_hit(uint job, uint pattern, uint end) {
     uint count = job_word(job, VYRE_SCAN_JOB_HIT_COUNT);
     if (count == 0xFFFFFFFFu) return;
     uint index = atomicAdd(sstate[count], 1u);
     if (index >= sstate[job_word(job, VYRE_SCAN_JOB_HIT_CAPACITY)]) return;
-    uint record = sstate[job_word(job, VYRE_SCAN_JOB_HIT_BASE)] + index;
-    if (record >= sstate[VYRE_SCAN_HDR_HIT_RECORDS]) return;
-    uint first = sstate[VYRE_SCAN_HDR_OFF_HITS] + record * VYRE_SCAN_HIT_WORDS;
+    uint first = hit_record(job, index);
+    if (first == 0xFFFFFFFFu) return;
     sstate[first + VYRE_SCAN_HIT_PATTERN] = pattern;
     sstate[first + VYRE_SCAN_HIT_END] = end;
 }
@@ -488,12 +495,10 @@ void finish_part(uint job) {
     // hits were written before its count of parts left came down).
     uint stored = min(hits, sstate[job_word(job, VYRE_SCAN_JOB_HIT_CAPACITY)]);
     if (stored <= VYRE_SCAN_INLINE_HITS) {
-        uint hit_base = sstate[job_word(job, VYRE_SCAN_JOB_HIT_BASE)];
         for (uint k = 0u; k < stored; k++) {
             iters++;
-            uint record = hit_base + k;
-            if (record >= sstate[VYRE_SCAN_HDR_HIT_RECORDS]) break;
-            uint hit = sstate[VYRE_SCAN_HDR_OFF_HITS] + record * VYRE_SCAN_HIT_WORDS;
+            uint hit = hit_record(job, k);
+            if (hit == 0xFFFFFFFFu) break;
             uint inline_hit = first + VYRE_SCAN_COMPLETION_INLINE + k * VYRE_SCAN_HIT_WORDS;
             sstate[inline_hit + VYRE_SCAN_HIT_PATTERN] = sstate[hit + VYRE_SCAN_HIT_PATTERN];
             sstate[inline_hit + VYRE_SCAN_HIT_END] = sstate[hit + VYRE_SCAN_HIT_END];

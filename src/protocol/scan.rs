@@ -185,7 +185,12 @@ pub enum Step {
 }
 
 fn word(buffer: &[AtomicU32], index: u64) -> Option<u32> {
-    buffer.get(usize::try_from(index).ok()?).map(|w| w.load(Ordering::Acquire))
+    cell(buffer, index).map(|w| w.load(Ordering::Acquire))
+}
+
+/// Word `index` of `buffer`, if inside it.
+fn cell(buffer: &[AtomicU32], index: u64) -> Option<&AtomicU32> {
+    buffer.get(usize::try_from(index).ok()?)
 }
 
 /// A rule table checked to lie inside the rules buffer.
@@ -277,7 +282,7 @@ fn job_word(state: &[AtomicU32], job: u32, field: u32) -> Option<&AtomicU32> {
         return None;
     }
     let jobs = u64::from(word(state, u64::from(VYRE_SCAN_HDR_OFF_JOBS))?);
-    state.get(usize::try_from(jobs + u64::from(job) * u64::from(VYRE_SCAN_JOB_WORDS) + u64::from(field)).ok()?)
+    cell(state, jobs + u64::from(job) * u64::from(VYRE_SCAN_JOB_WORDS) + u64::from(field))
 }
 
 /// Record a match of `pattern` ending at `end` in the job's share of the hit
@@ -294,7 +299,7 @@ fn report(bufs: &ScanBuffers, job: u32, pattern: u32, end: u32) {
     }
     let Some(first) = hit_record(bufs.state, job, index) else { return };
     for (field, value) in [(VYRE_SCAN_HIT_PATTERN, pattern), (VYRE_SCAN_HIT_END, end)] {
-        if let Some(w) = usize::try_from(first + u64::from(field)).ok().and_then(|i| bufs.state.get(i)) {
+        if let Some(w) = cell(bufs.state, first + u64::from(field)) {
             w.store(value, Ordering::Release);
         }
     }
@@ -441,11 +446,11 @@ pub fn finish_part(state: &[AtomicU32], job: u32) {
     let Some(tail) = state.get(at(VYRE_SCAN_HDR_COMPLETION_TAIL)) else { return };
     let sequence = tail.fetch_add(1, Ordering::AcqRel);
     let first = u64::from(records) + u64::from(sequence % jobs) * u64::from(VYRE_SCAN_COMPLETION_WORDS);
-    let cell = |field: u32| usize::try_from(first + u64::from(field)).ok().and_then(|i| state.get(i));
+    let record = |field: u32| cell(state, first + u64::from(field));
     for (field, value) in
         [(VYRE_SCAN_COMPLETION_JOB, job), (VYRE_SCAN_COMPLETION_HITS, hits), (VYRE_SCAN_COMPLETION_FAULT, fault)]
     {
-        if let Some(w) = cell(field) {
+        if let Some(w) = record(field) {
             w.store(value, Ordering::Release);
         }
     }
@@ -455,15 +460,15 @@ pub fn finish_part(state: &[AtomicU32], job: u32) {
         for k in 0..stored {
             let Some(hit) = hit_record(state, job, k) else { break };
             for field in [VYRE_SCAN_HIT_PATTERN, VYRE_SCAN_HIT_END] {
-                let from = usize::try_from(hit + u64::from(field)).ok().and_then(|i| state.get(i));
-                let to = cell(VYRE_SCAN_COMPLETION_INLINE + k * VYRE_SCAN_HIT_WORDS + field);
+                let from = cell(state, hit + u64::from(field));
+                let to = record(VYRE_SCAN_COMPLETION_INLINE + k * VYRE_SCAN_HIT_WORDS + field);
                 if let (Some(from), Some(to)) = (from, to) {
                     to.store(from.load(Ordering::Acquire), Ordering::Release);
                 }
             }
         }
     }
-    if let Some(w) = cell(VYRE_SCAN_COMPLETION_SEQ) {
+    if let Some(w) = record(VYRE_SCAN_COMPLETION_SEQ) {
         w.store(sequence_word(sequence), Ordering::Release);
     }
 }
