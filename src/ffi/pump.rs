@@ -40,8 +40,8 @@ pub const VYRE_PUMP_PATH_DIRECT: u32 = 1;
 pub const VYRE_PUMP_PATH_STAGED: u32 = 2;
 /// `vyre_pump_options.flags`: a kernel thread submits the pump's reads
 /// (io_uring's SQPOLL) and, with a warm page cache, copies their bytes, on
-/// another core; the calling thread then only opens files and hands over
-/// scan jobs. The thread polls while reads keep coming and sleeps after 10
+/// another core; it also opens and closes the files submitted by path, so
+/// the calling thread only hands over scan jobs and collects results. The thread polls while reads keep coming and sleeps after 10
 /// ms without any (the next submit wakes it), so it costs a second core
 /// only while the pump is busy. `vyre_pump_create` returns
 /// `VYRE_E_UNSUPPORTED` where the kernel refuses it (before Linux 5.11 it
@@ -250,7 +250,8 @@ pub unsafe extern "C" fn vyre_pump_submit_fd(
 ///
 /// On a pump created with `VYRE_PUMP_FLAG_SQPOLL` the kernel thread opens
 /// the file: the call returns once the open is queued (`VYRE_E_QUEUE_FULL`
-/// when `queue_depth` reads and opens are in flight), a FIFO waits for its
+/// when reads, opens and opened files waiting for room number
+/// `queue_depth`), a FIFO waits for its
 /// writer, and what depends on the file itself (its kind and size: a
 /// directory, a pipe with an `offset`, a file too long for an unbounded
 /// rule set) comes back as the request's result status rather than as

@@ -487,28 +487,25 @@ impl<'e> Pump<'e> {
         // (the kernel keeps an overflow aside until an enter gets events).
         let mut builder = IoUring::builder();
         builder.setup_cqsize(8 * queue_depth);
-        let ring = if options.sqpoll {
-            builder.setup_sqpoll(SQPOLL_IDLE_MS).build(2 * queue_depth).map_err(|e| {
-                Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "io_uring_setup with SQPOLL failed: {e}; this kernel or its policy refuses a submission \
-                         thread (it needs Linux 5.11 or later for an unprivileged process); create the pump \
-                         without VYRE_PUMP_FLAG_SQPOLL"
-                    ),
+        if options.sqpoll {
+            builder.setup_sqpoll(SQPOLL_IDLE_MS);
+        }
+        let ring = builder.build(2 * queue_depth).map_err(|e| {
+            let (call, hint) = if options.sqpoll {
+                (
+                    "io_uring_setup with SQPOLL",
+                    "this kernel or its policy refuses a submission thread (it needs Linux 5.11 or later for an \
+                     unprivileged process); create the pump without VYRE_PUMP_FLAG_SQPOLL",
                 )
-            })?
-        } else {
-            builder.build(2 * queue_depth).map_err(|e| {
-                Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "io_uring_setup failed: {e}; the pump needs io_uring (Linux 5.11 or later, not disabled \
-                         by /proc/sys/kernel/io_uring_disabled or a seccomp filter)"
-                    ),
+            } else {
+                (
+                    "io_uring_setup",
+                    "the pump needs io_uring (Linux 5.11 or later, not disabled by /proc/sys/kernel/io_uring_disabled \
+                     or a seccomp filter)",
                 )
-            })?
-        };
+            };
+            Error::new(ErrorKind::Unsupported, format!("{call} failed: {e}; {hint}"))
+        })?;
         if !ring.params().is_feature_ext_arg() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -1038,6 +1035,12 @@ impl<'e> Pump<'e> {
         }
     }
 
+    /// Submit what is queued and wait in the ring for a completion, at most `limit`.
+    fn enter_and_wait(&self, limit: Duration) -> std::io::Result<usize> {
+        let ts = types::Timespec::from(limit);
+        self.ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))
+    }
+
     /// Sleep until a read completes or `limit` passes.
     fn wait_for_reads(&mut self, limit: Duration) -> Result<()> {
         let start = Instant::now();
@@ -1046,9 +1049,7 @@ impl<'e> Pump<'e> {
             self.wait_time += start.elapsed();
             return Ok(());
         }
-        let ts = types::Timespec::from(limit);
-        let args = types::SubmitArgs::new().timespec(&ts);
-        let waited = self.ring.submitter().submit_with_args(1, &args);
+        let waited = self.enter_and_wait(limit);
         self.wait_time += start.elapsed();
         match waited {
             Ok(_) => Ok(()),
@@ -1586,8 +1587,7 @@ impl Pump<'_> {
             }
             // An enter that gets events: it also moves completions the
             // kernel kept aside while the completion queue was full.
-            let ts = types::Timespec::from(Duration::from_millis(10));
-            let _ = self.ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
+            let _ = self.enter_and_wait(Duration::from_millis(10));
         }
     }
 
