@@ -37,7 +37,8 @@ use std::time::{Duration, Instant};
 /// longest match list (VYRE_TABLE_MAX_MATCHES_PER_STATE + 1 iterations).
 const CPU_SLICE_BUDGET: u32 = 5_000;
 // A walk needs `iters + step_cost + 16 < budget` before a byte (shader
-// dfa_scan), step_cost being the longest match list + 1.
+// dfa_scan), step_cost being the longest match list + 1; 512 more leaves
+// room for the ring scan and the claim before the walk.
 const _: () = assert!(CPU_SLICE_BUDGET > VYRE_TABLE_MAX_MATCHES_PER_STATE + 17 + 512);
 /// Loop iterations per lane per slice on a GPU (about a second of polling
 /// on an H100; GPU drivers have no loop cap, but slices keep the kernel
