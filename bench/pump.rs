@@ -4,14 +4,17 @@
 //!
 //! cargo run --release --example bench-pump -- [--quick] [--backend auto|vulkan|reference]
 //!     [--dir DIR] [--small N] [--large N] [--large-mib N] [--chunk-kib N] [--reps N]
-//!     [--staged] [--sqpoll] [--vyre-scan PATH] [--csv PATH]
+//!     [--staged] [--sqpoll] [--vyre-scan PATH] [--csv PATH] [--modes LIST]
 //!
 //! Corpora (written once under --dir, default /tmp/vyre-bench-pump, and reused):
 //! N small files of 1-4 KiB (default 20 000) and N large files (default 4 of
 //! 64 MiB), random text with a needle planted every 64 KiB.
 //! For each corpus, page cache warm (files read once before) and cold
 //! (posix_fadvise DONTNEED on every file before the run), each mode reports
-//! GB/s (10^9 bytes) and files/s, the median of --reps runs:
+//! GB/s (10^9 bytes) and files/s, the median of --reps runs (the modes take
+//! turns within each repetition), the cores it kept busy (CPU time of every
+//! thread of the process, kernel threads of io_uring included, over wall
+//! time) and its rate as a share of the ceiling (below):
 //!   pump       Pump::submit_path for every file, drain until all are done
 //!              (the default ingest path: direct reads into the arena)
 //!   pump (sqpoll)  with --sqpoll: the same with PumpOptions::sqpoll (a kernel
@@ -21,8 +24,14 @@
 //!   read+copy  open, read() a chunk into a host buffer, Engine::write it
 //!              into a free arena chunk, enqueue; same chunk size and
 //!              overlap as the pump, one thread
-//!   read only  the read()+copy ingest without scanning: the ceiling of
-//!              the read+copy mode's ingest
+//!   read+copy, no scan  the read()+copy ingest without scanning
+//!   read only  open and read() every chunk into one host buffer, nothing
+//!              else, one thread: the page cache's read speed (warm) or the
+//!              disk's (cold)
+//! Host -> arena bandwidth: Engine::write of a host buffer, chunk by chunk
+//! (1 GiB in all), from 1, 2 and 8 threads, best of three; the ceiling of a
+//! corpus is min("read only", host -> arena from 8 threads), the target
+//! (issue 5) 90 % of it with at most 2 cores busy.
 //! All scanning modes must count the same matches (exit status 1 otherwise).
 //! A second table breaks each pump row's median run down (Pump::info): the
 //! time inside io_uring submit calls that sent reads, their number and the
@@ -33,8 +42,12 @@
 //! (the pump's own work, engine polls, enqueues, the bench's loop).
 //! A pump is created before its run's clock starts (a staged pump pins its
 //! staging memory then, once per pump).
-//! --vyre-scan PATH also times examples/vyre-scan on each corpus with and
-//! without --no-pump (its own summary's seconds, warm cache).
+//! --modes LIST (comma-separated mode names) runs only those modes, to
+//! profile one; the table's last column then needs "read only" among them.
+//! --vyre-scan PATH also times examples/vyre-scan on each corpus: as it is
+//! (the pump; SQPOLL with 4 or more CPUs), with --no-sqpoll and with
+//! --no-pump (its own summary's seconds, warm cache, median of --reps), after
+//! the benchmark's own engine is gone (two resident kernels share the GPU).
 
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -53,7 +66,7 @@ use vyre::rules::{CompileOptions, Pattern, RuleSet};
 const NEEDLE: &[u8] = b"vyre-bench-needle";
 const USAGE: &str = "bench-pump [--quick] [--backend auto|vulkan|reference] [--dir DIR] [--small N] [--large N] \
                      [--large-mib N] [--chunk-kib N] [--reps N] [--staged] [--sqpoll] [--vyre-scan PATH] \
-                     [--csv PATH] \
+                     [--csv PATH] [--modes LIST] \
                      (see bench/pump.rs)";
 const WAIT: Duration = Duration::from_secs(600);
 
@@ -71,6 +84,8 @@ struct Config {
     sqpoll: bool,
     vyre_scan: Option<PathBuf>,
     csv: Option<PathBuf>,
+    /// Only the modes named (--modes), e.g. to profile one.
+    only: Option<Vec<String>>,
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -86,6 +101,7 @@ fn parse_args() -> Result<Config, String> {
         sqpoll: false,
         vyre_scan: None,
         csv: None,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -106,6 +122,7 @@ fn parse_args() -> Result<Config, String> {
             "--sqpoll" => config.sqpoll = true,
             "--vyre-scan" => config.vyre_scan = Some(PathBuf::from(value()?)),
             "--csv" => config.csv = Some(PathBuf::from(value()?)),
+            "--modes" => config.only = Some(value()?.split(',').map(str::to_string).collect()),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other}; see --help")),
         }
@@ -208,10 +225,20 @@ fn run_pump(engine: &Engine, mut pump: Pump, id: u32, files: &[PathBuf]) -> Resu
     Ok((tally, pump.info()))
 }
 
+/// What the read() modes do with each chunk they read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterRead {
+    /// Engine::write it into the arena and enqueue its scan ("read+copy").
+    CopyAndScan,
+    /// Engine::write it only ("read+copy, no scan").
+    Copy,
+    /// Nothing ("read only").
+    Nothing,
+}
+
 /// read() + Engine::write + enqueue, with the pump's chunk geometry: chunk
 /// k of a file holds [s - L, s + C - L) and owns the match ends in (s, e].
-/// Without `scan`, only the ingest (read and copy) is timed.
-fn run_read_copy(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, scan: bool) -> Result<Tally, String> {
+fn run_read(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, after: AfterRead) -> Result<Tally, String> {
     let l = u64::from(engine.max_match_len(id).map_err(|e| e.to_string())?.ok_or("bounded patterns only")?);
     let slots = (engine.arena_len() / chunk_bytes).min(256) as usize;
     let mut free: VecDeque<usize> = (0..slots).collect();
@@ -243,28 +270,30 @@ fn run_read_copy(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, 
             std::os::unix::fs::FileExt::read_exact_at(&file, &mut buffer[..want as usize], file_pos)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             tally.bytes += own_to - own_from;
-            while free.is_empty() {
-                reap(&mut free, &owned, &mut tally)?;
-            }
-            let slot = free.pop_front().expect("checked");
-            engine.write(slot as u64 * chunk_bytes, &buffer[..want as usize]).map_err(|e| e.to_string())?;
-            owned[slot] = (file_pos, own_from, own_to);
-            if scan {
-                let item = WorkItem {
-                    input_offset: slot as u64 * chunk_bytes,
-                    input_len: want,
-                    rule_set_id: id,
-                    flags: 0,
-                    user_data: slot as u64,
-                };
-                while let Err(e) = engine.enqueue(&item) {
-                    if e.kind != ErrorKind::QueueFull {
-                        return Err(e.to_string());
-                    }
+            if after != AfterRead::Nothing {
+                while free.is_empty() {
                     reap(&mut free, &owned, &mut tally)?;
                 }
-            } else {
-                free.push_back(slot);
+                let slot = free.pop_front().expect("checked");
+                engine.write(slot as u64 * chunk_bytes, &buffer[..want as usize]).map_err(|e| e.to_string())?;
+                owned[slot] = (file_pos, own_from, own_to);
+                if after == AfterRead::CopyAndScan {
+                    let item = WorkItem {
+                        input_offset: slot as u64 * chunk_bytes,
+                        input_len: want,
+                        rule_set_id: id,
+                        flags: 0,
+                        user_data: slot as u64,
+                    };
+                    while let Err(e) = engine.enqueue(&item) {
+                        if e.kind != ErrorKind::QueueFull {
+                            return Err(e.to_string());
+                        }
+                        reap(&mut free, &owned, &mut tally)?;
+                    }
+                } else {
+                    free.push_back(slot);
+                }
             }
             if own_to == size {
                 break;
@@ -278,12 +307,39 @@ fn run_read_copy(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, 
     Ok(tally)
 }
 
-/// `vyre-scan [--no-pump] --json -e NEEDLE DIR`: the seconds its summary reports.
-fn run_vyre_scan(binary: &Path, dir: &Path, pump: bool, backend: BackendChoice) -> Result<f64, String> {
-    let mut command = std::process::Command::new(binary);
-    if !pump {
-        command.arg("--no-pump");
+/// Host -> arena bandwidth in GB/s: Engine::write of a host buffer of
+/// `chunk_bytes` from `threads` threads, each into its own part of the
+/// arena, 1 GiB in all; the best of three.
+fn host_to_arena(engine: &Engine, chunk_bytes: u64, threads: u64) -> Result<f64, String> {
+    let source = &text(chunk_bytes as usize, 99);
+    let slots_each = (engine.arena_len() / chunk_bytes / threads).max(1);
+    let writes_each = (1u64 << 30) / chunk_bytes / threads;
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        (0..writes_each).try_for_each(|k| {
+                            let slot = t * slots_each + k % slots_each;
+                            engine.write(slot * chunk_bytes, source).map_err(|e| e.to_string())
+                        })
+                    })
+                })
+                .collect();
+            writers.into_iter().try_for_each(|w| w.join().expect("a writer thread panicked"))
+        })?;
+        let bytes = writes_each * threads * chunk_bytes;
+        best = best.max(bytes as f64 / start.elapsed().as_secs_f64() / 1e9);
     }
+    Ok(best)
+}
+
+/// `vyre-scan ARGS --json -e NEEDLE DIR`: the seconds its summary reports.
+fn run_vyre_scan(binary: &Path, dir: &Path, args: &[&str], backend: BackendChoice) -> Result<f64, String> {
+    let mut command = std::process::Command::new(binary);
+    command.args(args);
     let backend = match backend {
         BackendChoice::Auto => "auto",
         BackendChoice::Vulkan => "vulkan",
@@ -308,13 +364,36 @@ struct Row {
     files: usize,
     tally: Tally,
     seconds: f64,
+    /// CPU time of the whole process (every thread: the engine's, io_uring's
+    /// kernel threads and workers) over the wall time of the median run.
+    cores: f64,
     /// Pump modes: the median run's pump info.
     pump: Option<PumpInfo>,
 }
 
-fn median(mut runs: Vec<(f64, Tally, Option<PumpInfo>)>) -> (f64, Tally, Option<PumpInfo>) {
-    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    runs[runs.len() / 2]
+/// One timed run of a mode.
+struct Timed {
+    seconds: f64,
+    cpu_seconds: f64,
+    tally: Tally,
+    info: Option<PumpInfo>,
+}
+
+/// The run of median time.
+fn median(mut runs: Vec<Timed>) -> Timed {
+    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    runs.swap_remove(runs.len() / 2)
+}
+
+/// User + system CPU seconds of every thread of this process so far
+/// (io_uring's SQPOLL thread and io-wq workers are threads of the process).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given; all-zero is a valid rusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 fn run(config: &Config) -> Result<bool, String> {
@@ -346,21 +425,33 @@ fn run(config: &Config) -> Result<bool, String> {
         info.arena_bytes >> 20,
         config.chunk_bytes >> 10
     );
+    let mut bandwidths = Vec::new();
+    for threads in [1, 2, 8] {
+        let rate = host_to_arena(&engine, config.chunk_bytes, threads)?;
+        println!("host -> arena, Engine::write from {threads} thread(s): {rate:.2} GB/s");
+        bandwidths.push((threads, rate));
+    }
+    let host_to_arena_8 = bandwidths[2].1;
     let small_dir = config.dir.join("small");
     let large_dir = config.dir.join("large");
     let small = corpus(&small_dir, config.small, |i| 1024 + (i * 7919) % 3072)?;
     let large = corpus(&large_dir, config.large, |_| config.large_mib << 20)?;
     let mut rows = Vec::new();
     let mut agree = true;
-    for (name, files, dir) in [("small files", &small, &small_dir), ("large files", &large, &large_dir)] {
+    let mut modes = vec!["pump"];
+    modes.extend(config.sqpoll.then_some("pump (sqpoll)"));
+    modes.extend(config.staged.then_some("pump (staged)"));
+    modes.extend(["read+copy", "read+copy, no scan", "read only"]);
+    if let Some(only) = &config.only {
+        modes.retain(|mode| only.iter().any(|o| o == mode));
+    }
+    for (name, files) in [("small files", &small), ("large files", &large)] {
         for (cache, cold) in [("warm", false), ("cold", true)] {
-            let mut counts = Vec::new();
-            let mut pumps = vec!["pump"];
-            pumps.extend(config.sqpoll.then_some("pump (sqpoll)"));
-            pumps.extend(config.staged.then_some("pump (staged)"));
-            for &mode in pumps.iter().chain(&["read+copy", "read only"]) {
-                let mut runs = Vec::new();
-                for _ in 0..config.reps {
+            // The modes take turns within each repetition, so that a drift
+            // of the machine (other tenants, the clock) reaches them all.
+            let mut runs: Vec<Vec<Timed>> = modes.iter().map(|_| Vec::new()).collect();
+            for _ in 0..config.reps {
+                for (&mode, runs) in modes.iter().zip(&mut runs) {
                     set_cache(files, cold)?;
                     let pump = match mode {
                         "pump" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Auto, false)?),
@@ -368,48 +459,81 @@ fn run(config: &Config) -> Result<bool, String> {
                         "pump (staged)" => Some(create_pump(&engine, config.chunk_bytes, IngestPath::Staged, false)?),
                         _ => None,
                     };
-                    let start = Instant::now();
+                    let (start, cpu_start) = (Instant::now(), cpu_seconds());
                     let (tally, info) = match pump {
                         Some(pump) => run_pump(&engine, pump, id, files).map(|(t, info)| (t, Some(info)))?,
-                        None => (run_read_copy(&engine, id, files, config.chunk_bytes, mode == "read+copy")?, None),
+                        None => {
+                            let after = match mode {
+                                "read+copy" => AfterRead::CopyAndScan,
+                                "read+copy, no scan" => AfterRead::Copy,
+                                _ => AfterRead::Nothing,
+                            };
+                            (run_read(&engine, id, files, config.chunk_bytes, after)?, None)
+                        }
                     };
-                    runs.push((start.elapsed().as_secs_f64(), tally, info));
+                    let seconds = start.elapsed().as_secs_f64();
+                    runs.push(Timed { seconds, cpu_seconds: cpu_seconds() - cpu_start, tally, info });
                 }
-                let (seconds, tally, pump) = median(runs);
-                if mode != "read only" {
-                    counts.push(tally);
-                }
-                rows.push(Row { corpus: name, cache, mode, files: files.len(), tally, seconds, pump });
             }
-            if counts.windows(2).any(|pair| pair[0] != pair[1]) {
-                let modes = pumps.iter().chain(&["read+copy"]);
-                let each: Vec<String> = modes.zip(&counts).map(|(mode, count)| format!("{mode} {count:?}")).collect();
+            let mut counts = Vec::new();
+            for (&mode, runs) in modes.iter().zip(runs) {
+                let Timed { seconds, cpu_seconds, tally, info } = median(runs);
+                if mode == "read+copy" || mode.starts_with("pump") {
+                    counts.push((mode, tally));
+                }
+                let cores = cpu_seconds / seconds;
+                rows.push(Row { corpus: name, cache, mode, files: files.len(), tally, seconds, cores, pump: info });
+            }
+            if counts.windows(2).any(|pair| pair[0].1 != pair[1].1) {
+                let each: Vec<String> = counts.iter().map(|(mode, count)| format!("{mode} {count:?}")).collect();
                 eprintln!("MISMATCH on {name} ({cache}): {}", each.join(", "));
                 agree = false;
             }
         }
-        if let Some(binary) = &config.vyre_scan {
+    }
+    // vyre-scan runs with this process's engine gone: two resident kernels
+    // would share the GPU.
+    drop(engine);
+    if let Some(binary) = &config.vyre_scan {
+        let variants: [(&str, &[&str]); 3] = [
+            ("vyre-scan (pump)", &[]),
+            ("vyre-scan --no-sqpoll", &["--no-sqpoll"]),
+            ("vyre-scan --no-pump", &["--no-pump"]),
+        ];
+        for (name, files, dir) in [("small files", &small, &small_dir), ("large files", &large, &large_dir)] {
             set_cache(files, false)?;
-            for (mode, pump) in [("vyre-scan (pump)", true), ("vyre-scan --no-pump", false)] {
-                let seconds = run_vyre_scan(binary, dir, pump, config.backend)?;
-                let bytes = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
+            let mut seconds: Vec<Vec<f64>> = variants.iter().map(|_| Vec::new()).collect();
+            for _ in 0..config.reps {
+                for ((_, args), seconds) in variants.iter().zip(&mut seconds) {
+                    seconds.push(run_vyre_scan(binary, dir, args, config.backend)?);
+                }
+            }
+            let bytes = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
+            for ((mode, _), mut seconds) in variants.into_iter().zip(seconds) {
+                seconds.sort_by(f64::total_cmp);
                 rows.push(Row {
                     corpus: name,
                     cache: "warm",
                     mode,
                     files: files.len(),
                     tally: Tally { bytes, matches: 0 },
-                    seconds,
+                    seconds: seconds[seconds.len() / 2],
+                    cores: f64::NAN,
                     pump: None,
                 });
             }
         }
     }
-    println!("| corpus | cache | mode | files | MB | matches | s | GB/s | files/s |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| corpus | cache | mode | files | MB | matches | s | GB/s | files/s | cores busy | of the ceiling |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let rate = |r: &Row| r.tally.bytes as f64 / r.seconds / 1e9;
     for r in &rows {
+        let read_only = rows.iter().find(|o| o.corpus == r.corpus && o.cache == r.cache && o.mode == "read only");
+        let ceiling = read_only.map(|o| rate(o).min(host_to_arena_8));
+        let share = ceiling.map_or(String::new(), |c| format!("{:.0} %", 100.0 * rate(r) / c));
+        let cores = if r.cores.is_nan() { String::new() } else { format!("{:.2}", r.cores) };
         println!(
-            "| {} | {} | {} | {} | {:.1} | {} | {:.3} | {:.3} | {:.0} |",
+            "| {} | {} | {} | {} | {:.1} | {} | {:.3} | {:.3} | {:.0} | {} | {} |",
             r.corpus,
             r.cache,
             r.mode,
@@ -417,20 +541,22 @@ fn run(config: &Config) -> Result<bool, String> {
             r.tally.bytes as f64 / 1e6,
             r.tally.matches,
             r.seconds,
-            r.tally.bytes as f64 / r.seconds / 1e9,
-            r.files as f64 / r.seconds
+            rate(r),
+            r.files as f64 / r.seconds,
+            cores,
+            share
         );
     }
     println!();
     println!(
-        "| corpus | cache | mode | s | in submit s | submits | KiB/submit | GB/s in submit | waiting s | rest s |"
+        "| corpus | cache | mode | s | in submit s | submits | KiB/submit | GB/s in submit | waiting s | rest s | MB read by the caller |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let Some(info) = r.pump else { continue };
         let (submit, wait) = (info.submit_time.as_secs_f64(), info.wait_time.as_secs_f64());
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {} | {:.0} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {} | {} | {:.3} | {:.3} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.1} |",
             r.corpus,
             r.cache,
             r.mode,
@@ -440,16 +566,21 @@ fn run(config: &Config) -> Result<bool, String> {
             info.submitted_bytes as f64 / info.submits.max(1) as f64 / 1024.0,
             info.submitted_bytes as f64 / submit.max(1e-9) / 1e9,
             wait,
-            r.seconds - submit - wait
+            r.seconds - submit - wait,
+            info.caller_read_bytes as f64 / 1e6
         );
     }
     if let Some(path) = &config.csv {
-        let mut csv = String::from("corpus,cache,mode,files,bytes,matches,seconds\n");
+        let mut csv = String::from("corpus,cache,mode,files,bytes,matches,seconds,cores\n");
         for r in &rows {
             csv += &format!(
-                "{},{},{},{},{},{},{:.6}\n",
-                r.corpus, r.cache, r.mode, r.files, r.tally.bytes, r.tally.matches, r.seconds
+                "{},{},{},{},{},{},{:.6},{:.3}\n",
+                r.corpus, r.cache, r.mode, r.files, r.tally.bytes, r.tally.matches, r.seconds, r.cores
             );
+        }
+        for (threads, rate) in &bandwidths {
+            // One GB at the measured rate.
+            csv += &format!("host -> arena,,Engine::write from {threads} threads,0,1000000000,0,{:.6},\n", 1.0 / rate);
         }
         std::fs::write(path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
     }

@@ -155,9 +155,11 @@
  * `vyre_pump_options.flags`: a kernel thread submits the pump's reads
  * (io_uring's SQPOLL) and, with a warm page cache, copies their bytes, on
  * another core; it also opens and closes the files submitted by path, so
- * the calling thread only hands over scan jobs and collects results. The thread polls while reads keep coming and sleeps after 10
- * ms without any (the next submit wakes it), so it costs a second core
- * only while the pump is busy. `vyre_pump_create` returns
+ * the calling thread only hands over scan jobs and collects results, and
+ * copies every second large read (256 KiB or more) of cached pages itself,
+ * so that two cores copy at once. The thread polls while reads keep coming
+ * and sleeps after 10 ms without any (the next submit wakes it), so it
+ * costs a second core only while the pump is busy. `vyre_pump_create` returns
  * `VYRE_E_UNSUPPORTED` where the kernel refuses it (before Linux 5.11 it
  * needs privileges).
  */

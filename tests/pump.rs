@@ -94,6 +94,19 @@ fn mixed_rules() -> RuleSet {
     RuleSet::compile(&patterns, &CompileOptions::default()).unwrap()
 }
 
+/// Patterns with few matches in text of `b"abc \n"` (a few hundred per
+/// 512 KiB), some looking across chunk boundaries.
+fn sparse_rules() -> RuleSet {
+    let patterns = [
+        Pattern::literal("abcab"),
+        Pattern::regex(r"\bcab[a-c]{0,3}\b"),
+        Pattern::regex(r"^[abc]{3}"),
+        Pattern::regex(r"[abc]{3}$"),
+        Pattern::regex(r"(?m)^ab{2}c"),
+    ];
+    RuleSet::compile(&patterns, &CompileOptions::default()).unwrap()
+}
+
 /// What a request ended with: its results (in arrival order) and matches.
 #[derive(Default, Debug)]
 struct Outcome {
@@ -227,6 +240,73 @@ fn sqpoll_allowed() -> bool {
     };
     drop(probe);
     allowed
+}
+
+/// A SQPOLL pump shares large reads of cached pages with the caller's
+/// thread (every second one: `Pump::read_here`). Files of several chunks,
+/// wholly cached, partly cached (the caller's read stops at the first page
+/// not cached, or finds none, and the ring reads the rest) and not cached,
+/// match the CPU byte for byte, and the caller did read some bytes itself.
+#[test]
+fn a_sqpoll_pump_shares_large_reads_with_the_callers_thread() {
+    if !sqpoll_allowed() {
+        return;
+    }
+    let dir = TempDir::new("sqpoll-shared");
+    let mut rng = Rng(41);
+    let files: Vec<(PathBuf, Vec<u8>)> = (0..3)
+        .map(|i| {
+            let bytes = rng.bytes((3 << 20) + i * 77_777, b"abc \n");
+            let path = dir.file(&format!("f{i}"), &bytes);
+            let file = std::fs::File::open(&path).unwrap();
+            // Written back, so that the kernel can drop the pages below.
+            file.sync_all().unwrap();
+            // File 1: every other 384 KiB dropped from the page cache; file 2: all of it.
+            let (step, dropped) = match i {
+                1 => (768 << 10, 384 << 10),
+                2 => (bytes.len(), bytes.len()),
+                _ => (bytes.len(), 0),
+            };
+            for at in (0..bytes.len()).step_by(step) {
+                // SAFETY: fadvise on an open descriptor; no memory is involved.
+                unsafe { libc::posix_fadvise(file.as_raw_fd(), at as i64, dropped as i64, libc::POSIX_FADV_DONTNEED) };
+            }
+            (path, bytes)
+        })
+        .collect();
+    let rs = sparse_rules();
+    let options = EngineOptions { arena_bytes: 8 << 20, ..engine_options() };
+    for engine in engines(options) {
+        let id = engine.load_rule_set(&rs).unwrap();
+        let pump_options =
+            PumpOptions { sqpoll: true, chunk_bytes: 512 << 10, queue_depth: 8, ..PumpOptions::default() };
+        let mut pump = Pump::create(&engine, &pump_options).unwrap();
+        let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+        for (i, (path, _)) in files.iter().enumerate() {
+            let path = c_path(path);
+            submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| {
+                p.submit_path(&path, 0, VYRE_PUMP_TO_EOF, id, i as u64)
+            });
+        }
+        drain_all(&mut pump, pending, &mut outcomes);
+        let backend = engine.info().backend;
+        for (i, (_, bytes)) in files.iter().enumerate() {
+            let outcome = &outcomes[&(i as u64)];
+            assert_eq!(outcome.status(), 0, "file {i} on {backend:?}");
+            assert_eq!(outcome.covered(0), bytes.len() as u64, "file {i} on {backend:?}");
+            assert!(
+                outcome.matches == oracle(&rs, bytes),
+                "file {i} on {backend:?}: the matches differ from the CPU's"
+            );
+        }
+        let info = pump.info();
+        let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+        assert!(
+            info.caller_read_bytes > 0 && info.caller_read_bytes < total,
+            "the caller's thread read {} of {total} bytes on {backend:?}",
+            info.caller_read_bytes
+        );
+    }
 }
 
 /// Destroy right after a submit, with a queue of one entry: the kernel
@@ -834,14 +914,7 @@ fn a_file_read_over_many_submits_matches_the_cpu_on_both_paths() {
     let dir = TempDir::new("rounds");
     let bytes = Rng(31).bytes((10 << 20) + 12_345, b"abc \n");
     let path = c_path(&dir.file("f", &bytes));
-    let patterns = [
-        Pattern::literal("abcab"),
-        Pattern::regex(r"\bcab[a-c]{0,3}\b"),
-        Pattern::regex(r"^[abc]{3}"),
-        Pattern::regex(r"[abc]{3}$"),
-        Pattern::regex(r"(?m)^ab{2}c"),
-    ];
-    let rs = RuleSet::compile(&patterns, &CompileOptions::default()).unwrap();
+    let rs = sparse_rules();
     let expected = oracle(&rs, &bytes);
     let engine =
         Engine::create(&EngineOptions { backend: BackendChoice::Reference, arena_bytes: 16 << 20, ..engine_options() })

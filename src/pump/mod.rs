@@ -50,6 +50,12 @@ const SQPOLL_IDLE_MS: u32 = 10;
 /// How long a push waits for a SQPOLL kernel thread to make room in a full
 /// submission queue on a kernel without IORING_ENTER_SQ_WAIT.
 const SQ_ROOM_PATIENCE: Duration = Duration::from_millis(100);
+/// Reads of a regular file at least this long that a SQPOLL pump shares
+/// between the kernel thread and the caller's thread: every second one the
+/// caller copies itself from cached pages, while the kernel thread copies
+/// the one before (one core copies into the BAR at about 7 GB/s;
+/// docs/PUMP.md, "A kernel thread for submissions").
+const CALLER_READ_MIN: u32 = 256 << 10;
 /// How long destroy waits for the closes it sends (they take microseconds).
 const CLOSE_PATIENCE: Duration = Duration::from_secs(1);
 
@@ -180,6 +186,9 @@ pub struct PumpInfo {
     pub wait_time: Duration,
     /// Whether a kernel thread submits the reads (`PumpOptions::sqpoll`).
     pub sqpoll: bool,
+    /// Bytes the caller's thread read itself from cached pages (a SQPOLL
+    /// pump shares large reads with it; `CALLER_READ_MIN`).
+    pub caller_read_bytes: u64,
 }
 
 /// A slab: entries addressed by index and generation, so a stale tag never
@@ -405,6 +414,15 @@ pub struct Pump<'e> {
     /// Results made on the host (errors, empty requests), not yet returned.
     host_results: VecDeque<PumpResult>,
     reads_in_flight: u32,
+    /// Reads the caller's thread did itself (counted in `reads_in_flight`),
+    /// with their results, for `reap` to take like ring completions.
+    caller_done: VecDeque<(Key, i32)>,
+    /// Whether the caller's thread takes the next large read (a SQPOLL
+    /// pump; they alternate with the kernel thread).
+    caller_turn: bool,
+    /// Cleared where the kernel refuses RWF_NOWAIT reads.
+    caller_reads: bool,
+    caller_read_bytes: u64,
     /// Closes of finished requests' files sent through the ring, not yet
     /// completed (destroy waits for them).
     closes_in_flight: u32,
@@ -548,6 +566,10 @@ impl<'e> Pump<'e> {
             unqueued: VecDeque::new(),
             host_results: VecDeque::new(),
             reads_in_flight: 0,
+            caller_done: VecDeque::new(),
+            caller_turn: false,
+            caller_reads: options.sqpoll,
+            caller_read_bytes: 0,
             closes_in_flight: 0,
             jobs_in_flight: 0,
             bytes_read: 0,
@@ -578,6 +600,7 @@ impl<'e> Pump<'e> {
             submit_time: self.submit_time,
             wait_time: self.wait_time,
             sqpoll: self.ring.params().is_setup_sqpoll(),
+            caller_read_bytes: self.caller_read_bytes,
         }
     }
 
@@ -852,10 +875,20 @@ impl<'e> Pump<'e> {
         // but a block device or character device would otherwise be read
         // from 0 again at every read.
         let offset = if request.seekable { file_pos + have } else { u64::MAX };
-        let fd = types::Fd(request.fd);
+        let (fd, seekable) = (types::Fd(request.fd), request.seekable);
         // SAFETY: have < want, and the landing place holds want bytes.
         let buf = unsafe { self.landing(at, staging).add(have as usize) };
         let len = (want - have) as u32;
+        if staging.is_none() && seekable && self.caller_reads && len >= CALLER_READ_MIN {
+            self.caller_turn = !self.caller_turn;
+            if !self.caller_turn {
+                if let Some(result) = self.read_here(fd.0, buf, len, offset) {
+                    self.caller_done.push_back((key, result));
+                    self.reads_in_flight += 1;
+                    return true;
+                }
+            }
+        }
         let entry = match staging {
             // The staging buffers are registered with the ring in their order.
             Some(index) => opcode::ReadFixed::new(fd, buf, len, index as u16).offset(offset).build(),
@@ -867,6 +900,32 @@ impl<'e> Pump<'e> {
         }
         self.reads_in_flight += 1;
         true
+    }
+
+    /// A read done on the caller's thread, of cached pages only
+    /// (RWF_NOWAIT): its byte count (0 at the end of the file), or `None`
+    /// for the ring to do it (pages not cached, or any error, which the
+    /// ring's read then reports as usual).
+    fn read_here(&mut self, fd: RawFd, buf: *mut u8, len: u32, offset: u64) -> Option<i32> {
+        // The kernel thread first gets the reads queued before this one, so
+        // that both copy at once.
+        if !self.ring.submission().is_empty() {
+            let _ = self.submit_queued();
+        }
+        let iov = libc::iovec { iov_base: buf.cast(), iov_len: len as usize };
+        // SAFETY: `buf` holds `len` bytes of the chunk's landing place, which
+        // the chunk owns until its read is taken by `reap`; `iov` lives
+        // across the call.
+        let got = unsafe { libc::preadv2(fd, &iov, 1, offset as libc::off_t, libc::RWF_NOWAIT) };
+        if got >= 0 {
+            self.caller_read_bytes += got as u64;
+            return Some(got as i32);
+        }
+        if matches!(errno(), libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS) {
+            // No RWF_NOWAIT here (an old kernel or a file system without it).
+            self.caller_reads = false;
+        }
+        None
     }
 
     /// Queue an entry (a read of `bytes`), submitting what is queued first
@@ -1072,14 +1131,27 @@ impl<'e> Pump<'e> {
             // A consumer whose queue is full frees room only when `collect`
             // polls it: go back to the caller rather than read on.
             if !more || !self.unqueued.is_empty() {
-                return Ok(());
+                // Reads done here are over: their chunks go to the engine
+                // now, not after the next wait.
+                return self.take_caller_reads();
             }
             self.reap()?;
         }
     }
 
-    /// Take the ring's completions: reads done, more to read, or failed.
+    /// Take the reads the caller's thread did (`read_here`) as completions.
+    fn take_caller_reads(&mut self) -> Result<()> {
+        // A short one's re-read may be done here again: taken in this loop.
+        while let Some((key, result)) = self.caller_done.pop_front() {
+            self.read_done(key, result)?;
+        }
+        Ok(())
+    }
+
+    /// Take the ring's completions, and the caller's own reads: reads done,
+    /// more to read, or failed.
     fn reap(&mut self) -> Result<()> {
+        self.take_caller_reads()?;
         let reaped: Vec<(u64, i32)> = self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
         for (tag, result) in reaped {
             if tag == CANCEL_TAG {
@@ -1509,8 +1581,16 @@ impl Drop for Pump<'_> {
     /// the pump's scan jobs (bounded: the share is free for reuse when
     /// destroy returns) and close the files the pump opened.
     fn drop(&mut self) {
-        let mut reading: Vec<u64> =
-            self.chunks.keys_where(|c| c.state == ChunkState::Reading).into_iter().map(Key::tag).collect();
+        // Reads the caller's thread did are over (none is left after a
+        // successful `advance`, only after an error): nothing to wait for.
+        let done_here: Vec<Key> = self.caller_done.drain(..).map(|(key, _)| key).collect();
+        let mut reading: Vec<u64> = self
+            .chunks
+            .keys_where(|c| c.state == ChunkState::Reading)
+            .into_iter()
+            .filter(|key| !done_here.contains(key))
+            .map(Key::tag)
+            .collect();
         reading.extend(self.io.tags_in_flight());
         // Opens too: a FIFO's waits for a writer; one that completes hands
         // over a descriptor to close.
