@@ -466,9 +466,7 @@ impl Megakernel {
             .collect();
         // All of them behind one barrier (see Ring::publish_reserved_all).
         ring.publish_reserved_all(&slots);
-        for (reservation, ticket) in reserved.iter().zip(tickets.iter_mut()) {
-            *ticket = self.after_publish(reservation);
-        }
+        self.after_publish(&reserved, tickets);
         self.backend.notify(args.len() as u32);
         Ok(())
     }
@@ -495,14 +493,22 @@ impl Megakernel {
     fn write_slot(&self, ring: &Ring, reservation: &Reservation, payload: &Payload) -> Ticket {
         // The reservation guarantees the slot is reusable and ours alone.
         ring.publish_reserved(reservation.slot, reservation.generation, payload);
-        self.after_publish(reservation)
+        let mut ticket = [Ticket { slot: 0, generation: 0 }];
+        self.after_publish(std::slice::from_ref(reservation), &mut ticket);
+        ticket[0]
     }
 
-    /// A reserved slot's bookkeeping once its status word is published.
-    fn after_publish(&self, reservation: &Reservation) -> Ticket {
-        self.release_slot(reservation.slot);
-        self.published.fetch_add(1, Ordering::Relaxed);
-        Ticket { slot: reservation.slot, generation: reservation.generation }
+    /// Reserved slots' bookkeeping once their status words are published:
+    /// their tickets in `tickets`.
+    fn after_publish(&self, reserved: &[Reservation], tickets: &mut [Ticket]) {
+        for (reservation, ticket) in reserved.iter().zip(tickets) {
+            self.release_slot(reservation.slot);
+            *ticket = Ticket { slot: reservation.slot, generation: reservation.generation };
+        }
+        // One add for them all: with an add per slot on this shared line,
+        // four threads enqueueing 16 384-part jobs took twice as long
+        // (bench/RESULTS.md, fifth session).
+        self.published.fetch_add(reserved.len() as u64, Ordering::Relaxed);
     }
 
     /// Publish `requests` followed by a BATCH_FENCE that completes only once
