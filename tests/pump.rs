@@ -309,6 +309,78 @@ fn a_sqpoll_pump_shares_large_reads_with_the_callers_thread() {
     }
 }
 
+/// A descriptor opened with O_DIRECT is left to the ring (found in review:
+/// there RWF_NOWAIT reads the disk, so the caller's thread waited on it).
+/// A warm file takes the ring's turn, then the O_DIRECT file, dropped from
+/// the page cache, would have been the caller's: the caller reads nothing.
+#[test]
+fn a_sqpoll_pump_leaves_o_direct_descriptors_to_the_ring() {
+    if !sqpoll_allowed() {
+        return;
+    }
+    let dir = TempDir::new("sqpoll-odirect");
+    let warm = Rng(4).bytes(1 << 20, b"abc \n");
+    let warm_file = std::fs::File::open(dir.file("warm", &warm)).unwrap();
+    let cold = Rng(5).bytes(1 << 20, b"abc \n");
+    let cold_path = dir.file("cold", &cold);
+    let file = std::fs::File::open(&cold_path).unwrap();
+    file.sync_all().unwrap();
+    // SAFETY: fadvise on an open descriptor; no memory is involved.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    let path = c_path(&cold_path);
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let direct = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECT | libc::O_CLOEXEC) };
+    if direct < 0 {
+        eprintln!("O_DIRECT refused here, not tested: {}", std::io::Error::last_os_error());
+        return;
+    }
+    // SAFETY: `direct` was just opened and is owned here alone.
+    let direct = unsafe { std::fs::File::from_raw_fd(direct) };
+    let rs = sparse_rules();
+    // One read of each file, at offset 0 into the start of the arena: a
+    // Vulkan engine's arena is aligned as O_DIRECT needs.
+    let options = EngineOptions { arena_bytes: 8 << 20, ..engine_options() };
+    let Some(engine) = engines(options).into_iter().find(|e| e.info().backend == BackendChoice::Vulkan) else {
+        return;
+    };
+    let id = engine.load_rule_set(&rs).unwrap();
+    let pump_options = PumpOptions { sqpoll: true, chunk_bytes: 2 << 20, queue_depth: 8, ..PumpOptions::default() };
+    let mut pump = Pump::create(&engine, &pump_options).unwrap();
+    let (mut outcomes, mut pending) = (BTreeMap::new(), 0);
+    for (i, fd) in [warm_file.as_raw_fd(), direct.as_raw_fd()].into_iter().enumerate() {
+        submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| p.submit_fd(fd, 0, VYRE_PUMP_TO_EOF, id, i as u64));
+    }
+    drain_all(&mut pump, pending, &mut outcomes);
+    for (i, bytes) in [&warm, &cold].into_iter().enumerate() {
+        assert_eq!(outcomes[&(i as u64)].status(), 0, "file {i}");
+        assert!(outcomes[&(i as u64)].matches == oracle(&rs, bytes), "file {i}: the matches differ from the CPU's");
+    }
+    assert_eq!(pump.info().caller_read_bytes, 0, "the caller's thread read a file by itself");
+}
+
+/// Destroy right after submits whose first reads the caller's thread did
+/// inside the submit calls: those are over, and destroy must not wait for
+/// ring completions that will never come for them.
+#[test]
+fn a_sqpoll_pump_destroyed_right_after_the_callers_own_reads() {
+    if !sqpoll_allowed() {
+        return;
+    }
+    let dir = TempDir::new("sqpoll-destroy-own");
+    let files: Vec<std::fs::File> = (0..2)
+        .map(|i| std::fs::File::open(dir.file(&format!("f{i}"), &Rng(9 + i).bytes(600 << 10, b"abc \n"))).unwrap())
+        .collect();
+    let engine = Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..engine_options() }).unwrap();
+    let id = engine.load_rule_set(&sparse_rules()).unwrap();
+    let options = PumpOptions { sqpoll: true, chunk_bytes: 512 << 10, queue_depth: 8, ..PumpOptions::default() };
+    let mut pump = Pump::create(&engine, &options).unwrap();
+    for (i, file) in files.iter().enumerate() {
+        pump.submit_fd(file.as_raw_fd(), 0, VYRE_PUMP_TO_EOF, id, i as u64).unwrap();
+    }
+    assert!(pump.info().caller_read_bytes > 0, "the second submit's read was the caller's: {:?}", pump.info());
+    drop(pump);
+}
+
 /// Destroy right after a submit, with a queue of one entry: the kernel
 /// thread may not have taken the read yet, so the cancel finds the queue
 /// full; destroy must wait for room and send it, not drop it and wait for a

@@ -306,6 +306,10 @@ struct Request {
     overlap: Option<Overlap>,
     /// Positioned reads (a regular file); else one read after the other.
     seekable: bool,
+    /// A SQPOLL pump's caller's thread may read its cached pages itself: a
+    /// regular file not opened with O_DIRECT (whose RWF_NOWAIT reads go to
+    /// the disk).
+    caller_may_read: bool,
     start: u64,
     /// Exclusive end: the caller's, clipped to a regular file's size at
     /// submit; `u64::MAX` for a stream read to its end.
@@ -420,9 +424,13 @@ pub struct Pump<'e> {
     /// Whether the caller's thread takes the next large read (a SQPOLL
     /// pump; they alternate with the kernel thread).
     caller_turn: bool,
-    /// Cleared where the kernel refuses RWF_NOWAIT reads.
+    /// Set on a SQPOLL pump; cleared where the kernel or the file system
+    /// has no RWF_NOWAIT reads.
     caller_reads: bool,
     caller_read_bytes: u64,
+    /// Bytes the caller's thread read since the last submit: they count
+    /// against the round's `SUBMIT_BYTES` as the ring's queued reads do.
+    round_caller_bytes: u64,
     /// Closes of finished requests' files sent through the ring, not yet
     /// completed (destroy waits for them).
     closes_in_flight: u32,
@@ -570,6 +578,7 @@ impl<'e> Pump<'e> {
             caller_turn: false,
             caller_reads: options.sqpoll,
             caller_read_bytes: 0,
+            round_caller_bytes: 0,
             closes_in_flight: 0,
             jobs_in_flight: 0,
             bytes_read: 0,
@@ -710,6 +719,8 @@ impl<'e> Pump<'e> {
             }
             _ => {}
         }
+        // The pump opens files without O_DIRECT; a caller's descriptor may have it.
+        let caller_may_read = self.caller_reads && seekable && (owns_fd || !opened_for_direct_io(fd));
         let key = self.requests.insert(Request {
             user_data,
             fd,
@@ -717,6 +728,7 @@ impl<'e> Pump<'e> {
             rule_set_id,
             overlap,
             seekable,
+            caller_may_read,
             start: offset,
             end,
             next_owned: offset,
@@ -875,11 +887,11 @@ impl<'e> Pump<'e> {
         // but a block device or character device would otherwise be read
         // from 0 again at every read.
         let offset = if request.seekable { file_pos + have } else { u64::MAX };
-        let (fd, seekable) = (types::Fd(request.fd), request.seekable);
+        let (fd, caller_may_read) = (types::Fd(request.fd), request.caller_may_read);
         // SAFETY: have < want, and the landing place holds want bytes.
         let buf = unsafe { self.landing(at, staging).add(have as usize) };
         let len = (want - have) as u32;
-        if staging.is_none() && seekable && self.caller_reads && len >= CALLER_READ_MIN {
+        if staging.is_none() && caller_may_read && self.caller_reads && len >= CALLER_READ_MIN {
             self.caller_turn = !self.caller_turn;
             if !self.caller_turn {
                 if let Some(result) = self.read_here(fd.0, buf, len, offset) {
@@ -907,10 +919,11 @@ impl<'e> Pump<'e> {
     /// for the ring to do it (pages not cached, or any error, which the
     /// ring's read then reports as usual).
     fn read_here(&mut self, fd: RawFd, buf: *mut u8, len: u32, offset: u64) -> Option<i32> {
-        // The kernel thread first gets the reads queued before this one, so
-        // that both copy at once.
+        // Wake the kernel thread if it sleeps, so that it copies the reads
+        // queued before this one meanwhile (not `submit_queued`: the round
+        // goes on, within its budget).
         if !self.ring.submission().is_empty() {
-            let _ = self.submit_queued();
+            let _ = self.ring.submit();
         }
         let iov = libc::iovec { iov_base: buf.cast(), iov_len: len as usize };
         // SAFETY: `buf` holds `len` bytes of the chunk's landing place, which
@@ -919,10 +932,12 @@ impl<'e> Pump<'e> {
         let got = unsafe { libc::preadv2(fd, &iov, 1, offset as libc::off_t, libc::RWF_NOWAIT) };
         if got >= 0 {
             self.caller_read_bytes += got as u64;
+            self.round_caller_bytes += got as u64;
             return Some(got as i32);
         }
-        if matches!(errno(), libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS) {
-            // No RWF_NOWAIT here (an old kernel or a file system without it).
+        if matches!(errno(), libc::EOPNOTSUPP | libc::ENOSYS) {
+            // No RWF_NOWAIT here (a kernel before 4.14 or a file system
+            // without it): the ring reads everything from now on.
             self.caller_reads = false;
         }
         None
@@ -1042,6 +1057,8 @@ impl<'e> Pump<'e> {
     /// Submit the queued entries, counting the call and its time when it
     /// sends reads.
     fn submit_queued(&mut self) -> std::io::Result<usize> {
+        // A new round: `advance` reaps what this one read before starting more.
+        self.round_caller_bytes = 0;
         if self.ring.submission().is_empty() {
             // Still entered: the call also runs the ring's pending task work.
             return self.ring.submit();
@@ -1207,7 +1224,7 @@ impl<'e> Pump<'e> {
         for _ in 0..self.active.len() {
             let key = self.active.pop_front().expect("counted");
             let blocked = loop {
-                if self.unsubmitted >= SUBMIT_BYTES {
+                if self.unsubmitted + self.round_caller_bytes >= SUBMIT_BYTES {
                     // This request goes on first after the submit, as it would have.
                     self.active.push_front(key);
                     return Ok(started);
@@ -1540,6 +1557,13 @@ impl<'e> Pump<'e> {
 
 /// The exclusive end of a request of `length` bytes (or `VYRE_PUMP_TO_EOF`)
 /// from `offset`.
+/// Whether `fd` was opened with O_DIRECT (false if that cannot be told).
+fn opened_for_direct_io(fd: RawFd) -> bool {
+    // SAFETY: F_GETFL only reads the descriptor's status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags != -1 && flags & libc::O_DIRECT != 0
+}
+
 fn request_end(offset: u64, length: u64) -> Result<u64> {
     if length == VYRE_PUMP_TO_EOF {
         return Ok(u64::MAX);
@@ -1581,8 +1605,8 @@ impl Drop for Pump<'_> {
     /// the pump's scan jobs (bounded: the share is free for reuse when
     /// destroy returns) and close the files the pump opened.
     fn drop(&mut self) {
-        // Reads the caller's thread did are over (none is left after a
-        // successful `advance`, only after an error): nothing to wait for.
+        // Reads the caller's thread did are over (left here by a submit
+        // call that did one, or by an error): nothing to wait for.
         let done_here: Vec<Key> = self.caller_done.drain(..).map(|(key, _)| key).collect();
         let mut reading: Vec<u64> = self
             .chunks
@@ -1723,6 +1747,28 @@ mod tests {
         assert!(bytes > SUBMIT_BYTES, "one advance started more than one budget's worth: {after:?}");
         assert!(bytes <= rounds * SUBMIT_BYTES, "{rounds} submits asked for {bytes} bytes: {after:?}");
         drop(pump);
+        // On a SQPOLL pump the caller's thread copies every second read: one
+        // round keeps to the budget too, its reads and the ring's together
+        // (found in review: the caller's reads restarted the budget, and one
+        // round read the whole 24 MiB, half of it on the caller's thread).
+        let chunk = 512 << 10;
+        match Pump::create(&engine, &PumpOptions { chunk_bytes: chunk, sqpoll: true, ..options }) {
+            Ok(mut pump) => {
+                let file = std::fs::File::open(&path).unwrap();
+                pump.submit_fd(std::os::fd::AsRawFd::as_raw_fd(&file), 0, VYRE_PUMP_TO_EOF, id, 8).unwrap();
+                pump.submit_queued().unwrap();
+                let before = pump.info();
+                assert!(pump.start_chunks().unwrap(), "the budget, not the file's end, stops the round");
+                let after = pump.info();
+                let started = (after.reads_in_flight - before.reads_in_flight) * chunk;
+                assert!(
+                    after.caller_read_bytes > before.caller_read_bytes,
+                    "no read on the caller's thread: {after:?}"
+                );
+                assert!(started <= SUBMIT_BYTES + chunk, "one round started {started} bytes of reads: {after:?}");
+            }
+            Err(e) => eprintln!("SQPOLL refused here, not tested: {e}"),
+        }
         let _ = std::fs::remove_file(&path);
     }
 
