@@ -351,9 +351,14 @@ fn a_sqpoll_pump_leaves_o_direct_descriptors_to_the_ring() {
         submit_retrying(&mut pump, &mut outcomes, &mut pending, |p| p.submit_fd(fd, 0, VYRE_PUMP_TO_EOF, id, i as u64));
     }
     drain_all(&mut pump, pending, &mut outcomes);
-    for (i, bytes) in [&warm, &cold].into_iter().enumerate() {
-        assert_eq!(outcomes[&(i as u64)].status(), 0, "file {i}");
-        assert!(outcomes[&(i as u64)].matches == oracle(&rs, bytes), "file {i}: the matches differ from the CPU's");
+    assert_eq!(outcomes[&0].status(), 0);
+    assert!(outcomes[&0].matches == oracle(&rs, &warm), "the warm file's matches differ from the CPU's");
+    // Direct I/O into a GPU's BAR fails (EFAULT on an H200: the kernel
+    // cannot pin device memory); into lavapipe's host memory it works.
+    let direct_outcome = &outcomes[&1];
+    match direct_outcome.status() {
+        0 => assert!(direct_outcome.matches == oracle(&rs, &cold), "the O_DIRECT file's matches differ"),
+        status => assert_eq!(status, -libc::EFAULT, "{:?}", direct_outcome.results),
     }
     assert_eq!(pump.info().caller_read_bytes, 0, "the caller's thread read a file by itself");
 }
