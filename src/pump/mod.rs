@@ -1555,8 +1555,6 @@ impl<'e> Pump<'e> {
     }
 }
 
-/// The exclusive end of a request of `length` bytes (or `VYRE_PUMP_TO_EOF`)
-/// from `offset`.
 /// Whether `fd` was opened with O_DIRECT (false if that cannot be told).
 fn opened_for_direct_io(fd: RawFd) -> bool {
     // SAFETY: F_GETFL only reads the descriptor's status flags.
@@ -1564,6 +1562,8 @@ fn opened_for_direct_io(fd: RawFd) -> bool {
     flags != -1 && flags & libc::O_DIRECT != 0
 }
 
+/// The exclusive end of a request of `length` bytes (or `VYRE_PUMP_TO_EOF`)
+/// from `offset`.
 fn request_end(offset: u64, length: u64) -> Result<u64> {
     if length == VYRE_PUMP_TO_EOF {
         return Ok(u64::MAX);
