@@ -729,6 +729,14 @@ void main() {
         + 2u * VYRE_SLOT_MAX_ARGS + VYRE_PRINTF_MAX_VALUES;
     uint stop = VYRE_STOP_BUDGET;
     uint idle = 0u, backoff = 0u;
+    // Where this slice's scans start: the heartbeat, which lane 0 advances
+    // once every 16 passes, so by at least one and at most the passes run in
+    // each slice. A lane takes the first published slot its scan meets, so a
+    // slot that keeps coming back (a fence waiting for its members) hides
+    // the slots behind it in that lane's order; restarting every slice at
+    // pass 0 (lavapipe runs about 60 passes a slice) hid a fence's own
+    // member behind it for good, and the batch never finished.
+    uint rotation = ctrl[VYRE_CTRL_HEARTBEAT];
     for (uint pass = 0u; pass < pc.max_passes; pass++) {
         iters++;
         if (iters + reserve >= pc.budget) break;
@@ -754,7 +762,7 @@ void main() {
         uint candidate = 0xFFFFFFFFu, candidate_status = 0u;
         for (uint s = lane % slot_count; s < slot_count; s += lanes) {
             iters++;
-            uint slot = (s + pass) % slot_count;
+            uint slot = (s + pass + rotation) % slot_count;
             uint seen = ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)];
             if (candidate == 0xFFFFFFFFu && (seen & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED) {
                 candidate = slot;

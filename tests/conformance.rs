@@ -396,3 +396,43 @@ fn copies_between_idle_gaps_arrive_whole() {
         assert_eq!(wrong, 0, "round {round}: {wrong} of {WORDS} words not copied ({:?})", mk.stats());
     }
 }
+
+/// A lane takes the first published slot its scan meets, and a fence comes
+/// back (RETRY) until its members finish, so it hides the slots behind it in
+/// that lane's order. A batch that wraps around the ring puts its fence
+/// before some of its own members; while every slice restarted its scans at
+/// the same place, that batch never finished (`test_megakernel_threads` hung
+/// in about a third of lavapipe runs, where a second lane sometimes found
+/// the fence claimed and took the member behind it).
+#[test]
+fn a_waiting_fence_hides_none_of_its_members() {
+    let options = Options {
+        backend: BackendChoice::Vulkan,
+        slot_count: 64,
+        // One lane, so no other lane can step past the fence while it is claimed.
+        worker_count: 1,
+        observable_count: OBSERVABLES,
+        // About a dozen passes a slice, each starting one slot further on;
+        // one dispatch per batch, so the kernel sees each batch whole.
+        slice_budget: Some(2000),
+        resident: false,
+        ..Options::default()
+    };
+    let Some(mk) = vulkan(options) else { return };
+    let add = [0u32, 1];
+    let mut tickets = vec![Ticket { slot: 0, generation: 0 }; 64];
+    let mut batch = |members: usize| {
+        let requests = vec![SlotRequest { opcode: VYRE_OP_ATOMIC_ADD, tenant: 0, args: &add }; members];
+        let fence = retry(|| mk.publish_batch(&requests, VYRE_NO_OBSERVABLE, Some(&mut tickets[..members]))).unwrap();
+        (fence, tickets[0].slot)
+    };
+    let (first, second) = (57, 32);
+    mk.wait(batch(first).0, LONG).unwrap();
+    // The layout this test is about: members in slots 58..=63 and 0..=25,
+    // the fence in slot 26, before six of its members, further on than any
+    // slice's passes reach.
+    let (fence, first_member) = batch(second);
+    assert_eq!((first_member, fence.slot), (58, 26), "the batch did not wrap around the ring as planned");
+    mk.wait(fence, Duration::from_secs(30)).expect("the fence of a batch that wraps around the ring");
+    assert_eq!(observables(&mk)[0], (first + second) as u32);
+}
