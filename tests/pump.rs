@@ -242,6 +242,17 @@ fn sqpoll_allowed() -> bool {
     allowed
 }
 
+/// Write `file` back, then drop `len` bytes of it from `offset` on out of
+/// the page cache (`len` 0 would mean to the end of the file to fadvise).
+fn drop_from_page_cache(file: &std::fs::File, offset: usize, len: usize) {
+    assert!(len > 0, "no bytes to drop");
+    // Written back first: the kernel keeps dirty pages.
+    file.sync_all().unwrap();
+    // SAFETY: fadvise on an open descriptor; no memory is involved.
+    let failed = unsafe { libc::posix_fadvise(file.as_raw_fd(), offset as i64, len as i64, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(failed, 0, "posix_fadvise(DONTNEED)");
+}
+
 /// A SQPOLL pump shares large reads of cached pages with the caller's
 /// thread (every second one: `Pump::read_here`). Files of several chunks,
 /// wholly cached, partly cached (the caller's read stops at the first page
@@ -259,17 +270,11 @@ fn a_sqpoll_pump_shares_large_reads_with_the_callers_thread() {
             let bytes = rng.bytes((3 << 20) + i * 77_777, b"abc \n");
             let path = dir.file(&format!("f{i}"), &bytes);
             let file = std::fs::File::open(&path).unwrap();
-            // Written back, so that the kernel can drop the pages below.
-            file.sync_all().unwrap();
-            // File 1: every other 384 KiB dropped from the page cache; file 2: all of it.
-            let (step, dropped) = match i {
-                1 => (768 << 10, 384 << 10),
-                2 => (bytes.len(), bytes.len()),
-                _ => (bytes.len(), 0),
-            };
-            for at in (0..bytes.len()).step_by(step) {
-                // SAFETY: fadvise on an open descriptor; no memory is involved.
-                unsafe { libc::posix_fadvise(file.as_raw_fd(), at as i64, dropped as i64, libc::POSIX_FADV_DONTNEED) };
+            // File 0 stays cached; file 1 loses every other 384 KiB; file 2 all of it.
+            match i {
+                1 => (0..bytes.len()).step_by(768 << 10).for_each(|at| drop_from_page_cache(&file, at, 384 << 10)),
+                2 => drop_from_page_cache(&file, 0, bytes.len()),
+                _ => {}
             }
             (path, bytes)
         })
@@ -323,10 +328,7 @@ fn a_sqpoll_pump_leaves_o_direct_descriptors_to_the_ring() {
     let warm_file = std::fs::File::open(dir.file("warm", &warm)).unwrap();
     let cold = Rng(5).bytes(1 << 20, b"abc \n");
     let cold_path = dir.file("cold", &cold);
-    let file = std::fs::File::open(&cold_path).unwrap();
-    file.sync_all().unwrap();
-    // SAFETY: fadvise on an open descriptor; no memory is involved.
-    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    drop_from_page_cache(&std::fs::File::open(&cold_path).unwrap(), 0, cold.len());
     let path = c_path(&cold_path);
     // SAFETY: a NUL-terminated path; the descriptor is closed below.
     let direct = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECT | libc::O_CLOEXEC) };
