@@ -45,6 +45,10 @@ layout(push_constant) uniform Slice {
 } pc;
 
 const uint RETRY = 0xFFFFFFFFu;
+// How far a lane's scan start moves from one pass to the next, modulo the
+// ring: a prime above VYRE_MAX_SLOTS, so the starts of successive passes
+// visit every slot, each a long way from the last (see main).
+const uint SCAN_JUMP = 106103u;
 // Bytes a DFA walk steps between two looks at its budget and the clock.
 const uint WALK_BLOCK_BYTES = 1024u;
 const uint FAULTED = 0x80000000u;
@@ -736,7 +740,8 @@ void main() {
     // the slots behind it in that lane's order; restarting every slice at
     // pass 0 (lavapipe runs about 60 passes a slice) hid a fence's own
     // member behind it for good, and the batch never finished.
-    uint rotation = ctrl[VYRE_CTRL_HEARTBEAT];
+    uint rotation = ctrl[VYRE_CTRL_HEARTBEAT] % slot_count;
+    uint jump = SCAN_JUMP % slot_count;
     for (uint pass = 0u; pass < pc.max_passes; pass++) {
         iters++;
         if (iters + reserve >= pc.budget) break;
@@ -760,9 +765,13 @@ void main() {
         // before ours reached the budget, cutting DFA walks short; so the
         // loop reads on.)
         uint candidate = 0xFFFFFFFFu, candidate_status = 0u;
+        // Where this pass's share starts: far from the last pass's, so that
+        // idle lanes spread over the ring (docs/PROTOCOL.md §3). Below 2^32:
+        // both factors are below VYRE_MAX_SLOTS = 2^16.
+        uint offset = ((pass % slot_count) * jump + rotation) % slot_count;
         for (uint s = lane % slot_count; s < slot_count; s += lanes) {
             iters++;
-            uint slot = (s + pass + rotation) % slot_count;
+            uint slot = (s + offset) % slot_count;
             uint seen = ring[slot_word(slot, VYRE_SLOT_WORD_STATUS)];
             if (candidate == 0xFFFFFFFFu && (seen & VYRE_STATUS_STATE_MASK) == VYRE_SLOT_PUBLISHED) {
                 candidate = slot;
