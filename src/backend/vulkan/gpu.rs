@@ -100,6 +100,25 @@ pub struct SliceParams {
     pub slice_ticks: u32,
 }
 
+/// For an allocation that failed: how large the heap it came from is, and,
+/// for BAR memory, that a small BAR is the usual cause. (An H200 machine
+/// without resizable BAR had 256 MiB of it: 4 x 256 MiB of arena or 512 MiB
+/// of hit records could not be allocated.)
+fn heap_note(memory: &vk::PhysicalDeviceMemoryProperties, type_index: usize, placement: Placement) -> String {
+    let heap = memory.memory_types_as_slice()[type_index].heap_index as usize;
+    let Some(size) = memory.memory_heaps_as_slice().get(heap).map(|h| h.size) else {
+        return String::new();
+    };
+    let mib = size >> 20;
+    match placement {
+        Placement::Bar => format!(
+            " (the shared buffers come from one device-local, host-visible heap of {mib} MiB; on a discrete \
+             GPU that is the PCIe BAR, 256 MiB unless resizable BAR is on in the firmware or hypervisor)"
+        ),
+        Placement::HostCoherent => format!(" (from a host-visible heap of {mib} MiB)"),
+    }
+}
+
 pub struct Gpu {
     /// Dropped only after the device; leaked with it when abandoned.
     pub instance: std::mem::ManuallyDrop<Instance>,
@@ -333,9 +352,10 @@ impl Gpu {
                         ErrorKind::DeviceLost
                     },
                     format!(
-                        "vkAllocateMemory of {} bytes for a shared buffer failed: {e}; ask for a smaller arena, \
-                         rule table space or queue",
-                        needs.size
+                        "vkAllocateMemory of {} bytes for a shared buffer failed: {e}{}; ask for a smaller arena, \
+                         rule table space or queue (hit records are queue_depth x max_hits_per_job x 8 bytes)",
+                        needs.size,
+                        heap_note(memory, type_index, placement)
                     ),
                 )
             })
@@ -629,6 +649,19 @@ mod tests {
         assert_eq!(transfer_queue(&[family(all, 16), family(compute, 8)], 0), (0, 1));
         assert_eq!(transfer_queue(&[family(all, 1)], 0), (0, 0));
         assert_eq!(transfer_queue(&[family(all, 1), family(copy, 0)], 0), (0, 0), "a family without queues");
+    }
+
+    #[test]
+    fn a_failed_allocation_names_its_heap_and_the_bar() {
+        let mut memory =
+            vk::PhysicalDeviceMemoryProperties { memory_type_count: 2, memory_heap_count: 2, ..Default::default() };
+        memory.memory_heaps[0].size = 256 << 20;
+        memory.memory_heaps[1].size = 64 << 30;
+        memory.memory_types[1].heap_index = 1;
+        let bar = heap_note(&memory, 0, Placement::Bar);
+        assert!(bar.contains("256 MiB") && bar.contains("resizable BAR"), "{bar}");
+        let host = heap_note(&memory, 1, Placement::HostCoherent);
+        assert!(host.contains("65536 MiB") && !host.contains("BAR"), "{host}");
     }
 
     /// The ring scan's start jumps by SCAN_JUMP modulo the ring size each
