@@ -126,8 +126,14 @@ fn main() {
                 scope.spawn(move || {
                     for file in (thread..config.files).step_by(config.threads as usize) {
                         let input_offset = file * bytes;
-                        let item =
-                            WorkItem { input_offset, input_len: bytes, rule_set_id: id, flags: 0, user_data: file };
+                        let item = WorkItem {
+                            input_offset,
+                            input_len: bytes,
+                            rule_set_id: id,
+                            flags: 0,
+                            user_data: file,
+                            ..Default::default()
+                        };
                         engine.enqueue(&item).expect("enqueue");
                     }
                 });

@@ -284,6 +284,7 @@ fn run_read(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, after
                         rule_set_id: id,
                         flags: 0,
                         user_data: slot as u64,
+                        ..Default::default()
                     };
                     while let Err(e) = engine.enqueue(&item) {
                         if e.kind != ErrorKind::QueueFull {

@@ -223,6 +223,7 @@ fn churn_round(config: &Config, rs: &RuleSet, inputs: &[Vec<u8>], expected: &[u6
             rule_set_id: rule_set,
             flags: 0,
             user_data: k,
+            ..Default::default()
         })
         .collect();
     let mut completions = vec![Completion::default(); 64];

@@ -17,10 +17,12 @@
 #include "vyre_test.h"
 
 /* Layout, mirrored by src/ffi/engine.rs. */
-_Static_assert(sizeof(vyre_work_item) == 32, "vyre_work_item size");
+_Static_assert(sizeof(vyre_work_item) == 40, "vyre_work_item size");
 _Static_assert(offsetof(vyre_work_item, input_len) == 8, "vyre_work_item.input_len");
 _Static_assert(offsetof(vyre_work_item, rule_set_id) == 16, "vyre_work_item.rule_set_id");
 _Static_assert(offsetof(vyre_work_item, user_data) == 24, "vyre_work_item.user_data");
+_Static_assert(offsetof(vyre_work_item, context_before) == 32, "vyre_work_item.context_before");
+_Static_assert(offsetof(vyre_work_item, context_after) == 36, "vyre_work_item.context_after");
 _Static_assert(sizeof(vyre_completion) == 32, "vyre_completion size");
 _Static_assert(offsetof(vyre_completion, first_hit) == 16, "vyre_completion.first_hit");
 _Static_assert(offsetof(vyre_completion, hits_stored) == 24, "vyre_completion.hits_stored");
@@ -131,7 +133,7 @@ static void scans_match_the_cpu_oracle(void)
         } else {
             VYRE_CHECK_OK(vyre_engine_write(engine, offset, text, sizeof text));
         }
-        vyre_work_item item = {offset, sizeof text, id, 0, 1000u + (uint64_t)way};
+        vyre_work_item item = {offset, sizeof text, id, 0, 1000u + (uint64_t)way, 0, 0};
         VYRE_CHECK_OK(vyre_engine_enqueue(engine, &item));
         vyre_hit hits[MAX_HITS];
         vyre_completion c = wait_one(engine, hits);
@@ -149,9 +151,9 @@ static void scans_match_the_cpu_oracle(void)
 
     /* Every failure is one completion with its status. */
     vyre_work_item bad[3] = {
-        {arena_len - 10, 11, id, 0, 1}, /* past the arena */
-        {0, 10, id + 5, 0, 2},          /* no such rule set */
-        {3, sizeof text, id, 0, 3},     /* fine, but too many hits for 4 */
+        {arena_len - 10, 11, id, 0, 1, 0, 0}, /* past the arena */
+        {0, 10, id + 5, 0, 2, 0, 0},          /* no such rule set */
+        {3, sizeof text, id, 0, 3, 0, 0},     /* fine, but too many hits for 4 */
     };
     size_t accepted = 0;
     VYRE_CHECK_OK(vyre_engine_enqueue_batch(engine, bad, 3, &accepted));
@@ -171,14 +173,23 @@ static void scans_match_the_cpu_oracle(void)
     vyre_engine_destroy(engine);
 }
 
-static void truncation_reports_the_true_count(void)
+/* An engine of 4 hits per job whose arena starts with "keykeykeykey":
+ * "key" and "ey" each end at 3, 6, 9 and 12. */
+static vyre_engine *engine_over_keys(vyre_rule_set **rs, uint32_t *id)
 {
     vyre_engine *engine = create_engine(4, 4096, 4);
-    vyre_rule_set *rs = compile_secrets();
-    uint32_t id = 0;
-    VYRE_CHECK_OK(vyre_engine_load_rule_set(engine, rs, &id));
+    *rs = compile_secrets();
+    VYRE_CHECK_OK(vyre_engine_load_rule_set(engine, *rs, id));
     VYRE_CHECK_OK(vyre_engine_write(engine, 0, "keykeykeykey", 12));
-    vyre_work_item item = {0, 12, id, 0, 7};
+    return engine;
+}
+
+static void truncation_reports_the_true_count(void)
+{
+    vyre_rule_set *rs = NULL;
+    uint32_t id = 0;
+    vyre_engine *engine = engine_over_keys(&rs, &id);
+    vyre_work_item item = {0, 12, id, 0, 7, 0, 0};
     VYRE_CHECK_OK(vyre_engine_enqueue(engine, &item));
     /* A hits array smaller than the job's stored hits is refused... */
     vyre_completion c;
@@ -200,6 +211,38 @@ static void truncation_reports_the_true_count(void)
     vyre_engine_destroy(engine);
 }
 
+/* A stream cut into overlapping jobs: each job's contexts leave out the
+ * matches its neighbours report, counts included. */
+static void contexts_report_each_match_once(void)
+{
+    vyre_rule_set *rs = NULL;
+    uint32_t id = 0;
+    vyre_engine *engine = engine_over_keys(&rs, &id);
+    /* Bytes [0, 8) own (0, 6], bytes [4, 12) own (6, 12]. The second job's
+     * context, "ey" at [4, 6), ends a match the first job reports. */
+    vyre_work_item jobs[2] = {{0, 8, id, 0, 1, 0, 2}, {4, 8, id, 0, 2, 2, 0}};
+    size_t accepted = 0;
+    VYRE_CHECK_OK(vyre_engine_enqueue_batch(engine, jobs, 2, &accepted));
+    VYRE_CHECK(accepted == 2);
+    uint64_t count[3] = {0, 0, 0};
+    for (int i = 0; i < 2; i++) {
+        vyre_hit hits[MAX_HITS];
+        vyre_completion c = wait_one(engine, hits);
+        VYRE_CHECK(c.status == VYRE_OK && (c.user_data == 1 || c.user_data == 2));
+        count[c.user_data] = c.hit_count;
+        for (uint32_t k = 0; k < c.hits_stored; k++) {
+            uint64_t end = hits[c.first_hit + k].end_offset; /* from the job's first byte */
+            VYRE_CHECK(c.user_data == 1 ? end > 0 && end <= 6 : end > 2 && end <= 8);
+        }
+    }
+    VYRE_CHECK(count[1] == 4 && count[2] == 4);
+    vyre_work_item too_much = {0, 8, id, 0, 3, 5, 4};
+    VYRE_CHECK_STATUS(vyre_engine_enqueue(engine, &too_much), VYRE_E_INVALID_ARGUMENT);
+    vyre_test_message_has("context");
+    vyre_rule_set_destroy(rs);
+    vyre_engine_destroy(engine);
+}
+
 struct producer {
     vyre_engine *engine;
     uint32_t id;
@@ -212,7 +255,7 @@ static void *produce(void *arg)
 {
     struct producer *p = arg;
     for (unsigned i = 0; i < p->jobs; i++) {
-        vyre_work_item item = {(uint64_t)(i % 16) * 64, 64, p->id, 0, p->first + i};
+        vyre_work_item item = {(uint64_t)(i % 16) * 64, 64, p->id, 0, p->first + i, 0, 0};
         vyre_status status;
         while ((status = vyre_engine_enqueue(p->engine, &item)) == VYRE_E_QUEUE_FULL) {
         }
@@ -307,12 +350,12 @@ static void bad_inputs_are_refused(void)
     VYRE_CHECK_STATUS(vyre_engine_write(engine, 0, NULL, 3), VYRE_E_NULL_POINTER);
     VYRE_CHECK_OK(vyre_engine_write(engine, 0, NULL, 0));
     VYRE_CHECK_STATUS(vyre_engine_enqueue(engine, NULL), VYRE_E_NULL_POINTER);
-    vyre_work_item flagged = {0, 1, id, 4, 0};
+    vyre_work_item flagged = {0, 1, id, 4, 0, 0, 0};
     VYRE_CHECK_STATUS(vyre_engine_enqueue(engine, &flagged), VYRE_E_INVALID_ARGUMENT);
     vyre_test_message_has("flags");
     VYRE_CHECK_STATUS(vyre_engine_enqueue_batch(engine, NULL, 2, NULL), VYRE_E_NULL_POINTER);
     /* A queue of 2: the third job waits for room. */
-    vyre_work_item items[3] = {{0, 4, id, 0, 1}, {0, 4, id, 0, 2}, {0, 4, id, 0, 3}};
+    vyre_work_item items[3] = {{0, 4, id, 0, 1, 0, 0}, {0, 4, id, 0, 2, 0, 0}, {0, 4, id, 0, 3, 0, 0}};
     size_t accepted = 99;
     VYRE_CHECK_STATUS(vyre_engine_enqueue_batch(engine, items, 3, &accepted), VYRE_E_QUEUE_FULL);
     VYRE_CHECK(accepted == 2);
@@ -334,6 +377,7 @@ int main(void)
 {
     scans_match_the_cpu_oracle();
     truncation_reports_the_true_count();
+    contexts_report_each_match_once();
     threads_enqueue_and_every_job_completes_once();
     bad_inputs_are_refused();
     printf("test_engine: ok\n");

@@ -297,8 +297,8 @@ static void rule_table_room_runs_out_cleanly(void)
 
     VYRE_CHECK_OK(vyre_engine_write(engine, 0, "xabxab", 6));
     {
-        vyre_work_item good = {0, 6, 0, 0, 1};
-        vyre_work_item unknown = {0, 6, loaded, 0, 2};
+        vyre_work_item good = {0, 6, 0, 0, 1, 0, 0};
+        vyre_work_item unknown = {0, 6, loaded, 0, 2, 0, 0};
         VYRE_CHECK_OK(vyre_engine_enqueue(engine, &good));
         VYRE_CHECK_OK(vyre_engine_enqueue(engine, &unknown));
     }
@@ -374,13 +374,13 @@ static void jobs_at_the_end_of_the_arena(void)
     VYRE_CHECK_STATUS(vyre_engine_write(engine, ARENA - 1, "ab", 2), VYRE_E_OUT_OF_RANGE);
     {
         const vyre_work_item items[JOBS] = {
-            {ARENA, 0, id, 0, 0},                                /* empty, at the very end */
-            {ARENA - 2, 2, id, 0, 1},                            /* ends at the very end */
-            {ARENA - 1, 2, id, 0, 2},                            /* one byte past it */
-            {ARENA, 1, id, 0, 3},                                /* starts at the end */
-            {UINT64_MAX, 0, id, 0, 4},                           /* empty, far past it */
-            {0, VYRE_ENGINE_MAX_JOB_BYTES + 1, id, 0, 5},        /* 4 GiB */
-            {0, 2, UINT32_MAX, 0, 6},                            /* no such rule set */
+            {ARENA, 0, id, 0, 0, 0, 0},                          /* empty, at the very end */
+            {ARENA - 2, 2, id, 0, 1, 0, 0},                      /* ends at the very end */
+            {ARENA - 1, 2, id, 0, 2, 0, 0},                      /* one byte past it */
+            {ARENA, 1, id, 0, 3, 0, 0},                          /* starts at the end */
+            {UINT64_MAX, 0, id, 0, 4, 0, 0},                     /* empty, far past it */
+            {0, VYRE_ENGINE_MAX_JOB_BYTES + 1, id, 0, 5, 0, 0},  /* 4 GiB */
+            {0, 2, UINT32_MAX, 0, 6, 0, 0},                      /* no such rule set */
         };
         size_t accepted = 0;
         VYRE_CHECK_OK(vyre_engine_enqueue_batch(engine, items, JOBS, &accepted));

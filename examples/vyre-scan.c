@@ -633,9 +633,8 @@ typedef struct match {
 
 /* A job that returned VYRE_E_HITS_TRUNCATED (kept for the message and --verify). */
 typedef struct trunc_job {
-    uint64_t base, len;                 /* file bytes [base, base + len) */
     uint64_t owned_start, owned_end;    /* owned ends (owned_start, owned_end] */
-    uint64_t hit_count;                 /* the engine's true count for the job */
+    uint64_t hit_count;                 /* the engine's true count of the owned matches */
     uint32_t hits_stored;
 } trunc_job;
 
@@ -863,9 +862,9 @@ static void verify_diff(const file_rec *f, const char *side, const match *m, uns
 
 /* Compares the engine's hits of f (sorted) with the CPU oracle's. Where a job
  * was truncated, the engine's stored hits there must be a subset of the
- * oracle's, and the job's true count must equal the oracle's count for the
- * job's bytes. Returns 1 if they agree. */
-static cpu_hits cpu, job_cpu;    /* reused between files */
+ * oracle's, and the job's true count must equal the oracle's count of the
+ * matches ending in the job's owned bytes. Returns 1 if they agree. */
+static cpu_hits cpu;    /* reused between files */
 
 static int verify_file(file_rec *f)
 {
@@ -902,18 +901,15 @@ static int verify_file(file_rec *f)
     }
     for (t = 0; t < f->trunc_count; t++) {
         const trunc_job *tj = &f->trunc[t];
-        if (tj->base > f->data_len) {
-            continue;
+        uint64_t owned = 0;
+        for (j = 0; j < cpu.n; j++) {
+            owned += cpu.v[j].end > tj->owned_start && cpu.v[j].end <= tj->owned_end;
         }
-        if (cpu_scan(f->data + tj->base, (size_t)min_u64(tj->len, f->data_len - tj->base), &job_cpu) != 0) {
-            S.errors++;
-            return 0;
-        }
-        if (job_cpu.n != tj->hit_count) {
+        if (owned != tj->hit_count) {
             diffs++;
-            warnf("verify: %s: truncated job over bytes [%" PRIu64 ", %" PRIu64 "): engine counted %" PRIu64
-                  " matches, the CPU %zu",
-                  f->path, tj->base, tj->base + tj->len, tj->hit_count, job_cpu.n);
+            warnf("verify: %s: truncated job owning match ends (%" PRIu64 ", %" PRIu64 "]: engine counted %" PRIu64
+                  " matches, the CPU %" PRIu64,
+                  f->path, tj->owned_start, tj->owned_end, tj->hit_count, owned);
         }
     }
     if (diffs) {
@@ -957,17 +953,15 @@ static void finish_file(file_rec *f)
         for (k = 0; k < f->trunc_count; k++) {
             unstored += f->trunc[k].hit_count - f->trunc[k].hits_stored;
         }
-        /* The matches the engine counted but could not store are counted too;
-         * in a file split into jobs some of them may end in a job's overlap
-         * with its neighbour (and are counted twice), so the count is then an
-         * upper bound. */
+        /* The matches the engine counted but could not store are counted too
+         * (each job counts only the matches ending in its own bytes, so the
+         * total is exact). */
         count += unstored;
         S.truncated_files++;
         warnf("%s: matches truncated: %zu job%s found more than %" PRIu32 " match%s; %zu printed, %" PRIu64
-              " more counted but not stored%s. Rerun with a larger --max-hits.",
+              " more counted but not stored. Rerun with a larger --max-hits.",
               f->path, f->trunc_count, f->trunc_count == 1 ? "" : "s", S.info.max_hits_per_job,
-              S.info.max_hits_per_job == 1 ? "" : "es", f->hit_count,
-              unstored, f->jobs_total > 1 ? " (an upper bound: the file was split into overlapping jobs)" : "");
+              S.info.max_hits_per_job == 1 ? "" : "es", f->hit_count, unstored);
     }
     if (opt.verify && !f->failed && load_for_verify(f) == 0) {
         if (verify_file(f)) {
@@ -1065,22 +1059,19 @@ static void handle_completion(const vyre_completion *c, const vyre_hit *hits, si
         }
         for (k = 0; !bad && k < c->hits_stored; k++) {
             const vyre_hit *h = &hits[c->first_hit + k];
-            uint64_t e;
+            uint64_t e = j->base + h->end_offset;
             if (h->user_data != c->user_data || h->pattern_id >= pattern_count || h->end_offset == 0 ||
-                h->end_offset > j->len) {
+                h->end_offset > j->len || e <= j->owned_start || e > j->owned_end) {
                 warnf("%s: invalid hit from the engine: user_data 0x%" PRIx64 " (job 0x%" PRIx64 "), end %" PRIu64
                       " (job of %" PRIu64 " bytes), pattern %" PRIu32,
                       f->path, h->user_data, c->user_data, h->end_offset, j->len, h->pattern_id);
                 bad = 1;
                 break;
             }
-            e = j->base + h->end_offset;
-            if (e > j->owned_start && e <= j->owned_end) {
-                grow((void **)&f->hits, &f->hit_cap, f->hit_count + 1, sizeof *f->hits);
-                f->hits[f->hit_count].end = e;
-                f->hits[f->hit_count].pattern = h->pattern_id;
-                f->hit_count++;
-            }
+            grow((void **)&f->hits, &f->hit_cap, f->hit_count + 1, sizeof *f->hits);
+            f->hits[f->hit_count].end = e;
+            f->hits[f->hit_count].pattern = h->pattern_id;
+            f->hit_count++;
         }
         if (bad) {
             f->failed = 1;
@@ -1089,8 +1080,6 @@ static void handle_completion(const vyre_completion *c, const vyre_hit *hits, si
             trunc_job *t;
             grow((void **)&f->trunc, &f->trunc_cap, f->trunc_count + 1, sizeof *f->trunc);
             t = &f->trunc[f->trunc_count++];
-            t->base = j->base;
-            t->len = j->len;
             t->owned_start = j->owned_start;
             t->owned_end = j->owned_end;
             t->hit_count = c->hit_count;
@@ -1148,12 +1137,9 @@ static void handle_result(const vyre_pump_result *r, const vyre_hit *hits, size_
             f->hit_count++;
         }
         if (r->status == VYRE_E_HITS_TRUNCATED) {
-            /* The chunk's job re-read L bytes before its owned range and one after. */
             trunc_job *t;
             grow((void **)&f->trunc, &f->trunc_cap, f->trunc_count + 1, sizeof *f->trunc);
             t = &f->trunc[f->trunc_count++];
-            t->base = r->file_offset > S.max_match_len ? r->file_offset - S.max_match_len : 0;
-            t->len = r->file_offset + r->length + 1 - t->base;
             t->owned_start = r->file_offset;
             t->owned_end = r->file_offset + r->length;
             t->hit_count = r->hit_count;
@@ -1307,8 +1293,11 @@ static void submit_job(file_rec *f, const uint8_t *data, uint64_t base, uint64_t
     item.input_offset = off;
     item.input_len = len;
     item.rule_set_id = S.rule_set_id;
-    item.flags = 0;
     item.user_data = ((uint64_t)j->generation << 32) | idx;
+    /* The bytes around the owned ones are context: the engine reports (and
+     * counts) only the matches ending in (owned_start, owned_end]. */
+    item.context_before = (uint32_t)(owned_start - base);
+    item.context_after = (uint32_t)(base + len - owned_end);
 
     for (;;) {
         st = vyre_engine_enqueue(S.engine, &item);
@@ -1969,7 +1958,6 @@ int main(int argc, char **argv)
     free(patterns);
     free(paths);
     free(cpu.v);
-    free(job_cpu.v);
 
     if (S.errors) {
         return EXIT_TROUBLE;

@@ -1562,7 +1562,7 @@ typedef struct vyre_engine_info {
 } vyre_engine_info;
 
 /**
- * One scan job, as C passes it (32 bytes).
+ * One scan job, as C passes it (40 bytes).
  */
 typedef struct vyre_work_item {
     /**
@@ -1585,6 +1585,21 @@ typedef struct vyre_work_item {
      * Returned in the completion and in every hit.
      */
     uint64_t user_data;
+    /**
+     * Leading bytes that are context only: scanned (what a match that
+     * ends later starts with, what `\b` or `(?m)^` look back at), but no
+     * match ending in them is reported or counted. For a caller that
+     * splits a stream into overlapping jobs: each match is reported by
+     * the one job whose own bytes it ends in. 0: none.
+     */
+    uint32_t context_before;
+    /**
+     * Trailing bytes that are context only: no match ending in them is
+     * reported or counted, and the job's end is not the end of the input
+     * (`$` and `\b` see these bytes). 0: none, the job ends the input.
+     * `context_before + context_after` is at most `input_len`.
+     */
+    uint32_t context_after;
 } vyre_work_item;
 
 /**

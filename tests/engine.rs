@@ -14,10 +14,14 @@ use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
 use common::{engines, oracle, Matches, Rng, LONG};
 
-/// Run `jobs` (arena offset, bytes) through `engine` with rule set `id` and
-/// return each job's status and matches, keyed by job index.
-fn run_jobs(engine: &Engine, id: u32, jobs: &[(u64, Vec<u8>)]) -> BTreeMap<u64, (i32, u64, Matches)> {
-    for (offset, bytes) in jobs {
+/// A job: where its bytes go in the arena, the bytes, and its contexts
+/// (`context_before`, `context_after`).
+type Job = (u64, Vec<u8>, (u32, u32));
+
+/// Run `jobs` through `engine` with rule set `id` and return each job's
+/// status and matches, keyed by job index.
+fn run_jobs(engine: &Engine, id: u32, jobs: &[Job]) -> BTreeMap<u64, (i32, u64, Matches)> {
+    for (offset, bytes, _) in jobs {
         engine.write(*offset, bytes).unwrap();
     }
     let mut results = BTreeMap::new();
@@ -26,13 +30,15 @@ fn run_jobs(engine: &Engine, id: u32, jobs: &[(u64, Vec<u8>)]) -> BTreeMap<u64, 
     let mut next = 0;
     while results.len() < jobs.len() {
         while next < jobs.len() {
-            let (offset, bytes) = &jobs[next];
+            let (offset, bytes, (context_before, context_after)) = &jobs[next];
             let item = WorkItem {
                 input_offset: *offset,
                 input_len: bytes.len() as u64,
                 rule_set_id: id,
                 flags: 0,
                 user_data: next as u64,
+                context_before: *context_before,
+                context_after: *context_after,
             };
             match engine.enqueue(&item) {
                 Ok(()) => next += 1,
@@ -74,18 +80,30 @@ fn check_against_oracle(options: EngineOptions, patterns: &[Pattern], compile: C
                 _ => rng.below(3000) as usize,
             };
             let bytes = rng.bytes(len, b"abcdABCD \n");
-            jobs.push((offset + rng.below(4), bytes));
+            // Half the jobs are a stream's piece with context on either side.
+            let before = if rng.below(2) == 0 { 0 } else { rng.below(len as u64 + 1) };
+            let after = if rng.below(2) == 0 { 0 } else { rng.below(len as u64 - before + 1) };
+            jobs.push((offset + rng.below(4), bytes, (before as u32, after as u32)));
             offset += 4096;
         }
         let results = run_jobs(&engine, id, &jobs);
-        for (index, (_, bytes)) in jobs.iter().enumerate() {
+        for (index, (_, bytes, context)) in jobs.iter().enumerate() {
             let (status, count, matches) = &results[&(index as u64)];
-            let expected = oracle(&rs, bytes);
+            let expected = owned(oracle(&rs, bytes), bytes.len(), *context);
             assert_eq!(*status, 0, "job {index} on {:?}", engine.info().backend);
             assert_eq!(*count, expected.len() as u64, "job {index} count on {:?}", engine.info().backend);
             assert_eq!(matches, &expected, "job {index} ({} bytes) on {:?}", bytes.len(), engine.info().backend);
         }
     }
+}
+
+/// The matches of a whole job that end in its own bytes, between its
+/// contexts: what the job reports. (A match ending before the trailing
+/// context never depends on where the input ends, so the oracle's walk of
+/// the whole job, which ends the input there, gives the same matches.)
+fn owned(matches: Matches, len: usize, (before, after): (u32, u32)) -> Matches {
+    let last = (len - after as usize) as u64;
+    matches.into_iter().filter(|&(end, _)| end > u64::from(before) && end <= last).collect()
 }
 
 fn small_parts() -> EngineOptions {
@@ -142,7 +160,7 @@ fn a_job_of_several_mib_is_scanned_completely() {
         EngineOptions { arena_bytes: 4 << 20, queue_depth: 4, max_hits_per_job: 1 << 16, ..Default::default() };
     for engine in engines(options) {
         let id = engine.load_rule_set(&rs).unwrap();
-        let results = run_jobs(&engine, id, &[(0, bytes.clone())]);
+        let results = run_jobs(&engine, id, &[(0, bytes.clone(), (0, 0))]);
         let (status, count, matches) = &results[&0];
         let expected = oracle(&rs, &bytes);
         assert!(expected.len() > 2000);
@@ -162,7 +180,7 @@ fn a_walk_with_a_long_match_list_still_advances() {
     let expected = oracle(&rs, &input);
     for engine in engines(EngineOptions { arena_bytes: 4096, queue_depth: 8, ..Default::default() }) {
         let id = engine.load_rule_set(&rs).unwrap();
-        let results = run_jobs(&engine, id, &[(0, input.clone())]);
+        let results = run_jobs(&engine, id, &[(0, input.clone(), (0, 0))]);
         assert_eq!(results[&0], (0, expected.len() as u64, expected.clone()), "{:?}", engine.info().backend);
     }
 }
@@ -180,22 +198,28 @@ fn every_failing_job_still_completes_once_with_its_error() {
             rule_set_id,
             flags: 0,
             user_data,
+            ..Default::default()
         };
         let bad_flags = WorkItem { flags: 1, ..item(0, 1, id, 9) };
         assert_eq!(engine.enqueue(&bad_flags).unwrap_err().kind, ErrorKind::InvalidArgument);
+        let more_context_than_bytes = WorkItem { context_before: 3, context_after: 3, ..item(0, 5, id, 9) };
+        assert_eq!(engine.enqueue(&more_context_than_bytes).unwrap_err().kind, ErrorKind::InvalidArgument);
         for job in [
             item(0, 100, id, 1),      // 100 matches, 10 stored
             item(4000, 200, id, 2),   // past the arena's end
             item(u64::MAX, 2, id, 3), // offset + len overflows
             item(0, 5, id + 7, 4),    // no such rule set
             item(0, 5, id, 5),        // fine
+            // 50 own matches, 10 stored: the count leaves out the contexts'.
+            WorkItem { context_before: 40, context_after: 10, ..item(0, 100, id, 6) },
+            WorkItem { context_before: 2, context_after: 3, ..item(0, 5, id, 7) }, // context only
         ] {
             engine.enqueue(&job).unwrap();
         }
         let mut completions = vec![Completion::default(); 8];
         let mut hits = vec![Hit::default(); 10];
         let mut got = BTreeMap::new();
-        while got.len() < 5 {
+        while got.len() < 7 {
             let (n, _) = engine.wait(&mut completions, &mut hits, LONG).unwrap();
             for c in &completions[..n] {
                 assert!(got.insert(c.user_data, *c).is_none());
@@ -209,11 +233,13 @@ fn every_failing_job_still_completes_once_with_its_error() {
         assert_eq!(got[&3].status, ErrorKind::OutOfRange.code());
         assert_eq!(got[&4].status, ErrorKind::NotFound.code());
         assert_eq!((got[&5].status, got[&5].hit_count), (0, 5));
+        assert_eq!((got[&6].status, got[&6].hit_count, got[&6].hits_stored), (ErrorKind::HitsTruncated.code(), 50, 10));
+        assert_eq!((got[&7].status, got[&7].hit_count), (0, 0));
         assert_eq!(engine.poll(&mut completions, &mut hits).unwrap(), (0, 0), "nothing more");
         let err = engine.wait(&mut completions, &mut hits, Duration::from_millis(20)).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Timeout);
         // A hits array smaller than one job's hits is refused, not truncated.
-        engine.enqueue(&item(0, 100, id, 6)).unwrap();
+        engine.enqueue(&item(0, 100, id, 8)).unwrap();
         let mut tiny = vec![Hit::default(); 3];
         let deadline = std::time::Instant::now() + LONG;
         loop {
@@ -224,7 +250,7 @@ fn every_failing_job_still_completes_once_with_its_error() {
             }
         }
         let (n, stored) = engine.wait(&mut completions, &mut hits, LONG).unwrap();
-        assert_eq!((n, stored, completions[0].user_data), (1, 10, 6));
+        assert_eq!((n, stored, completions[0].user_data), (1, 10, 8));
     }
 }
 

@@ -898,6 +898,7 @@ fn direct_jobs_share_the_engine_and_come_back_through_drain() {
                 rule_set_id: id,
                 flags: 0,
                 user_data: 42,
+                ..Default::default()
             })
             .unwrap();
         pump.submit_path(&c_path(&path), 0, VYRE_PUMP_TO_EOF, id, 42).unwrap();
@@ -1021,7 +1022,7 @@ fn a_file_read_over_many_submits_matches_the_cpu_on_both_paths() {
 /// More matches in a chunk than the engine stores: the chunk's result says
 /// so, its stored hits are the oracle's, and the request still ends once.
 #[test]
-fn a_chunk_with_too_many_matches_reports_truncation_and_the_request_still_ends() {
+fn a_chunk_with_too_many_matches_reports_truncation_with_its_exact_count_and_the_request_still_ends() {
     let dir = TempDir::new("truncated");
     let bytes = vec![b'c'; 5000];
     let path = dir.file("f", &bytes);
@@ -1038,6 +1039,12 @@ fn a_chunk_with_too_many_matches_reports_truncation_and_the_request_still_ends()
         let outcome = &outcomes[&0];
         assert_eq!(outcome.covered(0), 0, "no chunk is complete: {:?}", outcome.results);
         assert!(outcome.results.iter().all(|r| r.status == ErrorKind::HitsTruncated.code() && r.hit_count >= 100));
+        // Each count is the chunk's own matches, not those of the overlap
+        // its job also read: together they are the file's.
+        for r in &outcome.results {
+            let own = expected.iter().filter(|&&(end, _)| end > r.file_offset && end <= r.file_offset + r.length);
+            assert_eq!(r.hit_count, own.count() as u64, "chunk at {} on {ingest:?}", r.file_offset);
+        }
         assert_eq!(outcome.last().flags, VYRE_PUMP_RESULT_LAST);
         assert!(outcome.matches.iter().all(|m| expected.binary_search(m).is_ok()), "stored hits are real matches");
         let lengths: u64 = outcome.results.iter().map(|r| r.length).sum();

@@ -85,7 +85,14 @@ struct Job {
 }
 
 fn item(job: &Job, rule_set_id: u32) -> WorkItem {
-    WorkItem { input_offset: job.offset, input_len: job.len, rule_set_id, flags: 0, user_data: job.index }
+    WorkItem {
+        input_offset: job.offset,
+        input_len: job.len,
+        rule_set_id,
+        flags: 0,
+        user_data: job.index,
+        ..Default::default()
+    }
 }
 
 /// Enqueue `item`, retrying while the queue is full (the poller frees it).

@@ -133,7 +133,15 @@ fn c_api_seeds() -> Vec<Vec<u8>> {
     engine.backend = VYRE_BACKEND_REFERENCE;
     engine.queue_depth = 8;
     let rules = vyre_rule_set_options { struct_size: 8, flags: VYRE_RULE_CASE_INSENSITIVE };
-    let item = vyre_work_item { input_offset: 3, input_len: 40, rule_set_id: 0, flags: 0, user_data: 7 };
+    let item = vyre_work_item {
+        input_offset: 3,
+        input_len: 40,
+        rule_set_id: 0,
+        flags: 0,
+        user_data: 7,
+        context_before: 5,
+        context_after: 2,
+    };
     let mut pump = std::mem::MaybeUninit::<vyre_pump_options>::uninit();
     // SAFETY: a writable struct, filled completely by the init function.
     let mut pump = unsafe {

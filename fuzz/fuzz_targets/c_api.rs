@@ -345,20 +345,27 @@ fn fixture() -> &'static Fixture {
 }
 
 fn work_item(bytes: &[u8]) {
-    let Some(raw) = bytes.first_chunk::<32>() else { return };
+    let Some(raw) = bytes.first_chunk::<40>() else { return };
     let field = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+    let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
+    // Mostly small contexts, so that most jobs are accepted; sometimes any.
+    let (before, after) =
+        if raw[39] & 0x80 != 0 { (word(32), word(36)) } else { (u32::from(raw[32] & 0x3F), u32::from(raw[33] & 0x3F)) };
     let item = vyre_work_item {
         input_offset: field(0),
         input_len: field(8),
         rule_set_id: field(16) as u32,
         flags: (field(16) >> 32) as u32,
         user_data: field(24),
+        context_before: before,
+        context_after: after,
     };
     let fx = fixture();
     let engine = fx.engine as *mut vyre_engine;
     // SAFETY: `engine` is the fixture's live handle; `item` is readable.
     let status = unsafe { vyre_engine_enqueue(engine, &item) };
-    if item.flags != 0 {
+    let context = u64::from(item.context_before) + u64::from(item.context_after);
+    if item.flags != 0 || context > item.input_len {
         assert_eq!(status, VYRE_E_INVALID_ARGUMENT);
         return;
     }
@@ -385,7 +392,11 @@ fn work_item(bytes: &[u8]) {
         return;
     }
     let start = item.input_offset as usize;
+    // Matches ending in the job's own bytes, between its contexts (a match
+    // ending before the trailing context never depends on the input's end).
+    let (first, last) = (item.context_before as usize, (item.input_len - u64::from(item.context_after)) as usize);
     let mut expected = fx.rule_set.matches(&fx.arena[start..start + item.input_len as usize]);
+    expected.retain(|&(_, end)| end > first && end <= last);
     assert_eq!(completion.hit_count, expected.len() as u64);
     if expected.len() > MAX_HITS as usize {
         assert_eq!((completion.status, completion.hits_stored, stored), (VYRE_E_HITS_TRUNCATED, MAX_HITS, MAX_HITS as usize));

@@ -14,7 +14,7 @@ mod table;
 
 use crate::backend::staging::Staging;
 use crate::backend::BackendChoice;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, VYRE_OK};
 use crate::megakernel::{Megakernel, Options, Ticket};
 use crate::protocol::abi::*;
 use crate::protocol::scan::{sequence_word, Part, ScanBuffers, ScanLayout, MIN_COMPLETION_RECORDS};
@@ -103,7 +103,7 @@ impl Default for EngineOptions {
     }
 }
 
-/// One scan job, as C passes it (32 bytes).
+/// One scan job, as C passes it (40 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(non_camel_case_types)]
@@ -118,6 +118,17 @@ pub struct vyre_work_item {
     pub flags: u32,
     /// Returned in the completion and in every hit.
     pub user_data: u64,
+    /// Leading bytes that are context only: scanned (what a match that
+    /// ends later starts with, what `\b` or `(?m)^` look back at), but no
+    /// match ending in them is reported or counted. For a caller that
+    /// splits a stream into overlapping jobs: each match is reported by
+    /// the one job whose own bytes it ends in. 0: none.
+    pub context_before: u32,
+    /// Trailing bytes that are context only: no match ending in them is
+    /// reported or counted, and the job's end is not the end of the input
+    /// (`$` and `\b` see these bytes). 0: none, the job ends the input.
+    /// `context_before + context_after` is at most `input_len`.
+    pub context_after: u32,
 }
 
 /// The end of one job (32 bytes).
@@ -155,7 +166,7 @@ pub type WorkItem = vyre_work_item;
 pub type Completion = vyre_completion;
 pub type Hit = vyre_hit;
 
-static_assertions::assert_eq_size!(vyre_work_item, [u8; 32]);
+static_assertions::assert_eq_size!(vyre_work_item, [u8; 40]);
 static_assertions::assert_eq_size!(vyre_completion, [u8; 32]);
 static_assertions::assert_eq_size!(vyre_hit, [u8; 24]);
 
@@ -544,6 +555,13 @@ impl Engine {
         if item.flags != 0 {
             return Err(Error::invalid(format!("work item flags are {:#x}; none are defined, pass 0", item.flags)));
         }
+        let context = u64::from(item.context_before) + u64::from(item.context_after);
+        if context > item.input_len {
+            return Err(Error::invalid(format!(
+                "context_before {} + context_after {} exceed the job's {} bytes; the context is part of the job",
+                item.context_before, item.context_after, item.input_len
+            )));
+        }
         self.megakernel.backend_ref().health()?;
         let Some(job) = self.free_jobs.pop() else {
             return Err(Error::new(
@@ -567,6 +585,11 @@ impl Engine {
         };
         if let Some(kind) = host_status {
             self.finish_on_host(job, kind.code());
+            return Ok(());
+        }
+        if context > 0 && context == item.input_len {
+            // Context and nothing else: no match can be reported.
+            self.finish_on_host(job, VYRE_OK);
             return Ok(());
         }
         let loaded = rule_set.expect("checked above");
@@ -606,25 +629,28 @@ impl Engine {
         let _ = self.host_done.push(job);
     }
 
-    /// The job's parts as DFA_SCAN arguments. A part owns the match ends in
+    /// The job's parts as DFA_SCAN arguments. The parts tile the job's
+    /// reported bytes, between its contexts; a part owns the match ends in
     /// `(start, end]` of the job; it starts reading `max_match_len - 1`
-    /// bytes earlier (the longest match ending inside it starts there) and,
-    /// where matches show one byte late (match delay 0), reads one byte past
-    /// its end. A match revealed at walk index `pos` ends at `walk + pos +
-    /// delay`.
+    /// bytes earlier (the longest match ending inside it starts there; for
+    /// unbounded matches, at the job's first byte) and, where matches show
+    /// one byte late (match delay 0), reads one byte past its end. A match
+    /// revealed at walk index `pos` ends at `walk + pos + delay`. Only a
+    /// part that ends the job without context after it ends the input.
     fn plan(&self, item: &WorkItem, job: u32, loaded: &Loaded) -> Vec<[u32; VYRE_SLOT_MAX_ARGS as usize]> {
         let len = item.input_len;
+        let (first, last) = (u64::from(item.context_before), len - u64::from(item.context_after));
+        let reported = last - first;
         let splittable = loaded.max_match_len.is_some_and(|l| l <= self.part_bytes / 2);
         let count =
-            if splittable { len.div_ceil(u64::from(self.part_bytes)).clamp(1, self.max_parts.into()) } else { 1 };
-        let part_len = len.div_ceil(count).max(1);
-        let overlap = u64::from(loaded.max_match_len.unwrap_or(0));
+            if splittable { reported.div_ceil(u64::from(self.part_bytes)).clamp(1, self.max_parts.into()) } else { 1 };
+        let part_len = reported.div_ceil(count).max(1);
         (0..count)
             .map(|k| {
-                let start = (k * part_len).min(len);
-                let end = ((k + 1) * part_len).min(len);
+                let start = (first + k * part_len).min(last);
+                let end = (first + (k + 1) * part_len).min(last);
                 let delay = u64::from(loaded.match_delay);
-                let walk = (start + 1).saturating_sub(overlap).min(start);
+                let walk = loaded.max_match_len.map_or(0, |l| (start + 1).saturating_sub(l.into()).min(start));
                 let walk_end = (end + 1 - delay).min(len);
                 let first = item.input_offset + walk;
                 Part {
@@ -1001,6 +1027,7 @@ mod tests {
             rule_set_id: id,
             flags: 0,
             user_data,
+            ..Default::default()
         };
         let mut completions = vec![Completion::default(); 64];
         let mut hits = vec![Hit::default(); 64 * 64];

@@ -89,7 +89,8 @@ const _: () = {
     assert!(offset_of!(vyre_engine_options, arena_bytes) == 32);
     assert!(size_of::<vyre_engine_info>() == 296);
     assert!(offset_of!(vyre_engine_info, device_name) == 40);
-    assert!(size_of::<vyre_work_item>() == 32 && offset_of!(vyre_work_item, user_data) == 24);
+    assert!(size_of::<vyre_work_item>() == 40 && offset_of!(vyre_work_item, user_data) == 24);
+    assert!(offset_of!(vyre_work_item, context_before) == 32 && offset_of!(vyre_work_item, context_after) == 36);
     assert!(size_of::<vyre_completion>() == 32 && offset_of!(vyre_completion, status) == 28);
     assert!(size_of::<vyre_hit>() == 24 && offset_of!(vyre_hit, pattern_id) == 16);
 };

@@ -1362,6 +1362,11 @@ impl<'e> Pump<'e> {
         };
         let chunk = self.chunks.get(key).expect("a live chunk");
         let (at, have, file_pos, request) = (chunk.at, chunk.have, chunk.file_pos, chunk.request);
+        // The chunk reports the matches ending in its own bytes, (own_from,
+        // own_to]; the overlap around them is context. (A file that ended
+        // inside the overlap leaves no own bytes: all context.)
+        let own_from = (chunk.own_from - file_pos).min(have);
+        let own_to = (chunk.own_to - file_pos).clamp(own_from, have);
         let rule_set_id = self.requests.get(request).expect("a chunk's request lives").rule_set_id;
         let item = WorkItem {
             input_offset: at,
@@ -1369,6 +1374,8 @@ impl<'e> Pump<'e> {
             rule_set_id,
             flags: 0,
             user_data: VYRE_PUMP_JOB_TAG | key.tag(),
+            context_before: own_from as u32,
+            context_after: (have - own_to) as u32,
         };
         let taken = engine.enqueue(&item);
         self.handed_over(key, taken, file_pos)
@@ -1508,26 +1515,21 @@ impl<'e> Pump<'e> {
         }
         let (chunk, user_data) = self.retire(key);
         let first_kept = *kept;
+        // The engine reported only the chunk's own matches (its job's
+        // context is the overlap): file offsets in (own_from, own_to].
         for index in first..first + completion.hits_stored as usize {
-            let end = chunk.file_pos + hits[index].end_offset;
-            if end > chunk.own_from && end <= chunk.own_to {
-                hits[*kept] = Hit { user_data, end_offset: end, pattern_id: hits[index].pattern_id, reserved: 0 };
-                *kept += 1;
-            }
+            let end_offset = chunk.file_pos + hits[index].end_offset;
+            hits[*kept] = Hit { user_data, end_offset, pattern_id: hits[index].pattern_id, reserved: 0 };
+            *kept += 1;
         }
-        let stored = *kept - first_kept;
         let last = self.finish_if_done(chunk.request);
         Some(PumpResult {
             user_data,
             file_offset: chunk.own_from,
             length: chunk.own_to - chunk.own_from,
-            hit_count: if completion.status == ErrorKind::HitsTruncated.code() {
-                completion.hit_count
-            } else {
-                stored as u64
-            },
+            hit_count: completion.hit_count,
             first_hit: first_kept as u64,
-            hits_stored: stored as u32,
+            hits_stored: completion.hits_stored,
             status: completion.status,
             flags: if last { VYRE_PUMP_RESULT_LAST } else { 0 },
             fault_reason: 0,

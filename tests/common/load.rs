@@ -44,6 +44,7 @@ impl<'a> Load<'a> {
             rule_set_id: self.rule_set,
             flags: 0,
             user_data: k,
+            ..Default::default()
         }
     }
 
