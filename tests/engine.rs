@@ -12,7 +12,7 @@ use vyre::engine::{Completion, Engine, EngineOptions, Hit, Persistent, WorkItem}
 use vyre::error::ErrorKind;
 use vyre::rules::{CompileOptions, Pattern, RuleSet};
 
-use common::{engines, oracle, Matches, Rng, LONG};
+use common::{engines, oracle, vulkan_engine, Matches, Rng, LONG};
 
 /// A job: where its bytes go in the arena, the bytes, and its contexts
 /// (`context_before`, `context_after`).
@@ -274,4 +274,20 @@ fn an_arena_size_near_u64_max_is_refused_with_its_own_value() {
     let error = Engine::create(&options).err().expect("refused");
     assert_eq!(error.kind, ErrorKind::InvalidArgument);
     assert!(error.message.contains(&(u64::MAX - 3).to_string()), "{}", error.message);
+}
+
+/// A request past the device's limits fails at creation, and the message
+/// names the buffer and the options that make it smaller. (A 4 GiB scan
+/// state is past every device's maxStorageBufferRange.)
+#[test]
+fn a_buffer_too_large_for_the_device_names_the_options_that_shrink_it() {
+    let options = EngineOptions { queue_depth: 8192, max_hits_per_job: 65536, ..Default::default() };
+    match vulkan_engine(options) {
+        None => {}
+        Some(Err(e)) => {
+            assert_eq!(e.kind, ErrorKind::OutOfMemory, "{e}");
+            assert!(e.message.contains("scan state") && e.message.contains("max_hits_per_job"), "{e}");
+        }
+        Some(Ok(_)) => panic!("a scan state of 4 GiB was accepted"),
+    }
 }

@@ -16,14 +16,22 @@ pub const LONG: Duration = Duration::from_secs(120);
 /// VYRE_CONFORMANCE_REQUIRE_VULKAN demands it.
 pub fn engines(options: EngineOptions) -> Vec<Engine> {
     let mut out = vec![Engine::create(&EngineOptions { backend: BackendChoice::Reference, ..options }).unwrap()];
-    match Engine::create(&EngineOptions { backend: BackendChoice::Vulkan, ..options }) {
-        Ok(engine) => out.push(engine),
-        Err(e) if e.kind == ErrorKind::Unsupported && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() => {
-            eprintln!("Vulkan skipped: {e}")
-        }
-        Err(e) => panic!("Vulkan engine: {e}"),
+    if let Some(vulkan) = vulkan_engine(options) {
+        out.push(vulkan.unwrap_or_else(|e| panic!("Vulkan engine: {e}")));
     }
     out
+}
+
+/// An engine on Vulkan, or how creating it failed; None where no device
+/// exists, unless VYRE_CONFORMANCE_REQUIRE_VULKAN demands one.
+pub fn vulkan_engine(options: EngineOptions) -> Option<vyre::error::Result<Engine>> {
+    match Engine::create(&EngineOptions { backend: BackendChoice::Vulkan, ..options }) {
+        Err(e) if e.kind == ErrorKind::Unsupported && std::env::var_os("VYRE_CONFORMANCE_REQUIRE_VULKAN").is_none() => {
+            eprintln!("Vulkan skipped: {e}");
+            None
+        }
+        created => Some(created),
+    }
 }
 
 /// A small deterministic generator (xorshift), so failures reproduce.

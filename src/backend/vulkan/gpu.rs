@@ -72,14 +72,18 @@ impl Buffer {
 /// What each shared buffer holds: its size in words and its first words
 /// (the rest starts as whatever the allocation holds; nothing reads it
 /// before the host writes it).
+/// `name` and `smaller` (what option makes it smaller) word the errors
+/// of a buffer that does not fit.
 pub struct BufferInit<'a> {
     pub words: usize,
     pub initial: &'a [u32],
+    pub name: &'static str,
+    pub smaller: &'static str,
 }
 
 impl<'a> BufferInit<'a> {
-    pub fn filled(initial: &'a [u32]) -> BufferInit<'a> {
-        BufferInit { words: initial.len(), initial }
+    pub fn filled(initial: &'a [u32], name: &'static str, smaller: &'static str) -> BufferInit<'a> {
+        BufferInit { words: initial.len(), initial, name, smaller }
     }
 }
 
@@ -295,9 +299,8 @@ impl Gpu {
             return Err(Error::new(
                 ErrorKind::OutOfMemory,
                 format!(
-                    "a shared buffer of {bytes} bytes exceeds this device's maxStorageBufferRange ({}); \
-                     ask for a smaller arena, rule table space or queue",
-                    self.info.max_storage_buffer_range
+                    "{} needs {bytes} bytes, more than this device's maxStorageBufferRange ({}); ask for {}",
+                    init.name, self.info.max_storage_buffer_range, init.smaller
                 ),
             ));
         }
@@ -352,10 +355,11 @@ impl Gpu {
                         ErrorKind::DeviceLost
                     },
                     format!(
-                        "vkAllocateMemory of {} bytes for a shared buffer failed: {e}{}; ask for a smaller arena, \
-                         rule table space or queue (hit records are queue_depth x max_hits_per_job x 8 bytes)",
+                        "vkAllocateMemory of {} bytes for {} failed: {e}{}; ask for {}",
                         needs.size,
-                        heap_note(memory, type_index, placement)
+                        init.name,
+                        heap_note(memory, type_index, placement),
+                        init.smaller
                     ),
                 )
             })

@@ -126,12 +126,27 @@ fn open(config: &BackendConfig, device_index: Option<u32>) -> Result<Gpu> {
     let log = debug_log::initial_words(config.debug_log_capacity)?;
     let scan = config.scan.initial_words()?;
     let buffers = [
-        BufferInit::filled(&control),
-        BufferInit::filled(&ring),
-        BufferInit::filled(&log),
-        BufferInit { words: at(config.scan.arena_words), initial: &[] },
-        BufferInit { words: at(config.scan.rule_words), initial: &[] },
-        BufferInit { words: at(config.scan.state_words()?), initial: &scan },
+        BufferInit::filled(&control, "the control words", "fewer observables, tenants or fences"),
+        BufferInit::filled(&ring, "the ring", "fewer slots"),
+        BufferInit::filled(&log, "the debug log", "a smaller debug_log_capacity"),
+        BufferInit {
+            words: at(config.scan.arena_words),
+            initial: &[],
+            name: "the input arena",
+            smaller: "a smaller arena_bytes",
+        },
+        BufferInit {
+            words: at(config.scan.rule_words),
+            initial: &[],
+            name: "the rule table space",
+            smaller: "a smaller rule_table_bytes",
+        },
+        BufferInit {
+            words: at(config.scan.state_words()?),
+            initial: &scan,
+            name: "the scan state (job entries and hit records: queue_depth x max_hits_per_job x 8 bytes)",
+            smaller: "a smaller queue_depth or max_hits_per_job",
+        },
     ];
     let gpu = Gpu::new(instance, physical, info, buffers, workgroups)?;
     let default_cpu = gpu.info.is_cpu() && device_index.is_none() && env.is_none();
