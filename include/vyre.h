@@ -1912,8 +1912,8 @@ typedef struct vyre_pump_result {
     uint64_t file_offset;
     uint64_t length;
     /**
-     * Matches; with `VYRE_E_HITS_TRUNCATED`, the chunk job's true count
-     * (overlap included: an upper bound).
+     * Matches ending in this result's range: the exact count, also with
+     * `VYRE_E_HITS_TRUNCATED` (the chunk's overlap is its job's context).
      */
     uint64_t hit_count;
     /**

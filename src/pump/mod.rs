@@ -139,8 +139,8 @@ pub struct vyre_pump_result {
     /// partition its bytes). Errors: the file offset where it failed.
     pub file_offset: u64,
     pub length: u64,
-    /// Matches; with `VYRE_E_HITS_TRUNCATED`, the chunk job's true count
-    /// (overlap included: an upper bound).
+    /// Matches ending in this result's range: the exact count, also with
+    /// `VYRE_E_HITS_TRUNCATED` (the chunk's overlap is its job's context).
     pub hit_count: u64,
     /// Index of the first hit in the hits array of the call.
     pub first_hit: u64,
