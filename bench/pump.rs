@@ -242,19 +242,16 @@ fn run_read(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, after
     let l = u64::from(engine.max_match_len(id).map_err(|e| e.to_string())?.ok_or("bounded patterns only")?);
     let slots = (engine.arena_len() / chunk_bytes).min(256) as usize;
     let mut free: VecDeque<usize> = (0..slots).collect();
-    // Per slot: the file offset of its first byte and its owned ends.
-    let mut owned = vec![(0u64, 0u64, 0u64); slots];
     let mut buffer = vec![0u8; chunk_bytes as usize];
     let mut completions = vec![Completion::default(); 256];
     let mut hits = vec![Hit::default(); engine.info().max_hits_per_job as usize * 4];
     let mut tally = Tally::default();
-    let mut reap = |free: &mut VecDeque<usize>, owned: &[(u64, u64, u64)], tally: &mut Tally| -> Result<(), String> {
+    // A chunk's job counts only the matches ending in its own bytes (the
+    // rest is context), as the pump's do.
+    let mut reap = |free: &mut VecDeque<usize>, tally: &mut Tally| -> Result<(), String> {
         let (n, _) = engine.wait(&mut completions, &mut hits, WAIT).map_err(|e| e.to_string())?;
         for c in &completions[..n] {
-            let (file_pos, from, to) = owned[c.user_data as usize];
-            let mine = &hits[c.first_hit as usize..][..c.hits_stored as usize];
-            tally.matches +=
-                mine.iter().filter(|h| (from + 1..=to).contains(&(file_pos + h.end_offset))).count() as u64;
+            tally.matches += c.hit_count;
             free.push_back(c.user_data as usize);
         }
         Ok(())
@@ -272,11 +269,10 @@ fn run_read(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, after
             tally.bytes += own_to - own_from;
             if after != AfterRead::Nothing {
                 while free.is_empty() {
-                    reap(&mut free, &owned, &mut tally)?;
+                    reap(&mut free, &mut tally)?;
                 }
                 let slot = free.pop_front().expect("checked");
                 engine.write(slot as u64 * chunk_bytes, &buffer[..want as usize]).map_err(|e| e.to_string())?;
-                owned[slot] = (file_pos, own_from, own_to);
                 if after == AfterRead::CopyAndScan {
                     let item = WorkItem {
                         input_offset: slot as u64 * chunk_bytes,
@@ -284,13 +280,14 @@ fn run_read(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, after
                         rule_set_id: id,
                         flags: 0,
                         user_data: slot as u64,
-                        ..Default::default()
+                        context_before: (own_from - file_pos) as u32,
+                        context_after: (file_pos + want - own_to) as u32,
                     };
                     while let Err(e) = engine.enqueue(&item) {
                         if e.kind != ErrorKind::QueueFull {
                             return Err(e.to_string());
                         }
-                        reap(&mut free, &owned, &mut tally)?;
+                        reap(&mut free, &mut tally)?;
                     }
                 } else {
                     free.push_back(slot);
@@ -303,7 +300,7 @@ fn run_read(engine: &Engine, id: u32, files: &[PathBuf], chunk_bytes: u64, after
         }
     }
     while free.len() < slots {
-        reap(&mut free, &owned, &mut tally)?;
+        reap(&mut free, &mut tally)?;
     }
     Ok(tally)
 }
