@@ -639,16 +639,16 @@ impl Engine {
     /// part that ends the job without context after it ends the input.
     fn plan(&self, item: &WorkItem, job: u32, loaded: &Loaded) -> Vec<[u32; VYRE_SLOT_MAX_ARGS as usize]> {
         let len = item.input_len;
-        let (first, last) = (u64::from(item.context_before), len - u64::from(item.context_after));
-        let reported = last - first;
+        let (own_first, own_last) = (u64::from(item.context_before), len - u64::from(item.context_after));
+        let reported = own_last - own_first;
         let splittable = loaded.max_match_len.is_some_and(|l| l <= self.part_bytes / 2);
         let count =
             if splittable { reported.div_ceil(u64::from(self.part_bytes)).clamp(1, self.max_parts.into()) } else { 1 };
         let part_len = reported.div_ceil(count).max(1);
         (0..count)
             .map(|k| {
-                let start = (first + k * part_len).min(last);
-                let end = (first + (k + 1) * part_len).min(last);
+                let start = (own_first + k * part_len).min(own_last);
+                let end = (own_first + (k + 1) * part_len).min(own_last);
                 let delay = u64::from(loaded.match_delay);
                 let walk = loaded.max_match_len.map_or(0, |l| (start + 1).saturating_sub(l.into()).min(start));
                 let walk_end = (end + 1 - delay).min(len);
