@@ -866,6 +866,21 @@ static void verify_diff(const file_rec *f, const char *side, const match *m, uns
  * matches ending in the job's owned bytes. Returns 1 if they agree. */
 static cpu_hits cpu;    /* reused between files */
 
+/* How many of the matches in h (sorted by end) end at or before e. */
+static size_t ends_up_to(const cpu_hits *h, uint64_t e)
+{
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->v[mid].end <= e) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 static int verify_file(file_rec *f)
 {
     unsigned shown = 0;
@@ -901,10 +916,7 @@ static int verify_file(file_rec *f)
     }
     for (t = 0; t < f->trunc_count; t++) {
         const trunc_job *tj = &f->trunc[t];
-        uint64_t owned = 0;
-        for (j = 0; j < cpu.n; j++) {
-            owned += cpu.v[j].end > tj->owned_start && cpu.v[j].end <= tj->owned_end;
-        }
+        uint64_t owned = ends_up_to(&cpu, tj->owned_end) - ends_up_to(&cpu, tj->owned_start);
         if (owned != tj->hit_count) {
             diffs++;
             warnf("verify: %s: truncated job owning match ends (%" PRIu64 ", %" PRIu64 "]: engine counted %" PRIu64
